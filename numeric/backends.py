@@ -1,0 +1,322 @@
+"""One arithmetic interface, several number systems.
+
+Algorithms (the forward pass, Newton-Schulz, GD) are written once against
+:class:`Backend`.  Precision is scoped: ``with backend.precision(bits):``
+never changes a global setting beyond the block.
+"""
+from __future__ import annotations
+
+import contextlib
+from fractions import Fraction
+from typing import Iterable, Sequence
+
+import sympy as sp
+
+
+class Backend:
+    name = "abstract"
+    exact = False
+    certified = False
+
+    @contextlib.contextmanager
+    def precision(self, bits: int | None):
+        yield
+
+    # scalars
+    def num(self, q):  # exact rational (Fraction/int/sympy Rational) or float -> backend scalar
+        raise NotImplementedError
+
+    def relu_scalar(self, x):
+        raise NotImplementedError
+
+    def to_float(self, x) -> float:
+        return float(x)
+
+    # matrices
+    def matrix(self, rows: Sequence[Sequence]):
+        raise NotImplementedError
+
+    def zeros(self, r: int, c: int):
+        return self.matrix([[self.num(0)] * c for _ in range(r)])
+
+    def shape(self, A) -> tuple[int, int]:
+        return (A.nrows(), A.ncols())
+
+    def mm(self, A, B):
+        return A * B
+
+    def add(self, A, B):
+        return A + B
+
+    def sub(self, A, B):
+        return A - B
+
+    def scale(self, c, A):
+        return A * c
+
+    def T(self, A):
+        return A.transpose()
+
+    def copy(self, A):
+        return type(A)(A)
+
+    def map(self, A, f):
+        r, c = self.shape(A)
+        return self.matrix([[f(A[i, j]) for j in range(c)] for i in range(r)])
+
+    def relu(self, A):
+        return self.map(A, self.relu_scalar)
+
+    def mask(self, A, M: list[list[int]]):
+        r, c = self.shape(A)
+        z = self.num(0)
+        return self.matrix([[A[i, j] if M[i][j] else z for j in range(c)] for i in range(r)])
+
+    def softmax_rows(self, A, M: list[list[int]]):
+        raise NotImplementedError(f"softmax on backend {self.name}")
+
+    def identity(self, n: int):
+        return self.matrix([[self.num(1 if i == j else 0) for j in range(n)] for i in range(n)])
+
+    def trace(self, A):
+        acc = self.num(0)
+        for i in range(self.shape(A)[0]):
+            acc = acc + A[i, i]
+        return acc
+
+
+class ExactBackend(Backend):
+    """Rationals (python-flint fmpq_mat): exact equality, no tolerance."""
+    name, exact = "exact (fmpq)", True
+
+    def __init__(self):
+        from flint import fmpq, fmpq_mat
+        self._q, self._M = fmpq, fmpq_mat
+
+    def num(self, q):
+        if isinstance(q, self._q):
+            return q
+        if isinstance(q, float):
+            q = Fraction(q)
+        q = Fraction(sp.Rational(q).p, sp.Rational(q).q) if isinstance(q, sp.Basic) else Fraction(q)
+        return self._q(q.numerator, q.denominator)
+
+    def relu_scalar(self, x):
+        return x if x > 0 else self._q(0)
+
+    def matrix(self, rows):
+        r = len(rows)
+        c = len(rows[0]) if r else 0
+        return self._M(r, c, [self.num(v) for row in rows for v in row])
+
+    def to_fraction(self, x) -> Fraction:
+        return Fraction(int(x.p), int(x.q))
+
+
+class ArbBackend(Backend):
+    """Rigorous ball arithmetic (python-flint arb_mat): every number is an
+    interval that provably contains the exact value."""
+    name, certified = "ball (arb)", True
+
+    def __init__(self, bits: int = 256):
+        from flint import arb, arb_mat, ctx, fmpq
+        self._a, self._M, self._ctx, self._fq = arb, arb_mat, ctx, fmpq
+        self.bits = bits
+
+    @contextlib.contextmanager
+    def precision(self, bits=None):
+        old = self._ctx.prec
+        self._ctx.prec = bits or self.bits
+        try:
+            yield
+        finally:
+            self._ctx.prec = old
+
+    def num(self, q):
+        if isinstance(q, self._a):
+            return q
+        if isinstance(q, float):
+            return self._a(q)  # a double is a dyadic rational: exact
+        q = sp.Rational(q)
+        return self._a(self._fq(int(q.p), int(q.q)))
+
+    def relu_scalar(self, x):
+        return (x + abs(x)) / 2
+
+    def matrix(self, rows):
+        return self._M([[self.num(v) for v in row] for row in rows])
+
+    def to_float(self, x) -> float:
+        return float(x.mid())
+
+    def radius(self, x) -> float:
+        return float(x.rad())
+
+    def upper_abs(self, x):
+        """A certified upper bound of |x| (an exact dyadic, as an mpmath mpf)."""
+        import mpmath
+        return mpmath.mpf(abs(x).upper().str(50, radius=False))
+
+
+class MPBackend(Backend):
+    """mpmath multiprecision floats at a scoped working precision."""
+    name = "mpmath"
+
+    def __init__(self, bits: int = 256):
+        import mpmath
+        self.mp, self.bits = mpmath.mp, bits
+        self._mpf, self._Mat = mpmath.mpf, mpmath.matrix
+
+    @contextlib.contextmanager
+    def precision(self, bits=None):
+        with self.mp.workprec(bits or self.bits):
+            yield
+
+    def num(self, q):
+        if isinstance(q, self._mpf):
+            return q
+        if isinstance(q, (float, int)):
+            return self._mpf(q)
+        q = sp.Rational(q)
+        return self._mpf(int(q.p)) / int(q.q)
+
+    def relu_scalar(self, x):
+        return x if x > 0 else self._mpf(0)
+
+    def matrix(self, rows):
+        return self._Mat([[self.num(v) for v in row] for row in rows]) if rows and rows[0] else self._Mat(len(rows), 0)
+
+    def shape(self, A):
+        return (A.rows, A.cols)
+
+    def T(self, A):
+        return A.T
+
+    def copy(self, A):
+        return A.copy()
+
+
+class NumpyBackend(Backend):
+    name = "float64 (numpy)"
+
+    def __init__(self):
+        import numpy as np
+        self.np = np
+
+    def num(self, q):
+        return float(sp.Rational(q)) if isinstance(q, sp.Basic) else float(q)
+
+    def relu_scalar(self, x):
+        return max(x, 0.0)
+
+    def matrix(self, rows):
+        return self.np.array([[self.num(v) for v in row] for row in rows], dtype=float).reshape(len(rows), -1)
+
+    def shape(self, A):
+        return A.shape
+
+    def mm(self, A, B):
+        return A @ B
+
+    def T(self, A):
+        return A.T.copy()
+
+    def copy(self, A):
+        return A.copy()
+
+    def relu(self, A):
+        return self.np.maximum(A, 0.0)
+
+    def mask(self, A, M):
+        return A * self.np.array(M, dtype=float)
+
+    def softmax_rows(self, A, M):
+        np = self.np
+        m = np.array(M, dtype=bool)
+        Z = np.where(m, A, -np.inf)
+        Z = Z - np.max(np.where(m.any(1, keepdims=True), Z, 0), axis=1, keepdims=True)
+        E = np.where(m, np.exp(Z), 0.0)
+        s = E.sum(1, keepdims=True)
+        return np.divide(E, s, out=np.zeros_like(E), where=s > 0)
+
+
+class TorchBackend(Backend):
+    """float64 tensors on CUDA when present, else the CPU."""
+
+    def __init__(self, device: str | None = None):
+        import torch
+        self.torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.name = f"float64 (torch, {self.device})"
+
+    def num(self, q):
+        return float(sp.Rational(q)) if isinstance(q, sp.Basic) else float(q)
+
+    def relu_scalar(self, x):
+        return max(float(x), 0.0)
+
+    def matrix(self, rows):
+        t = self.torch.tensor([[self.num(v) for v in row] for row in rows], dtype=self.torch.float64)
+        return t.reshape(len(rows), -1).to(self.device)
+
+    def shape(self, A):
+        return tuple(A.shape)
+
+    def mm(self, A, B):
+        return A @ B
+
+    def T(self, A):
+        return A.T.clone()
+
+    def copy(self, A):
+        return A.clone()
+
+    def relu(self, A):
+        return self.torch.clamp(A, min=0.0)
+
+    def mask(self, A, M):
+        return A * self.torch.tensor(M, dtype=A.dtype, device=A.device)
+
+    def softmax_rows(self, A, M):
+        m = self.torch.tensor(M, dtype=self.torch.bool, device=A.device)
+        Z = A.masked_fill(~m, float("-inf"))
+        P = self.torch.softmax(Z, dim=1)
+        return self.torch.nan_to_num(P, nan=0.0)
+
+    def to_float(self, x) -> float:
+        return float(x)
+
+
+def eval_coeff(expr, values: dict, be: Backend):
+    """Evaluate an exact sympy expression with backend arithmetic: rationals stay
+    exact on exact backends, and become balls/floats elsewhere."""
+    expr = sp.sympify(expr)
+    if expr.is_Rational:
+        return be.num(expr)
+    if expr.is_Symbol:
+        if expr not in values:
+            raise ValueError(f"no value for parameter {expr}")
+        v = values[expr]
+        return v if not isinstance(v, (sp.Basic, int, Fraction)) else be.num(sp.Rational(v))
+    if expr.is_Add:
+        acc = be.num(0)
+        for a in expr.args:
+            acc = acc + eval_coeff(a, values, be)
+        return acc
+    if expr.is_Mul:
+        acc = be.num(1)
+        for a in expr.args:
+            acc = acc * eval_coeff(a, values, be)
+        return acc
+    if expr.is_Pow and expr.exp.is_Integer:
+        base = eval_coeff(expr.base, values, be)
+        e = int(expr.exp)
+        acc = be.num(1)
+        for _ in range(abs(e)):
+            acc = acc * base
+        return acc if e >= 0 else be.num(1) / acc
+    raise ValueError(f"cannot evaluate {expr} exactly on {be.name}")
+
+
+BACKENDS = {"exact": ExactBackend, "arb": ArbBackend, "mpmath": MPBackend,
+            "numpy": NumpyBackend, "torch": TorchBackend}

@@ -1,0 +1,383 @@
+"""Numeric evidence: exact composition, counterexample search, certified
+balls, convergence.  Generic: the caller passes the construction, the
+invariant template and the recursion; nothing here knows a paper."""
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+from typing import Callable
+
+import sympy as sp
+
+from symbolic.layers import Construction
+from symbolic.lemmas import Outcome, apply_all, select_layers
+from symbolic.templates import Algebra, Template
+
+from .backends import ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend
+from .data import small_integers
+from .forward import Data, Network
+from .recursions import gd, moments, newton, predict
+
+
+# ---------------------------------------------------------------- helpers
+def _q(x) -> sp.Rational:
+    if isinstance(x, Fraction):
+        return sp.Rational(x.numerator, x.denominator)
+    if isinstance(x, float):
+        f = Fraction(x)
+        return sp.Rational(f.numerator, f.denominator)
+    if hasattr(x, "p") and hasattr(x, "q"):   # fmpq
+        return sp.Rational(int(x.p), int(x.q))
+    return sp.Rational(x)
+
+
+def to_sympy(A, be: Backend) -> sp.Matrix:
+    r, c = be.shape(A)
+    return sp.Matrix(r, c, lambda i, j: _q(A[i, j]))
+
+
+def alpha_trace(S_exact: sp.Matrix) -> sp.Rational:
+    """1/tr(S^2): rational, at most 1/lambda_max^2, so Newton-Schulz converges."""
+    t = (S_exact * S_exact).trace()
+    return sp.Rational(1) / t if t != 0 else sp.Rational(1)
+
+
+def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b: sp.Matrix) -> dict:
+    env = {"S": S, "b": b, "b'": b.T}
+    if T is not None:
+        for name in alg.mats:
+            env[name], env[name + "'"] = T, T.T
+    env.update(data_cols)
+    return env
+
+
+def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b):
+    cols = {"z": sp.Matrix([_q(v) for v in data.x_test])}
+    cols["z'"] = cols["z"].T
+    coeffs = {}
+    if kind_per_example:
+        x = sp.Matrix([_q(v) for v in data.X[j]])
+        cols.update({"x_t": x, "x_t'": x.T})
+        coeffs[alg.y["t"]] = _q(data.y[j])
+    nrow = len(data.X) - 1
+    xn = sp.Matrix([_q(v) for v in data.X[nrow]])
+    cols.update({"x_n": xn, "x_n'": xn.T})
+    coeffs[alg.y["n"]] = _q(data.y[nrow])
+    return env_for(alg, cols, T, S, b), coeffs
+
+
+def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, params: dict) -> sp.Matrix:
+    """The hidden state a template denotes on concrete data (exact)."""
+    S = sp.Matrix([[_q(v) for v in r] for r in data.X])
+    b = S.T * sp.Matrix([_q(v) for v in data.y])
+    S = S.T * S
+    H = sp.zeros(net.D, len(net.seq))
+    for t, (kind, j) in enumerate(net.seq):
+        per = net.con.tokens.kind(kind).per_example
+        env, coeffs = token_env(alg, data, per, j, T, S, b)
+        coeffs.update({s: v for s, v in params.items()})
+        coeffs[alg.n] = net.n
+        for block, p in tpl.kinds.get(kind, {}).items():
+            val = p.evaluate(env, coeffs)
+            sl = net.offsets[block]
+            for r in range(sl.stop - sl.start):
+                H[sl.start + r, t] = sp.nsimplify(val[r, 0]) if not isinstance(val[r, 0], sp.Rational) else val[r, 0]
+    return H
+
+
+def first_mismatch(net: Network, got: sp.Matrix, want: sp.Matrix):
+    for t, (kind, j) in enumerate(net.seq):
+        for block, sl in net.offsets.items():
+            g = got[sl, t]
+            w = want[sl, t]
+            if g != w:
+                return {"token": f"{kind}" + (f"_{j + 1}" if j is not None else ""), "kind": kind, "block": block,
+                        "got": [str(v) for v in g], "want": [str(v) for v in w]}
+    return None
+
+
+def data_json(data: Data) -> dict:
+    f = lambda v: str(_q(v)) if not isinstance(v, float) else v
+    return {"X": [[f(v) for v in r] for r in data.X], "y": [f(v) for v in data.y], "x_test": [f(v) for v in data.x_test]}
+
+
+# ---------------------------------------------------------------- layer lemma counterexamples
+def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Template, tout: Template,
+                          params: dict, max_d: int = 3, max_n: int = 3, trials: int = 25, seed: int = 0):
+    """Smallest (d, then n, then trial order) exact instance where the layers
+    do not map the input template to the output template."""
+    layers = select_layers(con, layer_specs)
+    be = ExactBackend()
+    rng = random.Random(seed)
+    needs_T = bool(alg.mats)
+    for d in range(1, max_d + 1):
+        for n in range(1, max_n + 1):
+            for _ in range(trials):
+                data = small_integers(d, n, rng)
+                T = None
+                if needs_T:
+                    A = sp.Matrix(d, d, lambda i, j: rng.randint(-2, 2))
+                    T = A + A.T
+                net = Network(con, d, n, be, params)
+                H0 = template_matrix(net, alg, tin, data, T, params)
+                H = be.matrix(H0.tolist())
+                for L in layers:
+                    H = net.apply_layer(L, H)
+                got = to_sympy(H, be)
+                want = template_matrix(net, alg, tout, data, T, params)
+                mm = first_mismatch(net, got, want)
+                if mm:
+                    return {"d": d, "n": n, **data_json(data), "T": str(T.tolist()) if T is not None else None,
+                            "alpha": str(params.get(list(params)[0])) if params else None, **mm}
+    return None
+
+
+# ---------------------------------------------------------------- exact composition
+def composition(con: Construction, alg: Algebra, invariant: Callable, sizes, alpha_sym, n_sym,
+                seed: int = 0, trials: int = 1) -> Outcome:
+    """Run the composed network in exact rationals and compare every stage
+    boundary with the invariant at M_l, and the prediction with the recursion."""
+    be = ExactBackend()
+    rng = random.Random(seed)
+    checked = []
+    for (d, n, k) in sizes:
+        for _ in range(trials):
+            data = small_integers(d, n, rng)
+            mm = _compose_one(con, alg, invariant, data, k, alpha_sym, be)
+            if mm:
+                return Outcome("refuted", f"exact composition (rationals)",
+                               f"d={d}, n={n}, k={k}: after layer {mm['layer']} ({mm['stage']}), token {mm['token']}, "
+                               f"block {mm['block']}: network {mm['got']} but the recursion gives {mm['want']}",
+                               {"counterexample": mm, "sizes": checked}, where=mm)
+            checked.append([d, n, k])
+    return Outcome("verified", "exact composition (rationals)",
+                   "network = recursion exactly at every stage boundary and in the prediction, at (d, n, k) = "
+                   + ", ".join(f"({d}, {n}, {k})" for d, n, k in checked), {"sizes": checked})
+
+
+def _compose_one(con, alg, invariant, data: Data, k, alpha_sym, be):
+    d, n = data.d, data.n
+    Xs = sp.Matrix([[_q(v) for v in r] for r in data.X])
+    S = Xs.T * Xs
+    a = alpha_trace(S)
+    params = {alpha_sym: a}
+    net = Network(con, d, n, be, params)
+    H = net.embed(data)
+    Ms = [S * a]
+    for _ in range(k):
+        M = Ms[-1]
+        Ms.append(2 * M - M * S * M)
+    stage_of = con.layers(k)
+    last_init = len(con.init) - 1
+    for idx, (stage, it, L) in enumerate(stage_of):
+        H = net.apply_layer(L, H)
+        boundary = (stage == "init" and idx == last_init) or (stage == "step" and L is con.step[-1])
+        if boundary:
+            ell = 0 if stage == "init" else it
+            want = template_matrix(net, alg, Template(invariant(alg.matrix("T"))), data, Ms[ell], params)
+            mm = first_mismatch(net, to_sympy(H, be), want)
+            if mm:
+                return {"layer": L.name, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
+                        **data_json(data), "alpha": str(a), **mm}
+    pred = _q(net.read(H))
+    z = sp.Matrix([_q(v) for v in data.x_test])
+    b = Xs.T * sp.Matrix([_q(v) for v in data.y])
+    want = (z.T * Ms[k] * b)[0, 0]
+    if pred != want:
+        return {"layer": con.readout[-1].name if con.readout else "-", "stage": "readout", "iteration": k,
+                "d": d, "n": n, "k": k, **data_json(data), "alpha": str(a), "token": con.output[0],
+                "kind": con.output[0], "block": con.output[1], "got": [str(pred)], "want": [str(want)]}
+    return None
+
+
+def search_composition_counterexample(con, alg, invariant, alpha_sym, max_d=3, max_n=3, k=1, trials=20, seed=0):
+    rng = random.Random(seed)
+    be = ExactBackend()
+    for d in range(1, max_d + 1):
+        for n in range(1, max_n + 1):
+            for _ in range(trials):
+                mm = _compose_one(con, alg, invariant, small_integers(d, n, rng), k, alpha_sym, be)
+                if mm:
+                    return mm
+    return None
+
+
+# ---------------------------------------------------------------- certified balls
+def per_layer(con: Construction, alg: Algebra, invariant, data: Data, k: int, alpha_value, alpha_sym,
+              be: Backend, carrier=("x", "Tx")) -> dict:
+    """Network vs recursion after every Newton layer on one backend: the
+    carrier block against M_l x_j and the prediction read out from H_l."""
+    d, n = data.d, data.n
+    net = Network(con, d, n, be, {alpha_sym: alpha_value})
+    S, b = moments(data.X, data.y, be)
+    Ms = newton(S, be.num(alpha_value) if not hasattr(alpha_value, "mid") else alpha_value, k, be)
+    H = net.embed(data)
+    for L in con.init:
+        H = net.apply_layer(L, H)
+    rows = []
+    kind, block = carrier
+    for ell in range(0, k + 1):
+        if ell > 0:
+            for L in con.step:
+                H = net.apply_layer(L, H)
+        Hr = H
+        for L in con.readout:
+            Hr = net.apply_layer(L, Hr)
+        pred_net = net.read(Hr)
+        pred_rec = predict(data.x_test, be.mm(Ms[ell], b), be)
+        worst = None
+        for j, vec in net.block_of(H, kind, block):
+            xj = be.matrix([[v] for v in data.X[j]])
+            want = be.mm(Ms[ell], xj)
+            for r, v in enumerate(vec):
+                diff = v - want[r, 0]
+                worst = diff if worst is None or _bigger(diff, worst) else worst
+        rows.append({"iteration": ell, "pred_net": pred_net, "pred_rec": pred_rec,
+                     "pred_diff": pred_net - pred_rec, "carrier_diff": worst})
+    return {"rows": rows, "S": S, "b": b, "Ms": Ms}
+
+
+def _bigger(a, b) -> bool:
+    try:
+        return abs(a) > abs(b)
+    except TypeError:
+        return float(abs(a).mid()) > float(abs(b).mid())
+
+
+def certified(con: Construction, alg: Algebra, invariant, data: Data, k: int, alpha_value, alpha_sym,
+              bits: int, carrier=("x", "Tx")) -> tuple[Outcome, list[dict]]:
+    be = ArbBackend(bits)
+    with be.precision(bits):
+        res = per_layer(con, alg, invariant, data, k, alpha_value, alpha_sym, be, carrier)
+        table, excluded = [], []
+        for r in res["rows"]:
+            pdiff, cdiff = r["pred_diff"], r["carrier_diff"]
+            row = {"iteration": r["iteration"], "network": be.to_float(r["pred_net"]),
+                   "recursion": be.to_float(r["pred_rec"]),
+                   "pred_bound": float(be.upper_abs(pdiff)), "carrier_bound": float(be.upper_abs(cdiff)),
+                   "pred_contains_zero": bool(pdiff.contains(0)), "carrier_contains_zero": bool(cdiff.contains(0))}
+            table.append(row)
+            if not (row["pred_contains_zero"] and row["carrier_contains_zero"]):
+                excluded.append(row)
+    method = f"certified ball arithmetic (arb, {bits} bits)"
+    if excluded:
+        e = excluded[0]
+        return Outcome("refuted", method,
+                       f"d={data.d}, n={data.n}: after Newton layer {e['iteration']} the network differs from the "
+                       f"recursion by a certified nonzero amount (prediction {e['network']:.6g} vs {e['recursion']:.6g})",
+                       {"table": table}, where={"iteration": e["iteration"]}), table
+    worst = max(max(r["pred_bound"], r["carrier_bound"]) for r in table)
+    return Outcome("verified", method,
+                   f"d={data.d}, n={data.n}, k={k}: |network - recursion| <= {worst:.3g} (certified) for the "
+                   f"prediction after every Newton layer and for every carrier entry", {"table": table,
+                   "max_bound": worst}), table
+
+
+def float64_errors(con, alg, invariant, data: Data, k, alpha_value, alpha_sym, carrier=("x", "Tx")) -> list[float]:
+    """Network prediction after each Newton layer, in float64 (torch, CUDA if present)."""
+    try:
+        be = TorchBackend()
+    except ImportError:
+        be = NumpyBackend()
+    res = per_layer(con, alg, invariant, data, k, float(alpha_value), alpha_sym, be, carrier)
+    return [float(r["pred_net"]) for r in res["rows"]], be.name
+
+
+# ---------------------------------------------------------------- recursions: convergence, OLS, GD
+def spectrum(data: Data, bits: int) -> tuple:
+    import mpmath
+    with mpmath.mp.workprec(bits):
+        X = mpmath.matrix(data.X)
+        S = X.T * X
+        ev = mpmath.eigsy(S, eigvals_only=True)
+        ev = sorted([ev[i] for i in range(len(ev))])
+        return ev[0], ev[-1]
+
+
+def convergence_paper_alpha(data: Data, bits: int, iters: int = 60) -> Outcome:
+    """alpha = 2/||SS'||_2 = 2/lambda_max^2 puts the top eigenvalue of M_0 S at
+    exactly 2, which Newton-Schulz maps to 0 and keeps there."""
+    ex = ExactBackend()
+    S1 = ex.matrix([[1]])
+    Ms = newton(S1, ex.num(2), 5, ex)
+    small = [str(M[0, 0]) for M in Ms]
+    import mpmath
+    lo, hi = spectrum(data, bits)
+    be = MPBackend(bits)
+    with be.precision(bits):
+        a = 2 / hi**2
+        S, _ = moments(data.X, data.y, be)
+        Ms = newton(S, a, iters, be)
+        I = be.identity(data.d)
+        res = [float(mpmath.mnorm(I - M * S, "F")) for M in Ms]
+    return Outcome("refuted", f"exact counterexample + high precision (mpmath, {bits} bits)",
+                   "with alpha = 2/||SS'||_2 the top eigenvalue of M_0 S is exactly 2 and Newton-Schulz maps it to "
+                   "0 (mu -> 2mu - mu^2), where it stays: no convergence. Smallest counterexample d = n = 1, "
+                   f"X = [[1]]: S = 1, alpha = 2, M_0..M_5 = {', '.join(small)}. At d={data.d}, n={data.n} "
+                   f"({bits} bits): ||I - M_k S||_F = {res[0]:.3g} at k=0 and {res[-1]:.3g} at k={iters}.",
+                   {"residual": res, "small": small, "bits": bits})
+
+
+def convergence_rate(data: Data, alpha_value, bits: int, eps_list=(1e-3, 1e-6, 1e-12, 1e-24, 1e-48)) -> Outcome:
+    """Measured iterations to ||I - M_k S||_F <= eps against the explicit bound
+    k <= ceil(log2(ln(sqrt(d)/eps) / (alpha lambda_min^2))), which is
+    <= 2 log2 kappa + log2 d + log2 ln(sqrt(d)/eps) + 1 for alpha = 1/tr(S^2)."""
+    if data.n < data.d:
+        return Outcome("inconclusive", "high precision", "n < d: S is singular; the rate is stated for full rank", {})
+    lo, hi = spectrum(data, bits)
+    import mpmath
+    be = ArbBackend(bits)
+    rows, ok = [], True
+    with be.precision(bits):
+        S, _ = moments(data.X, data.y, be)
+        I = be.identity(data.d)
+        a = be.num(alpha_value)
+        with mpmath.mp.workprec(bits):
+            amp = mpmath.mpf(str(sp.Rational(alpha_value))) if not isinstance(alpha_value, float) else mpmath.mpf(alpha_value)
+            rate = amp * lo**2
+            kappa = hi / lo
+        M = be.scale(a, S)
+        k, resid = 0, []
+        targets = sorted(eps_list, reverse=True)
+        hit = {}
+        while len(hit) < len(targets) and k <= 200:
+            R = be.sub(I, be.mm(M, S))
+            fro = sum((R[i, j] * R[i, j] for i in range(data.d) for j in range(data.d)), be.num(0))
+            up = float(be.upper_abs(fro)) ** 0.5
+            resid.append(up)
+            for e in targets:
+                if e not in hit and up <= e:
+                    hit[e] = k
+            M = be.sub(be.scale(be.num(2), M), be.mm(M, be.mm(S, M)))
+            k += 1
+    for e in targets:
+        with mpmath.mp.workprec(bits):
+            bound = int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / rate, 2)))
+            closed = float(2 * mpmath.log(kappa, 2) + mpmath.log(data.d, 2) + mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e), 2) + 1)
+        measured = hit.get(e)
+        good = measured is not None and measured <= max(bound, 0)
+        ok &= good
+        rows.append({"eps": e, "measured": measured, "bound": bound, "closed_form": closed})
+    txt = "; ".join(f"eps={r['eps']:.0e}: {r['measured']} <= {r['bound']}" for r in rows)
+    return Outcome("verified" if ok else "refuted", f"certified residuals (arb, {bits} bits)",
+                   f"kappa(S) = {float(kappa):.4g}; iterations to ||I - M_k S||_F <= eps vs the bound "
+                   f"ceil(log2(ln(sqrt(d)/eps)/(alpha lambda_min^2))) = O(log kappa + log log 1/eps): {txt}",
+                   {"rows": rows, "kappa": float(kappa), "residual": resid})
+
+
+def reference_curves(data: Data, alpha_value, kmax: int, bits: int) -> dict:
+    """|prediction - OLS prediction| per iteration for Newton and GD (eta = 1/lambda_max)."""
+    be = ArbBackend(bits)
+    lo, hi = spectrum(data, bits)
+    with be.precision(bits):
+        S, b = moments(data.X, data.y, be)
+        w_ols = S.solve(b)
+        ols = predict(data.x_test, w_ols, be)
+        Ms = newton(S, be.num(alpha_value), kmax, be)
+        newton_err = [float(abs(predict(data.x_test, be.mm(M, b), be) - ols).mid()) for M in Ms]
+        eta = be.num(float(1 / hi))
+        ws = gd(S, b, eta, kmax, be)
+        gd_err = [float(abs(predict(data.x_test, w, be) - ols).mid()) for w in ws]
+        return {"ols": be.to_float(ols), "newton": newton_err, "gd": gd_err, "gd_eta": float(1 / hi),
+                "lambda_min": float(lo), "lambda_max": float(hi)}

@@ -1,0 +1,64 @@
+"""Prompts: sampled, small exact, or loaded from a user's .npz file."""
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+
+from .forward import Data
+
+
+class DataError(ValueError):
+    """Bad user data: the CLI turns it into a one-line message and exit 2."""
+
+
+def gaussian(d: int, n: int, seed: int) -> Data:
+    """x_i ~ N(0, I_d), w ~ N(0, I_d), y = Xw (noiseless), x_test ~ N(0, I_d); float64
+    values, which every backend reads exactly."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d)
+    return Data(X.tolist(), (X @ w).tolist(), rng.standard_normal(d).tolist())
+
+
+def small_integers(d: int, n: int, rng: random.Random, lo: int = -2, hi: int = 2) -> Data:
+    r = lambda: Fraction(rng.randint(lo, hi))
+    return Data([[r() for _ in range(d)] for _ in range(n)], [r() for _ in range(n)], [r() for _ in range(d)])
+
+
+def load_npz(path: str) -> Data:
+    import numpy as np
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except Exception as e:  # zip errors, pickles, truncated files
+        raise DataError(f"data file {path} is not a readable .npz file ({type(e).__name__})") from None
+    missing = [k for k in ("X", "y", "x_test") if k not in arrays]
+    if missing:
+        raise DataError(f"data file {path} lacks array(s) {', '.join(missing)} (needs X (n x d), y (n), x_test (d))")
+    X, y, xt = arrays["X"], arrays["y"], arrays["x_test"]
+    for name, a in (("X", X), ("y", y), ("x_test", xt)):
+        if a.dtype.kind not in "iuf":
+            raise DataError(f"data file {path}: array {name} is not numeric (dtype {a.dtype})")
+    if X.ndim != 2:
+        raise DataError(f"data file {path}: X must be 2-D (n x d), got shape {X.shape}")
+    n, d = X.shape
+    if n < 1 or d < 1:
+        raise DataError(f"data file {path}: X has shape {X.shape}; need n >= 1 and d >= 1")
+    if y.shape != (n,):
+        raise DataError(f"data file {path}: y has shape {y.shape}, expected ({n},) to match X {X.shape}")
+    if xt.shape != (d,):
+        raise DataError(f"data file {path}: x_test has shape {xt.shape}, expected ({d},) to match X {X.shape}")
+    for name, a in (("X", X), ("y", y), ("x_test", xt)):
+        bad = ~np.isfinite(a.astype(float))
+        if bad.any():
+            raise DataError(f"data file {path}: array {name} contains NaN or infinite values")
+    return Data(X.astype(float).tolist(), y.astype(float).tolist(), xt.astype(float).tolist())
+
+
+def is_finite(data: Data) -> bool:
+    vals = [v for r in data.X for v in r] + list(data.y) + list(data.x_test)
+    return all(math.isfinite(float(v)) for v in vals)

@@ -1,0 +1,283 @@
+"""Lemmas over templates and the induction that assembles them.
+
+``layer_maps``  : layers L map template A to template B (for all d, n).
+``induction``   : base (input -> invariant(T0)), step (invariant(T) ->
+                  invariant(f(T)) with f = the recursion), readout
+                  (invariant(T) -> prediction): together, for all k.
+Failures carry where (layer, token kind, block) and the first differing term;
+the caller asks the exact evaluator for a concrete counterexample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from .layers import Construction, Layer
+from .ncalg import Poly
+from .templates import Algebra, Evaluator, LemmaFailure, Template, input_template
+
+
+@dataclass
+class Outcome:
+    verdict: str            # verified | refuted | inconclusive
+    method: str
+    detail: str
+    data: dict = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+    where: dict = field(default_factory=dict)   # layer, kind, block, term: for localised messages
+
+
+@dataclass
+class Mismatch:
+    kind: str
+    block: str
+    term: str
+    got: object
+    want: object
+
+    def text(self) -> str:
+        return (f"token kind '{self.kind}', block '{self.block}': first differing term {self.term}: "
+                f"coefficient {sp.sstr(self.got)} derived, {sp.sstr(self.want)} claimed")
+
+
+def select_layers(con: Construction, specs) -> list[Layer]:
+    byname = {L.name: L for L in (*con.init, *con.step, *con.readout)}
+    out = []
+    for s in specs:
+        if isinstance(s, tuple):
+            name, i = s
+            L = byname[name]
+            out.append(replace(L, name=f"{name} (sub-op {i + 1}: {L.ops[i].kind})", ops=(L.ops[i],)))
+        else:
+            out.append(byname[s])
+    return out
+
+
+def symmetric_subs(p: Poly, alg: Algebra) -> Poly:
+    """Apply the assumption T' = T for every template matrix."""
+    return p.subs({m + "'": P for m, P in alg.mats.items()}, follow_transpose=False) if alg.mats else p
+
+
+def compare(got: Template, want: Template, alg: Algebra, symmetric: bool) -> Mismatch | None:
+    kinds = sorted(set(got.kinds) | set(want.kinds))
+    for k in kinds:
+        blocks = list(dict.fromkeys([*want.kinds.get(k, {}), *got.kinds.get(k, {})]))
+        for b in blocks:
+            g, w = got.get(k, b, alg), want.get(k, b, alg)
+            if symmetric:
+                g, w = symmetric_subs(g, alg), symmetric_subs(w, alg)
+            diff = g.first_difference(w)
+            if diff:
+                return Mismatch(k, b, *diff)
+    return None
+
+
+def borrowed_assumptions(layers) -> list[str]:
+    out = []
+    for L in layers:
+        for p in L.primitives():
+            txt = (f"layer {L.name}: {p.kind} evaluated with its ideal semantics ({p.source}"
+                   + ("" if p.exact_in_source else "; approximate in the source") + ")")
+            out.append(txt)
+    return out
+
+
+def apply_all(ev: Evaluator, layers, tpl: Template) -> Template:
+    for L in layers:
+        tpl = ev.apply_layer(L, tpl)
+    return tpl
+
+
+def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout: Template,
+               symmetric: bool = False) -> Outcome:
+    layers = select_layers(con, layer_specs)
+    names = ", ".join(L.name for L in layers)
+    ev = Evaluator(con, alg)
+    assumptions = borrowed_assumptions(layers) + (["T symmetric (T' = T)"] if symmetric else [])
+    try:
+        got = apply_all(ev, layers, tin)
+    except LemmaFailure as e:
+        return Outcome("inconclusive", "symbolic (all d, n)", f"{e.where}: {e}", assumptions=assumptions,
+                       where={"layer": names, "reason": str(e), "same_values": e.info.get("same_values")})
+    mm = compare(got, tout, alg, symmetric)
+    if mm is None:
+        return Outcome("verified", "symbolic (all d, n)",
+                       f"layers {names} map the stated template to the stated output, for all d and n",
+                       assumptions=assumptions)
+    return Outcome("inconclusive", "symbolic (all d, n)", f"layers {names}: {mm.text()}", assumptions=assumptions,
+                   where={"layer": names, "kind": mm.kind, "block": mm.block, "term": mm.term})
+
+
+def carrier_factor(tpl: Template, carrier, alg: Algebra) -> Poly | None:
+    kind, block, letter = carrier
+    return tpl.get(kind, block, alg).right_factor(letter)
+
+
+def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict], carrier,
+              start: Callable[[], Poly], step: Callable[[Poly, Poly], Poly], readout: Callable[[Poly], Poly],
+              symmetric: bool = True) -> Outcome:
+    """Base, step and readout lemmas; verified means: for every k >= 0 and all
+    d, n the network's prediction equals readout(M_k) with M_0 = start(),
+    M_{j+1} = step(M_j)."""
+    ev = Evaluator(con, alg)
+    lemmas: list[dict] = []
+    inv = lambda T: Template(invariant(T))
+    assumptions = borrowed_assumptions((*con.init, *con.step, *con.readout))
+
+    def fail(stage, e_or_mm, layers):
+        if isinstance(e_or_mm, LemmaFailure):
+            where = {"stage": stage, "layer": e_or_mm.where, "reason": str(e_or_mm)}
+            msg = f"{stage} lemma: {e_or_mm.where}: {e_or_mm}"
+        elif isinstance(e_or_mm, Mismatch):
+            where = {"stage": stage, "layer": layers, "kind": e_or_mm.kind, "block": e_or_mm.block,
+                     "term": e_or_mm.term}
+            msg = f"{stage} lemma, after layers {layers}: {e_or_mm.text()}"
+        else:
+            where, msg = {"stage": stage, "layer": layers}, f"{stage} lemma: {e_or_mm}"
+        lemmas.append({"lemma": stage, "status": "failed", "detail": msg})
+        return Outcome("inconclusive", "symbolic induction (all d, n, k)", msg,
+                       data={"lemmas": lemmas}, assumptions=assumptions, where=where)
+
+    names = lambda Ls: ", ".join(L.name for L in Ls) or "(none)"
+    # base
+    try:
+        R0 = apply_all(ev, con.init, input_template(con, alg))
+    except LemmaFailure as e:
+        return fail("base", e, names(con.init))
+    F0 = carrier_factor(R0, carrier, alg)
+    if F0 is None:
+        return fail("base", f"block {carrier[1]} of kind {carrier[0]} is not of the form F {carrier[2]}: {R0.get(carrier[0], carrier[1], alg)}", names(con.init))
+    mm = compare(R0, inv(F0), alg, False)
+    if mm:
+        return fail("base", mm, names(con.init))
+    want0 = start()
+    d0 = F0.first_difference(want0)
+    if d0:
+        return fail("base", f"T_0 = {F0} but M_0 = {want0}: first differing term {d0[0]}", names(con.init))
+    if not (F0.T - F0).is_zero():
+        return fail("base", f"T_0 = {F0} is not symmetric", names(con.init))
+    lemmas.append({"lemma": "base", "status": "proved",
+                   "detail": f"layers {names(con.init)}: input -> invariant with T_0 = {F0}",
+                   "latex": f"T_0 = {F0.latex()}"})
+    # step
+    T = alg.matrix("T")
+    try:
+        R = apply_all(ev, con.step, inv(T))
+    except LemmaFailure as e:
+        return fail("step", e, names(con.step))
+    R = Template({k: {b: symmetric_subs(p, alg) for b, p in v.items()} for k, v in R.kinds.items()}) if symmetric else R
+    F = carrier_factor(R, carrier, alg)
+    if F is None:
+        return fail("step", f"block {carrier[1]} is not of the form F(T) {carrier[2]}: {R.get(carrier[0], carrier[1], alg)}", names(con.step))
+    mm = compare(R, inv(F), alg, symmetric)
+    if mm:
+        return fail("step", mm, names(con.step))
+    target = step(T, alg.S)
+    ds = F.first_difference(target)
+    if ds:
+        return fail("step", f"f(T) = {F} but the recursion is {target}: first differing term {ds[0]} "
+                            f"(coefficient {ds[1]} vs {ds[2]})", names(con.step))
+    if symmetric and not symmetric_subs(F.T - F, alg).is_zero():
+        return fail("step", f"f(T) = {F} is not symmetric when T is", names(con.step))
+    lemmas.append({"lemma": "step", "status": "proved",
+                   "detail": f"layers {names(con.step)}: invariant(T) -> invariant(f(T)), f(T) = {F}"
+                             + (" (T symmetric; f(T) symmetric again)" if symmetric else ""),
+                   "latex": f"f(T) = {F.latex()}"})
+    # readout
+    try:
+        RR = apply_all(ev, con.readout, inv(T))
+    except LemmaFailure as e:
+        return fail("readout", e, names(con.readout))
+    pred = RR.get(con.output[0], con.output[1], alg)
+    if symmetric:
+        pred = symmetric_subs(pred, alg)
+    want = readout(T)
+    dr = pred.first_difference(symmetric_subs(want, alg) if symmetric else want)
+    if dr:
+        return fail("readout", f"prediction {pred} but the claim is {want}: first differing term {dr[0]}",
+                    names(con.readout))
+    lemmas.append({"lemma": "readout", "status": "proved",
+                   "detail": f"layers {names(con.readout)}: invariant(T) -> prediction {pred}",
+                   "latex": f"\\hat y = {pred.latex()}"})
+    lemmas.append({"lemma": "induction", "status": "proved",
+                   "detail": "T_0 = M_0 and T_{j+1} = f(T_j) with f = the recursion, so T_k = M_k for every k; "
+                             "the readout then gives the claimed prediction."})
+    return Outcome("verified", "symbolic induction (all d, n, k)",
+                   "base, step and readout lemmas proved as identities over noncommutative matrix symbols; "
+                   "the induction gives the prediction for every k", data={"lemmas": lemmas},
+                   assumptions=assumptions)
+
+
+def layer_count(con: Construction, bound: sp.Expr) -> Outcome:
+    k = sp.Symbol("k")
+    count = con.n_layers(k)
+    gap = sp.expand(bound - count)
+    data = {"layers": str(count), "bound": str(bound),
+            "init": len(con.init), "per_iteration": len(con.step), "readout": len(con.readout)}
+    if gap == 0:
+        return Outcome("verified", "count (all k)", f"{len(con.init)} + {len(con.step)}k + {len(con.readout)} = {count}", data)
+    if gap.is_number and gap > 0 and sp.degree(count, k) <= 1 and count.coeff(k) == bound.coeff(k):
+        return Outcome("verified", "count (all k)",
+                       f"{count} layers, {gap} fewer than {bound} (identity layers pad to {bound})", data)
+    return Outcome("refuted", "count (all k)", f"the construction has {count} layers, not {bound}", data)
+
+
+def width(con: Construction, dsym) -> Outcome:
+    w = con.layout.width
+    ok = sp.Poly(w, dsym).degree() <= 1
+    return Outcome("verified" if ok else "refuted", "exact (all d)",
+                   f"width = {w} ({', '.join(f'{b.name}: {b.size}' for b in con.layout.blocks)})",
+                   {"width": str(w), "blocks": {b.name: str(b.size) for b in con.layout.blocks}})
+
+
+def readout_vector(con: Construction, size: sp.Expr, dsym) -> Outcome:
+    w = con.layout.width
+    if sp.simplify(w - size) == 0:
+        return Outcome("verified", "exact (all d)", f"u has {size} entries, the width", {})
+    return Outcome("refuted", "exact (all d)",
+                   f"u has {size} entries but the layout that the printed layers need has width {w}; "
+                   f"the prediction slot is read as block '{con.output[1]}' (smallest counterexample d = 1: "
+                   f"{size.subs(dsym, 1)} vs {w.subs(dsym, 1)})",
+                   {"u_size": str(size), "width": str(w)})
+
+
+def moments(k: int, printed: sp.Expr, alpha: sp.Symbol) -> Outcome:
+    """Compare a printed closed form of M_k (a polynomial in S, symbol 'S')
+    with the recursion M_0 = alpha S, M_{j+1} = 2M_j - M_j S M_j."""
+    s = sp.Symbol("S")
+    M = alpha * s
+    for _ in range(k):
+        M = sp.expand(2 * M - M * s * M)
+    diff = sp.expand(printed - M)
+    if diff == 0:
+        return Outcome("verified", "symbolic (all S)", f"M_{k} = {M}", {"derived": str(M)})
+    P, Q = sp.Poly(printed, s, alpha), sp.Poly(M, s, alpha)
+    monos = sorted(set(P.monoms()) | set(Q.monoms()))
+    first = next(m for m in monos if P.coeff_monomial(m) != Q.coeff_monomial(m))
+    term = s**first[0] * alpha**first[1]
+    # smallest counterexample: S = 1 (d = n = 1, X = [[1]]), alpha = 1
+    at = {s: 1, alpha: 1}
+    return Outcome("refuted", "symbolic (all S)",
+                   f"M_{k} = {M} by the recursion; the printed formula has coefficient "
+                   f"{P.coeff_monomial(first)} on {term} where the recursion gives {Q.coeff_monomial(first)}. "
+                   f"Counterexample: X = [[1]] (S = 1), alpha = 1: printed {printed.subs(at)}, recursion {M.subs(at)}",
+                   {"derived": str(M), "printed": str(printed), "term": str(term)})
+
+
+def moments_degree(kmax: int, alpha: sp.Symbol) -> Outcome:
+    s = sp.Symbol("S")
+    M = alpha * s
+    rows = []
+    for k in range(kmax + 1):
+        P = sp.Poly(M, s)
+        degs = [m[0] for m in P.monoms()]
+        ok = max(degs) == 2 ** (k + 1) - 1 and min(degs) >= 1
+        rows.append({"k": k, "degree": max(degs), "claimed": 2 ** (k + 1) - 1, "odd_only": all(x % 2 for x in degs)})
+        if not ok:
+            return Outcome("refuted", f"exact for k <= {kmax}", f"M_{k} has degree {max(degs)}", {"rows": rows})
+        M = sp.expand(2 * M - M * s * M)
+    return Outcome("verified", f"exact for k <= {kmax}, induction for all k",
+                   "deg M_{k+1} = 2 deg M_k + 1 (leading coefficient -c^2 != 0) and M_0 = alpha S, so deg M_k = "
+                   "2^{k+1} - 1 with lowest power S^1 (only odd powers occur)", {"rows": rows})

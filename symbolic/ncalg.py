@@ -1,0 +1,351 @@
+"""Noncommutative polynomials over block symbols: the bridge between a layer's
+weights and matrix identities that hold for every dimension d.
+
+A polynomial is a sum of terms ``coeff * s_1 * ... * s_r * w`` where ``w`` is a
+word of letters (a matrix product, e.g. ``T x_t``), the ``s_i`` are 1x1 words
+(scalars such as ``x_t' T x_j``, which commute with everything), and ``coeff`` is
+an exact, commutative sympy expression (alpha, n, y_j, ...).  Canonical form: a
+scalar word is stored as the smaller of itself and its transpose, and a 1x1
+main word is moved among the scalars.  Letters carry shapes (``d`` or ``1``)
+and transposes, so products are shape-checked and never expand matrix powers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import sympy as sp
+
+Word = tuple[str, ...]
+Key = tuple[tuple[Word, ...], Word]
+
+
+class Alphabet:
+    """Letters with shapes; ``X'`` is the transpose of ``X``."""
+
+    def __init__(self):
+        self.shape: dict[str, tuple[str, str]] = {}
+        self.tr: dict[str, str] = {}
+
+    def matrix(self, name: str, symmetric: bool = False) -> "Poly":
+        self._add(name, ("d", "d"), name if symmetric else name + "'")
+        return Poly.letter(name, self)
+
+    def vector(self, name: str) -> "Poly":
+        self._add(name, ("d", "1"), name + "'")
+        return Poly.letter(name, self)
+
+    def _add(self, name, shape, tname):
+        self.shape[name] = shape
+        self.tr[name] = tname
+        if tname != name:
+            self.shape[tname] = (shape[1], shape[0])
+            self.tr[tname] = name
+
+    def word_shape(self, w: Word) -> tuple[str, str]:
+        if not w:
+            return ("1", "1")
+        for a, b in zip(w, w[1:]):
+            if self.shape[a][1] != self.shape[b][0]:
+                raise ValueError(f"shape mismatch in product {' '.join(w)}: {a} then {b}")
+        return (self.shape[w[0]][0], self.shape[w[-1]][1])
+
+    def transpose_word(self, w: Word) -> Word:
+        return tuple(self.tr[a] for a in reversed(w))
+
+    def canon_scalar(self, w: Word) -> Word:
+        return min(w, self.transpose_word(w))
+
+
+@dataclass(frozen=True)
+class Poly:
+    terms: tuple[tuple[Key, sp.Expr], ...]
+    ab: Alphabet
+
+    # -- construction -------------------------------------------------
+    @staticmethod
+    def from_dict(dct: Mapping[Key, sp.Expr], ab: Alphabet) -> "Poly":
+        items = []
+        for key, c in dct.items():
+            c = sp.expand(c)
+            if c != 0:
+                items.append((key, c))
+        items.sort(key=lambda kc: (len(kc[0][1]) + sum(map(len, kc[0][0])), kc[0]))
+        return Poly(tuple(items), ab)
+
+    @staticmethod
+    def letter(name: str, ab: Alphabet) -> "Poly":
+        return Poly._term((), (name,), sp.Integer(1), ab)
+
+    @staticmethod
+    def const(c, ab: Alphabet) -> "Poly":
+        return Poly.from_dict({((), ()): sp.sympify(c)}, ab)
+
+    @staticmethod
+    def zero(ab: Alphabet) -> "Poly":
+        return Poly((), ab)
+
+    @staticmethod
+    def _term(scalars: Iterable[Word], word: Word, c, ab: Alphabet) -> "Poly":
+        scal = [ab.canon_scalar(s) for s in scalars if s]
+        if word and ab.word_shape(word) == ("1", "1"):
+            scal.append(ab.canon_scalar(word))
+            word = ()
+        return Poly.from_dict({(tuple(sorted(scal)), word): sp.sympify(c)}, ab)
+
+    # -- algebra --------------------------------------------------------
+    def as_dict(self) -> dict[Key, sp.Expr]:
+        return dict(self.terms)
+
+    def __add__(self, other: "Poly") -> "Poly":
+        other = _lift(other, self.ab)
+        dct = self.as_dict()
+        for k, c in other.terms:
+            dct[k] = dct.get(k, 0) + c
+        return Poly.from_dict(dct, self.ab)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> "Poly":
+        return self.scale(-1)
+
+    def __sub__(self, other) -> "Poly":
+        return self + (-_lift(other, self.ab))
+
+    def __rsub__(self, other) -> "Poly":
+        return _lift(other, self.ab) - self
+
+    def scale(self, c) -> "Poly":
+        c = sp.sympify(c)
+        return Poly.from_dict({k: v * c for k, v in self.terms}, self.ab)
+
+    def __mul__(self, other) -> "Poly":
+        if not isinstance(other, Poly):
+            return self.scale(other)
+        out = Poly.zero(self.ab)
+        for (s1, w1), c1 in self.terms:
+            for (s2, w2), c2 in other.terms:
+                if w1 and w2:
+                    word = w1 + w2
+                    self.ab.word_shape(word)
+                    out = out + Poly._term(s1 + s2, word, c1 * c2, self.ab)
+                else:
+                    out = out + Poly._term(s1 + s2, w1 + w2, c1 * c2, self.ab)
+        return out
+
+    def __rmul__(self, c) -> "Poly":
+        return self.scale(c)
+
+    @property
+    def T(self) -> "Poly":
+        return Poly.from_dict({(s, self.ab.transpose_word(w)): c for (s, w), c in self.terms}, self.ab)
+
+    def map_coeffs(self, f) -> "Poly":
+        return Poly.from_dict({k: f(c) for k, c in self.terms}, self.ab)
+
+    def subs(self, letters: Mapping[str, "Poly"] | None = None, coeffs: Mapping | None = None,
+             follow_transpose: bool = True) -> "Poly":
+        """Replace letters by polynomials and commutative symbols in the
+        coefficients.  With ``follow_transpose`` a letter's transpose is
+        replaced by the transposed polynomial too (a change of variable); without
+        it only the named letters change (an assumption such as T' = T)."""
+        letters = dict(letters or {})
+        for name, p in list(letters.items()) if follow_transpose else ():
+            t = self.ab.tr[name]
+            if t != name and t not in letters:
+                letters[t] = p.T
+        out = Poly.zero(self.ab)
+        for (scal, word), c in self.terms:
+            if coeffs:
+                c = sp.sympify(c).subs(coeffs)
+            acc = Poly.const(c, self.ab)
+            for s in scal:
+                acc = acc * _word_poly(s, letters, self.ab)
+            acc = acc * _word_poly(word, letters, self.ab)
+            out = out + acc
+        return out
+
+    def simplify(self) -> "Poly":
+        return self.map_coeffs(lambda c: sp.factor(sp.cancel(c)) if c.free_symbols else c)
+
+    def is_zero(self) -> bool:
+        return all(sp.simplify(c) == 0 for _, c in self.terms)
+
+    def letters(self) -> set[str]:
+        out = set()
+        for (scal, w), c in self.terms:
+            for x in (*scal, w):
+                out.update(x)
+        return out
+
+    def coeff_symbols(self) -> set[sp.Symbol]:
+        return set().union(*(sp.sympify(c).free_symbols for _, c in self.terms)) if self.terms else set()
+
+    # -- reading --------------------------------------------------------
+    def right_factor(self, letter: str) -> "Poly | None":
+        """F with self == F * letter, or None when some term does not end so."""
+        dct = {}
+        for (scal, w), c in self.terms:
+            if scal or not w or w[-1] != letter:
+                return None
+            dct[((), w[:-1])] = c
+        return Poly.from_dict(dct, self.ab)
+
+    def first_difference(self, other: "Poly") -> tuple[str, sp.Expr, sp.Expr] | None:
+        a, b = self.as_dict(), other.as_dict()
+        for key in sorted(set(a) | set(b), key=lambda k: (len(k[1]) + sum(map(len, k[0])), k)):
+            ca, cb = sp.sympify(a.get(key, 0)), sp.sympify(b.get(key, 0))
+            if sp.simplify(ca - cb) != 0:
+                return term_str(key), ca, cb
+        return None
+
+    def __eq__(self, other) -> bool:  # exact polynomial identity
+        if not isinstance(other, Poly):
+            other = Poly.const(other, self.ab)
+        return (self - other).is_zero()
+
+    def __hash__(self):
+        return hash(self.terms)
+
+    def __str__(self) -> str:
+        if not self.terms:
+            return "0"
+        parts = []
+        for key, c in self.terms:
+            t = term_str(key)
+            parts.append(f"{sp.sstr(c)}" if not t else (t if c == 1 else f"-{t}" if c == -1 else f"({sp.sstr(c)})*{t}"))
+        return " + ".join(parts).replace("+ -", "- ")
+
+    __repr__ = __str__
+
+    def latex(self) -> str:
+        if not self.terms:
+            return "0"
+        out = []
+        for key, c in self.terms:
+            t = term_tex(key)
+            if not t:
+                s = sp.latex(c)
+            elif c == 1:
+                s = t
+            elif c == -1:
+                s = "-" + t
+            else:
+                cs = sp.latex(c)
+                s = (f"\\left({cs}\\right)" if isinstance(c, sp.Add) else cs) + " " + t
+            out.append(s)
+        return " + ".join(out).replace("+ -", "- ")
+
+    def evaluate(self, env: Mapping[str, sp.Matrix], coeffs: Mapping | None = None):
+        """Exact value for concrete matrices (used for counterexamples)."""
+        total = None
+        for (scal, w), c in self.terms:
+            val = sp.sympify(c).subs(coeffs or {})
+            for s in scal:
+                val = val * _eval_word(s, env)[0, 0]
+            m = _eval_word(w, env) * val if w else sp.Matrix([[val]])
+            total = m if total is None else total + m
+        return total
+
+
+def _lift(p, ab) -> Poly:
+    return p if isinstance(p, Poly) else Poly.const(p, ab)
+
+
+def _word_poly(w: Word, letters: Mapping[str, Poly], ab: Alphabet) -> Poly:
+    acc = Poly.const(1, ab)
+    for a in w:
+        acc = acc * letters.get(a, Poly.letter(a, ab))
+    return acc
+
+
+def _eval_word(w: Word, env):
+    m = env[w[0]]
+    for a in w[1:]:
+        m = m * env[a]
+    return m
+
+
+def term_str(key: Key) -> str:
+    scal, w = key
+    return " ".join(["(" + " ".join(s) + ")" for s in scal] + list(w))
+
+
+def _letter_tex(a: str) -> str:
+    base, tr = (a[:-1], True) if a.endswith("'") else (a, False)
+    if "_" in base:
+        h, sub = base.split("_", 1)
+        base = f"{h}_{{\\mathrm{{{sub}}}}}" if len(sub) > 1 else f"{h}_{{{sub}}}"
+    return base + ("^{\\top}" if tr else "")
+
+
+def term_tex(key: Key) -> str:
+    scal, w = key
+    parts = ["\\left(" + " ".join(map(_letter_tex, s)) + "\\right)" for s in scal]
+    return " ".join(parts + [_letter_tex(a) for a in w])
+
+
+class SumError(ValueError):
+    pass
+
+
+def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr) -> Poly:
+    """``sum_{j=1}^n p(x_j, y_j)`` for a polynomial in which the example letter
+    ``x_j`` and the commutative ``y_j`` occur at most twice per term.
+
+    ``moments`` names the data moments: ``S`` (sum x_j x_j'), ``b`` (sum y_j x_j),
+    ``yy`` (sum y_j^2, a commutative symbol).  A term that does not reduce to
+    them raises :class:`SumError` naming it.
+    """
+    ab = p.ab
+    jt = ab.tr[j]
+    S, b, yy = moments["S"], moments["b"], moments["yy"]
+    out = Poly.zero(ab)
+    for (scal, w), c in p.terms:
+        scal = list(scal)
+        # orient a scalar that carries x_j so that it can follow a word ending in x_j
+        if w and w[-1] == j:
+            for i, s in enumerate(scal):
+                for cand in (s, ab.transpose_word(s)):
+                    if cand and cand[0] == jt:
+                        w = w + cand
+                        scal.pop(i)
+                        break
+                else:
+                    continue
+                break
+        deg_y = sp.degree(sp.sympify(c), y_j) if c.has(y_j) else 0
+        cc = sp.sympify(c)
+        seq = list(w)
+        # x_j x_j'  ->  S
+        new, i = [], 0
+        while i < len(seq):
+            if i + 1 < len(seq) and seq[i] == j and seq[i + 1] == jt:
+                new.append(S)
+                i += 2
+            else:
+                new.append(seq[i])
+                i += 1
+        pairs = (len(seq) - len(new))
+        count = sum(1 for x in new if x in (j, jt)) + sum(1 for s in scal for x in s if x in (j, jt))
+        if pairs == 1 and count == 0 and deg_y == 0:
+            pass
+        elif pairs or count > 1:
+            raise SumError(f"the sum over examples of the term {sp.sstr(c)} * {term_str((tuple(scal), w))} "
+                           "does not reduce to the data moments S = X'X, b = X'y, y'y")
+        elif count == 0 and deg_y == 0:
+            cc = cc * n
+        elif count == 0 and deg_y == 2:
+            cc = sp.expand(cc / y_j**2) * yy
+        elif count == 1 and deg_y == 1:
+            cc = sp.expand(cc / y_j)
+            bt = b + "'"
+            new = [b if x == j else bt if x == jt else x for x in new]
+            scal = [tuple(b if x == j else bt if x == jt else x for x in s) for s in scal]
+        else:
+            raise SumError(f"the sum over examples of the term {sp.sstr(c)} * {term_str((tuple(scal), w))} "
+                           "does not reduce to the data moments S = X'X, b = X'y, y'y")
+        if any(x in (j, jt) for x in new):
+            raise SumError(f"the sum over examples of {term_str((tuple(scal), w))} leaves x_j unpaired")
+        out = out + Poly._term(scal, tuple(new), cc, ab)
+    return out

@@ -1,0 +1,240 @@
+"""Symbolic evaluation of layers on templates.
+
+A template gives, for every token kind, each block as a noncommutative
+polynomial in the *query role* (letters ``x_t``, ``z``; scalars ``y_t``).  Keys
+are the same template renamed to the role ``j`` and summed over the examples
+with :func:`~symbolic.ncalg.sum_over_examples`.  The layer semantics are the ones
+documented in :mod:`symbolic.layers`; nothing about any paper lives here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from .layers import MLP, Attention, Construction, Layer, Mov, Mul, TokenFormat
+from .layout import Layout
+from .ncalg import Alphabet, Poly, SumError, sum_over_examples
+
+
+class LemmaFailure(Exception):
+    """A symbolic step that cannot be carried out, with where and why."""
+
+    def __init__(self, message: str, where: str = "", **info):
+        super().__init__(message)
+        self.where = where
+        self.info = info
+
+
+class Algebra:
+    """The letters and symbols every template uses."""
+
+    def __init__(self):
+        ab = self.ab = Alphabet()
+        self.S = ab.matrix("S", symmetric=True)   # X'X
+        self.b = ab.vector("b")                    # X'y
+        self.z = ab.vector("z")                    # x_test
+        self.x = {r: ab.vector(f"x_{r}") for r in ("t", "j", "n")}
+        self.y = {r: sp.Symbol(f"y_{r}") for r in ("t", "j", "n")}
+        self.yy = sp.Symbol("yy")                  # y'y
+        self.n = sp.Symbol("n", positive=True, integer=True)
+        self.mats: dict[str, Poly] = {}
+
+    def matrix(self, name: str, symmetric: bool = False) -> Poly:
+        if name not in self.mats:
+            self.mats[name] = self.ab.matrix(name, symmetric)
+        return self.mats[name]
+
+    def const(self, c) -> Poly:
+        return Poly.const(c, self.ab)
+
+    def zero(self) -> Poly:
+        return Poly.zero(self.ab)
+
+    def rename(self, p: Poly, src: str, dst: str) -> Poly:
+        if src == dst:
+            return p
+        return p.subs({f"x_{src}": self.x[dst]}, {self.y[src]: self.y[dst]})
+
+    def input_poly(self, name: str, role: str) -> Poly:
+        if name == "x":
+            return self.x[role]
+        if name == "y":
+            return self.const(self.y[role])
+        if name == "one":
+            return self.const(1)
+        if name == "x_test":
+            return self.z
+        raise KeyError(f"unknown token input {name!r}")
+
+
+@dataclass(frozen=True)
+class Template:
+    """Blocks of each token kind, in the query role t (absent block = 0)."""
+    kinds: Mapping[str, Mapping[str, Poly]]
+
+    def get(self, kind: str, block: str, alg: Algebra) -> Poly:
+        return self.kinds.get(kind, {}).get(block, alg.zero())
+
+    def latex(self, layout: Layout, kind: str, alg: Algebra) -> str:
+        rows = [self.get(kind, b.name, alg).latex() for b in layout.blocks]
+        return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def input_template(con: Construction, alg: Algebra) -> Template:
+    return Template({k.name: {b: alg.input_poly(i, "t") for b, i in k.inputs} for k in con.tokens.kinds})
+
+
+class Evaluator:
+    """Applies layers of one construction to templates."""
+
+    def __init__(self, con: Construction, alg: Algebra, params: Mapping[sp.Symbol, object] | None = None):
+        self.con, self.alg = con, alg
+        self.params = dict(params or {})
+        self.assumptions: list[str] = []
+        self.moments = {"S": "S", "b": "b", "yy": alg.yy}
+
+    # -- helpers ------------------------------------------------------------
+    def _coef(self, c):
+        return sp.sympify(c).subs(self.params)
+
+    def _role(self, kind: str, role: str, tpl: Template) -> dict[str, Poly]:
+        blocks = tpl.kinds.get(kind, {})
+        if not self.con.tokens.kind(kind).per_example:
+            return dict(blocks)
+        return {b: self.alg.rename(p, "t", role) for b, p in blocks.items()}
+
+    def _apply_map(self, W, h: Mapping[str, Poly]) -> dict[str, Poly]:
+        out: dict[str, Poly] = {}
+        for o, i, c in W:
+            if i in h:
+                out[o] = out.get(o, self.alg.zero()) + h[i].scale(self._coef(c))
+        return out
+
+    def _sum_keys(self, kind: str, p: Poly, where: str) -> Poly:
+        if not self.con.tokens.kind(kind).per_example:
+            return p
+        try:
+            return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n)
+        except SumError as e:
+            raise LemmaFailure(str(e), where) from None
+
+    # -- ops ------------------------------------------------------------------
+    def apply_layer(self, layer: Layer, tpl: Template) -> Template:
+        for i, op in enumerate(layer.ops):
+            tpl = self.apply_op(op, tpl, f"layer {layer.name}" + (f", sub-op {i + 1} ({op.kind})" if len(layer.ops) > 1 else ""))
+        return tpl
+
+    def apply_op(self, op, tpl: Template, where: str) -> Template:
+        kinds = [k.name for k in self.con.tokens.kinds]
+        queries = [k for k in kinds if op.queries is None or k in op.queries]
+        new = {k: dict(tpl.kinds.get(k, {})) for k in kinds}
+        for q in queries:
+            upd = self._update(op, tpl, q, f"{where}, query token kind '{q}'")
+            for b, p in upd.items():
+                new[q][b] = new[q].get(b, self.alg.zero()) + p
+        return Template({k: {b: p for b, p in v.items() if p.terms} for k, v in new.items()})
+
+    def _update(self, op, tpl: Template, q: str, where: str) -> dict[str, Poly]:
+        ht = self._role(q, "t", tpl)
+        if isinstance(op, Attention):
+            return self._attention(op, tpl, q, ht, where)
+        if isinstance(op, MLP):
+            if op.activation != "linear":
+                raise LemmaFailure("ReLU MLP: no symbolic rule (argument sign unknown)", where)
+            return self._apply_map(op.W2, self._apply_map(op.W1, ht))
+        if isinstance(op, Mov):
+            pk, role = self._predecessor(q, where)
+            src = self._role(pk, role, tpl).get(op.src)
+            return {op.dst: src} if src is not None else {}
+        if isinstance(op, Mul):
+            a, b = ht.get(op.a, self.alg.zero()), ht.get(op.b, self.alg.zero())
+            if self.con.layout.size(op.a) == 1:
+                return {op.out: a * b}
+            return {op.out: a.T * b}
+        raise TypeError(op)
+
+    def _predecessor(self, q: str, where: str) -> tuple[str, str]:
+        ex = self.con.tokens.example_kinds
+        tail = self.con.tokens.tail_kinds
+        if q in ex and ex.index(q) > 0:
+            return ex[ex.index(q) - 1], "t"
+        if q in tail and tail.index(q) == 0 and ex:
+            return ex[-1], "n"
+        raise LemmaFailure(f"mov into token kind {q}: its predecessor is not a fixed kind", where)
+
+    def _attention(self, op: Attention, tpl: Template, q: str, ht, where: str) -> dict[str, Poly]:
+        if op.activation == "softmax":
+            raise LemmaFailure("softmax attention: no exact symbolic rule", where)
+        if op.causal:
+            raise LemmaFailure("causal attention: each query sees a different key set; no uniform template rule", where)
+        kinds = [k.name for k in self.con.tokens.kinds]
+        keys = [k for k in kinds if op.keys is None or k in op.keys]
+        norm = 1 / self.alg.n if op.normalizer == "n" else sp.Integer(1)
+        total: dict[str, Poly] = {}
+        for kk in keys:
+            hj = self._role(kk, "j", tpl)
+            heads = []
+            for h in op.heads:
+                score = self.alg.zero()
+                for a, b, c in h.W_KQ:
+                    if a in ht and b in hj:
+                        score = score + (ht[a].T * hj[b]).scale(self._coef(c))
+                heads.append((score, self._apply_map(h.W_PV, hj)))
+            contrib = self._combine(op.activation, heads, f"{where}, keys of kind '{kk}'")
+            for o, p in contrib.items():
+                s = self._sum_keys(kk, p.scale(norm), f"{where}, keys of kind '{kk}'")
+                total[o] = total.get(o, self.alg.zero()) + s
+        return total
+
+    def _combine(self, act: str, heads, where: str) -> dict[str, Poly]:
+        out: dict[str, Poly] = {}
+
+        def add(vals: Mapping[str, Poly], factor: Poly):
+            for o, v in vals.items():
+                out[o] = out.get(o, self.alg.zero()) + factor * v
+
+        if act == "linear":
+            for s, v in heads:
+                add(v, s)
+            return out
+        groups: list[list] = []   # [score, U (heads with +score), W (heads with -score), head ids]
+        for m, (s, v) in enumerate(heads):
+            for g in groups:
+                if s == g[0]:
+                    g[1].append((m, v)); break
+                if s == -g[0]:
+                    g[2].append((m, v)); break
+            else:
+                groups.append([s, [(m, v)], [], None])
+        for s, plus, minus, _ in groups:
+            U = _sum_maps([v for _, v in plus], self.alg)
+            W = _sum_maps([v for _, v in minus], self.alg)
+            if not s.letters() and not s.coeff_symbols() - set(self.params):
+                c = sp.sympify(s.as_dict().get(((), ()), 0)).subs(self.params)
+                add(U, self.alg.const(sp.Max(c, 0)))
+                add(W, self.alg.const(sp.Max(-c, 0)))
+                continue
+            blocks = set(U) | set(W)
+            if all((U.get(o, self.alg.zero()) + W.get(o, self.alg.zero())).is_zero() for o in blocks):
+                add(U, s)   # ReLU(s) U - ReLU(-s) U = s U
+                continue
+            if all(not W.get(o, self.alg.zero()).terms for o in blocks) and all(not U.get(o, self.alg.zero()).terms for o in blocks):
+                continue
+            same = blocks and all((U.get(o, self.alg.zero()) - W.get(o, self.alg.zero())).is_zero() for o in blocks)
+            heads_txt = ", ".join(str(m + 1) for m, _ in plus + minus)
+            why = ("the heads' values are equal, so ReLU(s) + ReLU(-s) = |s| is added, not s"
+                   if same and minus else "its sign is not determined by the template")
+            raise LemmaFailure(
+                f"ReLU of the score s = {s} (heads {heads_txt}): {why}", where,
+                score=s, same_values=bool(same and minus))
+        return out
+
+
+def _sum_maps(maps, alg) -> dict[str, Poly]:
+    out: dict[str, Poly] = {}
+    for m in maps:
+        for o, v in m.items():
+            out[o] = out.get(o, alg.zero()) + v
+    return out

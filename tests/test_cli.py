@@ -1,0 +1,126 @@
+"""The command line: exit codes and one-line errors."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args, cwd=None):
+    p = subprocess.run([sys.executable, "-m", "theorems.check", *args], capture_output=True, text=True,
+                       cwd=cwd or ROOT, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+def one_line_error(err):
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_list():
+    code, out, _ = run("--list")
+    assert code == 0
+    assert "newton_k_plus_8" in out and "Fu et al." in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["no_such_theorem"], "unknown theorem 'no_such_theorem'"),
+    (["newton_k_plus_8", "--k", "-1"], "--k"),
+    (["newton_k_plus_8", "--d", "0"], "--d"),
+    (["newton_k_plus_8", "--n", "0"], "--n"),
+    (["newton_k_plus_8", "--k", "three"], "--k must be an integer"),
+    (["newton_k_plus_8", "--precision", "x"], "--precision"),
+    (["newton_k_plus_8", "--alpha", "-1"], "--alpha"),
+    (["newton_k_plus_8", "--alpha", "nan"], "--alpha"),
+    (["newton_k_plus_8", "--variant", "nope"], "unknown variant"),
+    (["newton_k_plus_8", "--report", "docx"], "--report"),
+    (["newton_k_plus_8", "--bogus"], "unrecognized"),
+])
+def test_bad_options_exit_2(args, needle):
+    code, _, err = run(*args)
+    assert code == 2
+    assert needle in one_line_error(err)
+
+
+def _npz(tmp_path, name="d.npz", **arrays):
+    p = tmp_path / name
+    np.savez(p, **arrays)
+    return str(p)
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"X": np.ones((4, 2)), "y": np.ones(4)}, "lacks array(s) x_test"),
+    ({"X": np.ones((4, 2)), "y": np.ones(3), "x_test": np.ones(2)}, "y has shape"),
+    ({"X": np.ones((4, 2)), "y": np.ones(4), "x_test": np.ones(3)}, "x_test has shape"),
+    ({"X": np.ones(4), "y": np.ones(4), "x_test": np.ones(2)}, "X must be 2-D"),
+    ({"X": np.array([[1.0, np.nan], [0, 1]]), "y": np.ones(2), "x_test": np.ones(2)}, "NaN"),
+    ({"X": np.array([["a", "b"]]), "y": np.ones(1), "x_test": np.ones(2)}, "not numeric"),
+])
+def test_bad_data_exit_2(tmp_path, arrays, needle):
+    code, _, err = run("newton_k_plus_8", "--data", _npz(tmp_path, **arrays), "--report", "none")
+    assert code == 2
+    assert needle in one_line_error(err)
+
+
+def test_malformed_and_missing_files_exit_2(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip at all")
+    code, _, err = run("newton_k_plus_8", "--data", str(bad), "--report", "none")
+    assert code == 2 and "not a readable .npz" in one_line_error(err)
+    code, _, err = run("newton_k_plus_8", "--data", str(tmp_path / "missing.npz"), "--report", "none")
+    assert code == 2 and "not found" in one_line_error(err)
+
+
+def test_data_shape_disagrees_with_options(tmp_path):
+    f = _npz(tmp_path, X=np.eye(3), y=np.ones(3), x_test=np.ones(3))
+    code, _, err = run("newton_k_plus_8", "--data", f, "--d", "4", "--report", "none")
+    assert code == 2 and "does not match" in one_line_error(err)
+
+
+def test_verified_run_exits_0_and_writes_json(tmp_path):
+    out = tmp_path / "r.json"
+    code, stdout, _ = run("newton_k_plus_8", "--k", "3", "--d", "4", "--n", "8", "--report", "none",
+                          "--json", str(out), "--quiet")
+    assert code == 0, stdout
+    assert "VERIFIED" in stdout
+    r = json.loads(out.read_text())
+    assert r["theorem"] == "newton_k_plus_8" and r["verdict"] == "verified"
+    names = {v["name"]: v for v in r["variants"]}
+    assert names["printed"]["verdict"] == "refuted"
+    assert names["corrected"]["verdict"] == "verified" and names["exact"]["verdict"] == "verified"
+    for v in r["variants"]:
+        for c in v["checks"]:
+            assert {"name", "verdict", "method", "detail"} <= set(c)
+    assert any("(21)" in e["where"] for e in r["errata"])
+    assert all({"where", "printed", "finding"} <= set(e) for e in r["errata"])
+    assert r["alpha"]["policy"] == "trace"
+
+
+def test_printed_variant_alone_exits_1():
+    code, stdout, _ = run("newton_k_plus_8", "--variant", "printed", "--k", "2", "--d", "3", "--n", "4",
+                          "--report", "none", "--quiet")
+    assert code == 1 and "REFUTED" in stdout
+
+
+def test_user_data_gives_per_layer_predictions(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((7, 3))
+    f = _npz(tmp_path, X=X, y=X @ np.array([1.0, -2.0, 0.5]), x_test=np.array([0.3, 0.1, -1.0]))
+    out = tmp_path / "r.json"
+    code, _, err = run("newton_k_plus_8", "--data", f, "--k", "14", "--report", "none", "--json", str(out), "--quiet")
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    preds = r["numbers"]["data_predictions"]
+    assert [p["iteration"] for p in preds] == list(range(15))
+    for p in preds:
+        assert abs(p["network"] - p["recursion"]) < 1e-12
+    # Newton converges to the OLS prediction on this well-posed data
+    ols = float(np.array([0.3, 0.1, -1.0]) @ np.linalg.lstsq(X, X @ np.array([1.0, -2.0, 0.5]), rcond=None)[0])
+    assert abs(preds[-1]["recursion"] - ols) < 1e-9 < abs(preds[0]["recursion"] - ols)

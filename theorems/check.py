@@ -1,0 +1,423 @@
+"""``python -m theorems.check THEOREM``: run every claim of a theorem through
+the engines and print (and render) the verdicts.
+
+Exit codes: 0 verified, 1 refuted or inconclusive, 2 usage or input error.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from .base import Evidence, Result, VariantResult, combine
+from .registry import UnknownTheorem, all_theorems, get
+
+
+class UsageError(ValueError):
+    """Bad options or input: reported in one line, exit code 2."""
+
+
+@dataclass
+class Context:
+    k: int
+    d: int
+    n: int
+    bits: int
+    seed: int
+    alpha_policy: str
+    data: object
+    data_source: str
+    alpha_value: object = None
+    alpha_info: dict = None
+
+
+# ---------------------------------------------------------------- options
+def _int_opt(name, v, lo, hi=None):
+    if isinstance(v, bool) or not isinstance(v, int):
+        try:
+            v = int(str(v))
+        except ValueError:
+            raise UsageError(f"--{name} must be an integer, got {v!r}") from None
+    if v < lo or (hi is not None and v > hi):
+        raise UsageError(f"--{name} must be {'>= ' + str(lo) if hi is None else f'between {lo} and {hi}'}, got {v}")
+    return v
+
+
+def _alpha_policy(a) -> str:
+    if a is None:
+        return "trace"
+    a = str(a)
+    if a in ("trace", "paper"):
+        return a
+    try:
+        q = Fraction(a)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--alpha must be 'trace', 'paper' or a positive number, got {a!r}") from None
+    if not q > 0:
+        raise UsageError(f"--alpha must be positive, got {a}")
+    return a
+
+
+def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=None, data=None) -> Context:
+    from numeric.data import DataError, gaussian, is_finite, load_npz
+    from numeric.forward import Data
+    df = thm.defaults
+    k = _int_opt("k", df["k"] if k is None else k, 0, 64)
+    bits = _int_opt("precision", df["precision"] if precision is None else precision, 53, 4096)
+    seed = _int_opt("seed", df["seed"] if seed is None else seed, 0)
+    policy = _alpha_policy(alpha if alpha is not None else df["alpha"])
+    if data is not None:
+        if isinstance(data, (str, os.PathLike)):
+            try:
+                data_obj = load_npz(str(data))
+            except DataError as e:
+                raise UsageError(str(e)) from None
+            source = str(data)
+        elif isinstance(data, Data):
+            data_obj, source = data, "Data object"
+        else:
+            raise UsageError("data must be a path to an .npz file or a numeric.forward.Data")
+        if not is_finite(data_obj):
+            raise UsageError("data contains NaN or infinite values")
+        for name, given, actual in (("d", d, data_obj.d), ("n", n, data_obj.n)):
+            if given is not None and _int_opt(name, given, 1) != actual:
+                raise UsageError(f"--{name} {given} does not match the data file ({name} = {actual})")
+        d, n = data_obj.d, data_obj.n
+    else:
+        d = _int_opt("d", df["d"] if d is None else d, 1, 200)
+        n = _int_opt("n", df["n"] if n is None else n, 1, 1000)
+        data_obj, source = gaussian(d, n, seed), f"Gaussian sample, seed {seed}: x ~ N(0, I), w ~ N(0, I), y = Xw"
+    ctx = Context(k, d, n, bits, seed, policy, data_obj, source)
+    ctx.alpha_value, ctx.alpha_info = alpha_for(ctx)
+    return ctx
+
+
+def alpha_for(ctx: Context):
+    """The run's alpha as an exact rational (every backend reads it exactly)."""
+    import mpmath
+    from numeric.checks import _q, spectrum
+    X = sp.Matrix([[_q(v) for v in r] for r in ctx.data.X])
+    S = X.T * X
+    if ctx.alpha_policy == "trace":
+        t = (S * S).trace()
+        if t == 0:
+            raise UsageError("the data has X = 0, so S = X'X = 0 and no alpha = 1/tr(S^2) exists")
+        a = 1 / t
+        return a, {"policy": "trace", "formula": "1/tr(S^2)", "value": float(a),
+                   "why": "rational and <= 1/lambda_max(S)^2, so Newton-Schulz converges"}
+    if ctx.alpha_policy == "paper":
+        lo, hi = spectrum(ctx.data, ctx.bits)
+        if hi == 0:
+            raise UsageError("the data has S = X'X = 0, so alpha = 2/||SS'||_2 is undefined")
+        with mpmath.mp.workprec(ctx.bits):
+            v = 2 / hi**2
+            man, exp = mpmath.mp.mpf(v).man_exp
+        a = sp.Rational(man) * sp.Rational(2) ** exp
+        return a, {"policy": "paper", "formula": "2/||SS'||_2 (eq. (5))", "value": float(a),
+                   "why": f"as printed, rounded to {ctx.bits} bits"}
+    q = Fraction(ctx.alpha_policy)
+    return sp.Rational(q.numerator, q.denominator), {"policy": "given", "formula": ctx.alpha_policy,
+                                                    "value": float(q), "why": "given with --alpha"}
+
+
+# ---------------------------------------------------------------- claims
+def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
+    from numeric import checks
+    from symbolic import lemmas
+    t0 = time.perf_counter()
+    s = claim.spec
+    kind = claim.kind
+    if kind == "layer_maps":
+        o = lemmas.layer_maps(con, alg, s["layers"], s["input"], s["output"], s.get("symmetric", False))
+        if o.verdict != "verified":
+            cx = checks.counterexample_layers(con, alg, s["layers"], s["input"], s["output"], {alpha_sym: 1},
+                                              seed=ctx.seed)
+            if cx:
+                o.verdict = "refuted"
+                o.detail += (f". Counterexample (alpha = 1): d={cx['d']}, n={cx['n']}, X={cx['X']}, "
+                             f"y={cx['y']}, x_test={cx['x_test']}" + (f", T={cx['T']}" if cx.get("T") else "")
+                             + f": token {cx['token']}, block {cx['block']}: layer output {cx['got']}, claimed {cx['want']}")
+                o.data["counterexample"] = cx
+                o.where.update({"token": cx["token"], "block": o.where.get("block", cx["block"])})
+            else:
+                o.detail += "; no counterexample found at d, n <= 3"
+    elif kind == "induction":
+        o = lemmas.induction(con, alg, s["invariant"], s["carrier"], s["start"], s["step"], s["readout"],
+                             s.get("symmetric", True))
+        if o.verdict != "verified":
+            cx = checks.search_composition_counterexample(con, alg, s["invariant"], alpha_sym, seed=ctx.seed)
+            if cx:
+                o.verdict = "refuted"
+                o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}, X={cx['X']}, y={cx['y']}, "
+                             f"x_test={cx['x_test']}, alpha={cx['alpha']}: after layer {cx['layer']}, token "
+                             f"{cx['token']}, block {cx['block']}: network {cx['got']}, recursion {cx['want']}")
+                o.data["counterexample"] = cx
+    elif kind == "composition":
+        sizes = [(dd, nn, min(kk, ctx.k) if ctx.k else 0) for dd, nn, kk in s["sizes"]]
+        o = checks.composition(con, alg, s["invariant"], sizes, alpha_sym, alg.n, seed=ctx.seed)
+    elif kind == "certified":
+        o, _ = checks.certified(con, alg, None, ctx.data, ctx.k, ctx.alpha_value, alpha_sym, ctx.bits,
+                                carrier=s["carrier"])
+    elif kind == "layer_count":
+        o = lemmas.layer_count(con, s["bound"])
+    elif kind == "width":
+        from symbolic.layout import d as dsym
+        o = lemmas.width(con, dsym)
+    elif kind == "readout_vector":
+        from symbolic.layout import d as dsym
+        o = lemmas.readout_vector(con, s["size"], dsym)
+    else:
+        raise ValueError(f"no checker for claim kind {kind}")
+    return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
+                    {**o.data, "where": o.where, "text": claim.text, "kind": kind}, o.assumptions,
+                    time.perf_counter() - t0)
+
+
+def run_theorem_claim(claim, ctx: Context, alpha_sym) -> Evidence:
+    from numeric import checks
+    from symbolic import lemmas
+    t0 = time.perf_counter()
+    s = claim.spec
+    if claim.kind == "moments":
+        o = lemmas.moments(s["k"], s["printed"], alpha_sym)
+    elif claim.kind == "moments_degree":
+        o = lemmas.moments_degree(s["kmax"], alpha_sym)
+    elif claim.kind == "convergence" and s["alpha"] == "paper":
+        o = checks.convergence_paper_alpha(ctx.data, ctx.bits)
+    elif claim.kind == "convergence":
+        if ctx.alpha_policy == "paper":
+            o = checks.convergence_paper_alpha(ctx.data, ctx.bits)
+        else:
+            o = checks.convergence_rate(ctx.data, ctx.alpha_value, ctx.bits)
+    else:
+        raise ValueError(claim.kind)
+    return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
+                    {**o.data, "text": claim.text}, o.assumptions, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------- verify
+def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, seed=None,
+           variant: str | None = None, data=None, progress=None) -> Result:
+    from symbolic.templates import Algebra
+    try:
+        thm = get(theorem_id)
+    except UnknownTheorem as e:
+        raise UsageError(str(e)) from None
+    names = [v.name for v in thm.variants]
+    if variant is not None and variant not in names:
+        raise UsageError(f"unknown variant '{variant}' for {theorem_id} (variants: {', '.join(names)})")
+    ctx = make_context(thm, k, d, n, alpha, precision, seed, data)
+    say = progress or (lambda msg: None)
+    t_start = time.perf_counter()
+    results: list[VariantResult] = []
+    cons, carriers = {}, {}
+    for v in thm.variants:
+        if variant and v.name != variant:
+            continue
+        alg = Algebra()
+        con = v.build()
+        cons[v.name] = (con, alg)
+        claims = v.claims(con, alg)
+        alpha_sym = next(p for p in con.params if p.name == "alpha")
+        checks_ = []
+        for c in claims:
+            say(f"{v.name}: {c.name}")
+            checks_.append(run_claim(c, con, alg, ctx, alpha_sym))
+        results.append(VariantResult(v.name, v.role, v.summary, v.justification, checks_, describe(con, alg)))
+        carriers[v.name] = next(c.spec["carrier"] for c in claims if c.kind == "certified")
+    alpha_sym = sp.Symbol("alpha", positive=True)
+    thm_claims = []
+    if variant is None:
+        for c in thm.claims(None):
+            say(f"theorem: {c.name}")
+            thm_claims.append(run_theorem_claim(c, ctx, alpha_sym))
+
+    if variant:
+        verdict = results[0].verdict
+        basis = f"variant {variant} alone"
+    else:
+        verdict = combine(r.verdict for r in results if r.name in thm.basis)
+        basis = "variants " + " and ".join(thm.basis)
+    numbers = layer_numbers(thm, results, cons, carriers, ctx, variant)
+    errata = collect_errata(results, thm_claims)
+    env = environment(ctx, time.perf_counter() - t_start)
+    settings = {"k": ctx.k, "d": ctx.d, "n": ctx.n, "precision_bits": ctx.bits, "seed": ctx.seed,
+                "alpha": ctx.alpha_info["formula"], "data": ctx.data_source, "variant": variant or "all"}
+    return Result(thm.id, thm.title, thm.citation, thm.statement, verdict, basis, results, thm_claims, errata,
+                  settings, env, list(thm.notes), {**ctx.alpha_info, "value_exact": str(ctx.alpha_value)}, numbers)
+
+
+def describe(con, alg) -> dict:
+    """The construction as block matrices (LaTeX), layer by layer."""
+    from symbolic.layers import MLP, Attention, Mov, Mul
+    blocks = [b.name for b in con.layout.blocks]
+    layers = []
+    for stage, group in (("init", con.init), ("step (x k)", con.step), ("readout", con.readout)):
+        for L in group:
+            ops = []
+            for op in L.ops:
+                if isinstance(op, Attention):
+                    used = sorted({x for h in op.heads for x in (*h.W_KQ.blocks(), *h.W_PV.blocks())}, key=blocks.index)
+                    ops.append({"kind": f"attention ({op.activation}, {'1/n' if op.normalizer == 'n' else 'no'} normaliser, "
+                                        f"keys: {', '.join(op.keys) if op.keys else 'all tokens'})",
+                                "heads": [{"W_KQ": h.W_KQ.latex(used, used), "W_PV": h.W_PV.latex(used, used)} for h in op.heads],
+                                "blocks": used})
+                elif isinstance(op, MLP):
+                    used = sorted({o for o, _, _ in op.W2} | {i for _, i, _ in op.W1}, key=blocks.index)
+                    ops.append({"kind": f"MLP ({op.activation}), h + W h", "W": op.W2.latex(used, used), "blocks": used})
+                elif isinstance(op, Mov):
+                    ops.append({"kind": f"mov (borrowed): block {op.src} of the previous token into block {op.dst} of {', '.join(op.queries)}"})
+                elif isinstance(op, Mul):
+                    ops.append({"kind": f"mul (borrowed): {op.a} * {op.b} into {op.out} in {', '.join(op.queries)}"})
+            layers.append({"stage": stage, "name": L.name, "cite": L.cite, "note": L.note, "ops": ops})
+    return {"layout": [{"name": b.name, "size": str(b.size), "doc": b.doc} for b in con.layout.blocks],
+            "width": str(con.layout.width), "layers": layers, "n_layers": str(con.n_layers(sp.Symbol("k"))),
+            "tokens": con.tokens.description}
+
+
+def layer_numbers(thm, results, cons, carriers, ctx: Context, variant) -> dict:
+    """Per-Newton-layer table (certified, float64) and the reference curves."""
+    from numeric import checks
+    pick = variant or ("exact" if "exact" in cons else thm.basis[0])
+    if pick not in cons:
+        return {}
+    con, alg = cons[pick]
+    alpha_sym = next(p for p in con.params if p.name == "alpha")
+    vr = next(r for r in results if r.name == pick)
+    cert = next((e for e in vr.checks if e.method.startswith("certified")), None)
+    table = (cert.data.get("table") if cert else None) or []
+    out = {"variant": pick, "per_layer": table}
+    try:
+        f64, dev = checks.float64_errors(con, alg, None, ctx.data, ctx.k, ctx.alpha_value, alpha_sym, carriers[pick])
+        for row, v in zip(table, f64):
+            row["float64"] = v
+            row["float64_err"] = abs(v - row["recursion"])
+        out["float64_backend"] = dev
+    except Exception as e:  # float64 column is informative only
+        out["float64_error"] = f"{type(e).__name__}: {e}"
+    if ctx.n >= 1:
+        ref = checks.reference_curves(ctx.data, ctx.alpha_value, ctx.k, ctx.bits)
+        out["reference"] = ref
+        for row in table:
+            row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])
+    out["data_predictions"] = [{"iteration": r["iteration"], "network": r["network"], "recursion": r["recursion"]}
+                               for r in table]
+    return out
+
+
+ROOT_CAUSE_KINDS = ("layer_maps", "readout_vector")
+
+
+def collect_errata(results, thm_claims) -> list[dict]:
+    """Errata are the printed statements found false where they are made: a
+    layer's claimed output, a printed formula.  The failures they cause
+    downstream (induction, composition) are evidence, not further errata."""
+    out = []
+    for r in results:
+        if r.role != "printed":
+            continue
+        for e in r.checks:
+            if e.verdict == "refuted" and e.data.get("kind") in ROOT_CAUSE_KINDS:
+                w = e.data.get("where", {})
+                loc = "; ".join(f"{k} {v}" for k, v in w.items() if k in ("layer", "kind", "block", "token") and v)
+                out.append({"where": f"{e.cite}" + (f" ({loc})" if loc else ""), "printed": e.data.get("text", e.claim),
+                            "finding": e.detail, "claim": e.claim})
+    for e in thm_claims:
+        if e.verdict == "refuted":
+            out.append({"where": e.cite, "printed": e.data.get("text", e.claim), "finding": e.detail, "claim": e.claim})
+    return out
+
+
+def environment(ctx: Context, seconds: float) -> dict:
+    import importlib.metadata as md
+    vers = {}
+    for pkg in ("sympy", "mpmath", "python-flint", "numpy", "torch", "jinja2", "weasyprint"):
+        try:
+            vers[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            vers[pkg] = "not installed"
+    try:
+        import torch
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        dev = "none (torch not installed)"
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": vers,
+            "torch_device": dev, "seconds": round(seconds, 2),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+# ---------------------------------------------------------------- CLI
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m theorems.check",
+                description="Check a theorem of the form 'a transformer with these weights implements this "
+                            "algorithm in context'. Exit 0: verified; 1: refuted or inconclusive; 2: usage error.")
+    p.add_argument("theorem", nargs="?", help="theorem id (see --list)")
+    p.add_argument("--list", action="store_true", help="list the catalogue")
+    p.add_argument("--k", help="number of Newton iterations (default 12)")
+    p.add_argument("--d", help="dimension for the numeric checks (default 20)")
+    p.add_argument("--n", help="number of examples for the numeric checks (default 40)")
+    p.add_argument("--alpha", help="'trace' (1/tr(S^2), default), 'paper' (2/||SS'||_2) or a positive number")
+    p.add_argument("--precision", help="bits for ball / multiprecision arithmetic (default 256)")
+    p.add_argument("--seed", help="seed of the sampled data (default 0)")
+    p.add_argument("--variant", help="check one construction variant alone")
+    p.add_argument("--data", help=".npz with X (n x d), y (n), x_test (d)")
+    p.add_argument("--json", help="write the result as JSON to this file")
+    p.add_argument("--report", default="html,pdf", help="html,pdf (default), html, pdf or none")
+    p.add_argument("--out", default="reports-out", help="directory for reports (default reports-out)")
+    p.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        if args.list:
+            for t in all_theorems():
+                variants = ", ".join(v.name for v in t.variants)
+                print(f"{t.id:20s} {t.title}\n{'':20s} source: {t.source}; variants: {variants}")
+            return 0
+        if not args.theorem:
+            raise UsageError("name a theorem to check (see --list)")
+        kinds = [r.strip() for r in args.report.split(",") if r.strip()]
+        bad = [r for r in kinds if r not in ("html", "pdf", "none")]
+        if bad:
+            raise UsageError(f"--report takes html, pdf or none, got {', '.join(bad)}")
+        progress = None if args.quiet else (lambda m: print(f"  checking {m}", file=sys.stderr, flush=True))
+        result = verify(args.theorem, k=args.k, d=args.d, n=args.n, alpha=args.alpha, precision=args.precision,
+                        seed=args.seed, variant=args.variant, data=args.data, progress=progress)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from reports.render import text_table, write_reports
+    if not args.quiet:
+        print(text_table(result))
+    paths = []
+    try:
+        if args.json:
+            with open(args.json, "w") as f:
+                f.write(result.dumps())
+            paths.append(args.json)
+        if "none" not in kinds and kinds:
+            paths += write_reports(result, args.out, kinds)
+    except OSError as e:
+        print(f"error: cannot write output: {e}", file=sys.stderr)
+        return 2
+    print(f"{result.theorem}: {result.verdict.upper()} ({result.verdict_basis})"
+          + (f"; wrote {', '.join(paths)}" if paths else ""))
+    return 0 if result.verdict == "verified" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

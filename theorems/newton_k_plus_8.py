@@ -1,0 +1,293 @@
+r"""Fu, Chen, Jia & Sharan, Theorem 5.1: k Newton iterations in k+8 layers.
+
+Deqing Fu, Tian-Qi Chen, Robin Jia, Vatsal Sharan.  *Transformers Learn to
+Achieve Second-Order Convergence Rates for In-Context Linear Regression.*
+NeurIPS 2024, arXiv 2310.17086.  Equation numbers refer to the camera-ready
+appendix B (Definition B.1, Lemma B.3, eqs. (18)-(40)).
+
+Every weight below is written once, as named-block data, and read by every
+evaluator.  The variants are:
+
+* ``printed``   : the construction exactly as printed.
+* ``corrected`` : the printed construction with the one fix that eqs. (21) and
+  (28) need (second head's value negated), borrowed primitives kept.
+* ``exact``     : our realisation with no borrowed primitive: k+2 layers.
+* ``keys-include-test`` : an ablation settling open question 2 (x_test as an
+  attention key during the Newton phase).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symbolic.layers import (MLP, Attention, BlockMap, Construction, Head, Layer, Mov, Mul,
+                             TokenFormat, TokenKind)
+from symbolic.layout import Layout, d
+from theorems.base import Claim, Theorem, Variant
+
+alpha = sp.Symbol("alpha", positive=True)
+n = sp.Symbol("n", positive=True, integer=True)
+half = sp.Rational(1, 2)
+
+# ---------------------------------------------------------------- residual stream
+PRINTED_LAYOUT = Layout.of(
+    ("Tx", d, "T x_t: the Newton carrier (first block of eqs. (20)-(32))"),
+    ("x", d, "x_t (second block)"),
+    ("y", 1, "y_j, own coordinate (the y-columns of eq. (33))"),
+    ("one", 1, "constant 1, the pad of Lemma B.3"),
+    ("Tyx", d, "T y_j x_j, written by mul in eq. (33)"),
+    ("w", d, "the sum of Lemma B.3 / eq. (34): T X'y"),
+    ("w2", d, "the copy of w into the test column, eq. (35)"),
+    ("pred", 1, "<w, x_test>, eq. (35)"),
+)
+PRINTED_TOKENS = TokenFormat((
+    TokenKind("x", (("x", "x"), ("one", "one"))),
+    TokenKind("y", (("y", "y"), ("one", "one"))),
+    TokenKind("test", (("x", "x_test"), ("one", "one")), per_example=False),
+), "x_1, y_1, ..., x_n, y_n, x_test; y in its own coordinate (App. B.2, eq. (33))")
+
+EXACT_LAYOUT = Layout.of(("Tx", d, "T x_t"), ("x", d, "x_t"), ("y", 1, "y_t"), ("pred", 1, "prediction"))
+EXACT_TOKENS = TokenFormat((
+    TokenKind("xy", (("x", "x"), ("y", "y"))),
+    TokenKind("test", (("x", "x_test"),), per_example=False),
+), "one token per example holding [x_j; y_j], then x_test")
+
+
+# ---------------------------------------------------------------- weights, once
+def two_heads(score: dict, value: dict, value_sign_2: int) -> tuple[Head, Head]:
+    """Heads with scores +s and -s.  With value_sign_2 = -1 they add
+    ReLU(s) V - ReLU(-s) V = s V; with +1 (as printed) they add |s| V."""
+    kq = BlockMap.of(score)
+    pv = BlockMap.of(value)
+    return (Head(kq, pv), Head(kq.scaled(-1), pv.scaled(value_sign_2)))
+
+
+def gram_attention(read: str, value_sign_2: int, keys) -> Attention:
+    """Eqs. (21)-(22): Q1'K1 = -Q2'K2 = [[I,O],[O,O]], V_m = n alpha [[I,O],[O,O]]."""
+    return Attention(two_heads({(read, read): 1}, {("Tx", read): n * alpha}, value_sign_2), keys=keys)
+
+
+def newton_layer(value_sign_2: int, keys, layout: Layout) -> Layer:
+    """Eqs. (27)-(30): Q_m = Q~_m G, K_m = K~_m J, Q~1'K~1 = I, Q~2'K~2 = -I,
+    G = [[O, -n/2 I],[O, O]], V_m = J = [[I,O],[O,O]]; then the MLP h + J h."""
+    # W_KQ^m = G' (Q~_m' K~_m) J: query block x, key block Tx, coefficient -n/2 (head 1)
+    attn = Attention(two_heads({("x", "Tx"): -n * half}, {("Tx", "Tx"): 1}, value_sign_2), keys=keys)
+    mlp = MLP.linear(BlockMap.of({("Tx", "Tx"): 1}), layout)
+    return Layer("N", (attn, mlp), "eqs. (27)-(30)",
+                 "one Newton iteration: attention (28)-(29), MLP h + Jh (30)")
+
+
+def printed_like(value_sign_2: int, name: str, newton_keys=("x",)) -> Construction:
+    lay = PRINTED_LAYOUT
+    init = (
+        Layer("I-1", (MLP.linear(BlockMap.of({("Tx", "x"): 1}), lay),), "eq. (20)",
+              "mov within each column, x -> [x; x] (a per-token linear map)"),
+        Layer("I-2", (gram_attention("Tx", value_sign_2, newton_keys),), "eqs. (21)-(22)",
+              "two ReLU heads gather alpha S x_t"),
+        Layer("I-3", (MLP.linear(BlockMap.of({("Tx", "x"): -1}), lay),), "eq. (23)",
+              "aff: subtract x_t"),
+    )
+    sum_heads = (Head(BlockMap.of({("one", "one"): 1}), BlockMap.of({("w", "Tyx"): n})),
+                 Head(BlockMap.of({("one", "one"): -1}), BlockMap.of({("w", "Tyx"): n})))
+    readout = (
+        Layer("R-1", (Mov("Tx", "Tx", ("y",)),), "eq. (33)", "mov T x_j into the following y-column"),
+        Layer("R-2", (Mul("y", "Tx", "Tyx", ("y",)),), "eq. (33)", "mul: T y_j x_j in each y-column"),
+        Layer("R-3", (Attention(sum_heads, keys=("y",)),), "Lemma B.3, eqs. (19), (34)",
+              "sum over the y-columns: Q1 = K1 = Q2 = E, K2 = -K1, V1 = V2 = nI"),
+        Layer("R-4", (Mov("w", "w2", ("test",)),), "eq. (35)", "mov w into the x_test column"),
+        Layer("R-5", (Mul("w2", "x", "pred", ("test",)),), "eq. (35)", "mul: <w, x_test>"),
+    )
+    step = (newton_layer(value_sign_2, newton_keys, lay),)
+    return Construction(name, lay, PRINTED_TOKENS, init, step, readout, ("test", "pred"), (alpha, n))
+
+
+def build_printed() -> Construction:
+    return printed_like(+1, "printed")
+
+
+def build_corrected() -> Construction:
+    return printed_like(-1, "corrected")
+
+
+def build_keys_include_test() -> Construction:
+    return printed_like(-1, "keys-include-test", newton_keys=None)
+
+
+def build_exact() -> Construction:
+    lay, keys = EXACT_LAYOUT, ("xy",)
+    init = (Layer("E-1", (gram_attention("x", -1, keys),), "eqs. (21)-(22), corrected",
+                  "alpha S x_t gathered straight into the empty Tx block (replaces mov, I-2, aff)"),)
+    step = (newton_layer(-1, keys, lay),)
+    read_heads = two_heads({("x", "Tx"): 1}, {("pred", "y"): n}, -1)
+    readout = (Layer("E-R", (Attention(read_heads, keys=keys),), "replaces eqs. (33)-(35)",
+                     "pred_t = (1/n) sum_j (x_t' T x_j) n y_j = x_t' T X'y"),)
+    return Construction("exact", lay, EXACT_TOKENS, init, step, readout, ("test", "pred"), (alpha, n))
+
+
+# ---------------------------------------------------------------- templates
+def invariant(alg, T, lay_kind: str):
+    """Hidden state after the initialisation and after every Newton layer:
+    every x-token holds [T x_t; x_t] (eq. (26)); the test token [T x_test; x_test]."""
+    xt, z, y = alg.x["t"], alg.z, alg.const(alg.y["t"])
+    if lay_kind == "printed":
+        return {"x": {"Tx": T * xt, "x": xt, "one": alg.const(1)},
+                "y": {"y": y, "one": alg.const(1)},
+                "test": {"Tx": T * z, "x": z, "one": alg.const(1)}}
+    return {"xy": {"Tx": T * xt, "x": xt, "y": y}, "test": {"Tx": T * z, "x": z}}
+
+
+def newton_step(T, S):
+    return 2 * T - T * S * T   # eq. (32), the Newton iteration
+
+
+def printed_layer_claims(alg) -> list[Claim]:
+    """Each printed layer's claimed output, as the paper writes it."""
+    from symbolic.templates import Template
+    S, b, z, xt = alg.S, alg.b, alg.z, alg.x["t"]
+    one, y = alg.const(1), alg.const(alg.y["t"])
+    T = alg.matrix("T")
+    a = alg.const(alpha)
+
+    def st(x_blocks, test_blocks, y_blocks=None):
+        return Template({"x": {**x_blocks, "one": one}, "y": {"y": y, "one": one, **(y_blocks or {})},
+                         "test": {**test_blocks, "one": one}})
+
+    inp = st({"x": xt}, {"x": z})
+    movd = st({"Tx": xt, "x": xt}, {"Tx": z, "x": z})
+    gath = st({"Tx": xt + a * S * xt, "x": xt}, {"Tx": z + a * S * z, "x": z})
+    h0 = st({"Tx": a * S * xt, "x": xt}, {"Tx": a * S * z, "x": z})
+    hT = st({"Tx": T * xt, "x": xt}, {"Tx": T * z, "x": z})
+    attn_out = st({"Tx": T * xt - (T * S * T.T * xt).scale(half), "x": xt},
+                  {"Tx": T * z - (T * S * T.T * z).scale(half), "x": z})
+    nxt = st({"Tx": (2 * T - T * S * T.T) * xt, "x": xt}, {"Tx": (2 * T - T * S * T.T) * z, "x": z})
+    r3 = st({"Tx": T * xt, "x": xt, "w": T * b}, {"Tx": T * z, "x": z, "w": T * b},
+            {"Tx": T * xt, "Tyx": (T * xt).scale(alg.y["t"]), "w": T * b})
+    r5 = st({"Tx": T * xt, "x": xt, "w": T * b},
+            {"Tx": T * z, "x": z, "w": T * b, "w2": T * b, "pred": z.T * T * b},
+            {"Tx": T * xt, "Tyx": (T * xt).scale(alg.y["t"]), "w": T * b})
+
+    def c(name, layers, tin, tout, cite, text, sym=False):
+        return Claim(name, "layer_maps", cite, text,
+                     {"layers": layers, "input": tin, "output": tout, "symmetric": sym}, statement=True)
+
+    return [
+        c("layer I-1 (mov)", ["I-1"], inp, movd, "eq. (20)", r"x_t \mapsto [x_t; x_t]"),
+        c("layer I-2 (attention)", ["I-2"], movd, gath, "eqs. (21)-(22)",
+          r"[x_t; x_t] \mapsto [x_t + \alpha S x_t; x_t]"),
+        c("layer I-3 (aff)", ["I-3"], gath, h0, "eqs. (23)-(24)", r"\mapsto [\alpha S x_t; x_t] = H^{(0)}"),
+        c("Newton layer, attention", [("N", 0)], hT, attn_out, "eqs. (27)-(29)",
+          r"[T x_t; x_t] \mapsto [(T - \tfrac12 T S T^\top) x_t; x_t]"),
+        c("Newton layer, attention + MLP", ["N"], hT, nxt, "eqs. (27)-(30)",
+          r"[T x_t; x_t] \mapsto [(2T - T S T^\top) x_t; x_t]"),
+        c("readout R-1..R-3 (mov, mul, Lemma B.3)", ["R-1", "R-2", "R-3"], hT, r3, "eqs. (33)-(34), Lemma B.3",
+          r"every column receives \hat w = T X^\top y"),
+        c("readout R-4..R-5 (mov, mul)", ["R-4", "R-5"], r3, r5, "eq. (35)",
+          r"the x_test column holds \langle \hat w, x_{\mathrm{test}}\rangle"),
+    ]
+
+
+def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
+    lay_kind = "exact" if con.layout is EXACT_LAYOUT else "printed"
+    inv = lambda T: invariant(alg, T, lay_kind)
+    claims = []
+    if var_name == "printed":
+        claims += printed_layer_claims(alg)
+    claims += [
+        Claim("induction: prediction = x_test' M_k X'y for all k", "induction", "Theorem 5.1; eqs. (24)-(35)",
+              r"\hat y = x_{\mathrm{test}}^\top M_k X^\top y,\ M_0 = \alpha S,\ M_{j+1} = 2M_j - M_j S M_j",
+              {"invariant": inv, "carrier": (con.tokens.kinds[0].name, "Tx", "x_t"),
+               "start": lambda: alg.const(alpha) * alg.S, "step": newton_step,
+               "readout": lambda T: alg.z.T * T * alg.b, "symmetric": True}),
+        Claim("exact composition at small sizes", "composition", "Theorem 5.1",
+              "the composed network equals the recursion exactly, every Newton layer and the prediction",
+              {"sizes": [(1, 2, 3), (2, 3, 3), (3, 5, 2)], "invariant": inv}),
+        Claim("certified at realistic size", "certified", "Theorem 5.1",
+              "ball arithmetic encloses |network - recursion| at the run's d, n, k",
+              {"carrier": (con.tokens.kinds[0].name, "Tx")}),
+        Claim("number of layers", "layer_count", "Theorem 5.1; Remark B.5",
+              r"k + 8 layers: 3 initial, 1 per iteration, 5 readout", {"bound": sp.Symbol("k") + 8}),
+        Claim("hidden width", "width", "Theorem 5.1", r"hidden dimension O(d)", {}),
+    ]
+    if var_name == "printed":
+        claims.append(Claim("readout vector u = [0_{3d}; 1]", "readout_vector", "eq. (35), Def. 3.3",
+                            r"u = [0_{3d}; 1] reads the prediction", {"size": 3 * d + 1}, statement=False))
+    return claims
+
+
+def theorem_claims(alg) -> list[Claim]:
+    s = sp.Symbol("S")
+    return [
+        Claim("sum of moments: M_1", "moments", "eq. (38)", r"M_1 = 2\alpha S - 4\alpha^2 S^3",
+              {"k": 1, "printed": 2 * alpha * s - 4 * alpha**2 * s**3}, statement=False),
+        Claim("sum of moments: M_2", "moments", "eq. (39)",
+              r"M_2 = 4\alpha S - 12\alpha^2 S^3 + 16\alpha^3 S^5 - 16\alpha^4 S^7",
+              {"k": 2, "printed": 4 * alpha * s - 12 * alpha**2 * s**3 + 16 * alpha**3 * s**5 - 16 * alpha**4 * s**7},
+              statement=False),
+        Claim("sum of moments: degree", "moments_degree", "eq. (40)",
+              r"M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s", {"kmax": 6}, statement=False),
+        Claim("convergence with the paper's alpha", "convergence", "eq. (5), eq. (37), Section 3.1",
+              r"with \alpha = 2/\|SS^\top\|_2, M_k \to S^\dagger in O(\log\kappa + \log\log(1/\epsilon)) steps",
+              {"alpha": "paper"}, statement=False),
+        Claim("convergence with the run's alpha", "convergence", "Section 3.1 (rate), with alpha of this run",
+              r"\|I - M_k S\|_2 \le \epsilon after O(\log\kappa + \log\log(1/\epsilon)) steps",
+              {"alpha": "run"}, statement=False),
+    ]
+
+
+STATEMENT = (r"For any $k$ there are transformer weights such that, on any in-context examples "
+             r"$\{(x_i, y_i)\}_{i=1}^n$ and test point $x_{\mathrm{test}}$, the transformer predicts "
+             r"$x_{\mathrm{test}}^\top \hat w_k$ with $\hat w_k = M_k X^\top y$, $M_0 = \alpha S$ for some "
+             r"$\alpha > 0$, $M_{j} = 2M_{j-1} - M_{j-1} S M_{j-1}$, $S = X^\top X$. The hidden width is "
+             r"$O(d)$ and the number of layers is $k+8$.")
+
+JUSTIFY_CORRECTED = (
+    "Eqs. (21) and (28) use ReLU(a) + ReLU(-a) = a, but ReLU(a) + ReLU(-a) = |a|. With equal value "
+    "matrices V_1 = V_2 the two heads add |a| V h_j. Negating the second head's value (V_2 = -V_1) "
+    "gives ReLU(a) V - ReLU(-a) V = a V, which is what eqs. (22) and (29) need. Nothing else changes.")
+
+THEOREM = Theorem(
+    id="newton_k_plus_8",
+    title="Transformers implement k steps of Iterative Newton with k+8 layers",
+    statement=STATEMENT,
+    citation=("D. Fu, T.-Q. Chen, R. Jia, V. Sharan. Transformers Learn to Achieve Second-Order "
+              "Convergence Rates for In-Context Linear Regression. NeurIPS 2024 (arXiv 2310.17086), "
+              "Theorem 5.1, proof in Appendix B."),
+    source="Fu et al., NeurIPS 2024, Thm 5.1 / App. B",
+    variants=(
+        Variant("printed", "printed", "The construction exactly as printed in Appendix B.2.",
+                "Transcribed from eqs. (18)-(35); mov/mul are Akyurek et al.'s primitives (Prop. B.4).",
+                build_printed, lambda con, alg: variant_claims("printed", con, alg)),
+        Variant("corrected", "corrected", "As printed, with V_2 = -V_1 in layer I-2 and in the Newton layer.",
+                JUSTIFY_CORRECTED, build_corrected, lambda con, alg: variant_claims("corrected", con, alg)),
+        Variant("exact", "exact",
+                "Our realisation without borrowed primitives: 1 init layer, 1 layer per iteration, 1 readout layer.",
+                "Tokens hold [x_j; y_j]. The Gram layer writes alpha S x_t into an empty block (no mov/aff); "
+                "one two-head ReLU layer with scores x_t' T x_j and values n y_j reads out x_t' T X'y. "
+                "All layers are exact, so no approximation enters.",
+                build_exact, lambda con, alg: variant_claims("exact", con, alg)),
+        Variant("keys-include-test", "ablation",
+                "Corrected, but every attention layer of the init and Newton phase uses all tokens as keys.",
+                "Settles open question 2: if x_test is a key (full attention over the whole sequence, "
+                "Remark B.2), S becomes X'X + x_test x_test'. Definition B.1 sums over j = 1..n only; "
+                "the other variants read it as keys = the n example tokens.",
+                build_keys_include_test, lambda con, alg: variant_claims("keys-include-test", con, alg)),
+    ),
+    claims=theorem_claims,
+    defaults={"k": 12, "d": 20, "n": 40, "precision": 256, "seed": 0, "alpha": "trace"},
+    basis=("corrected", "exact"),
+    notes=(
+        "Keys: Definition B.1 sums over j = 1..n, the n examples; we read the key set as the example "
+        "tokens, so x_test and the y-tokens are queries but not keys in the init and Newton layers "
+        "(variant keys-include-test shows what happens otherwise).",
+        "Weights depend on n: V = n alpha J (I-2), G = -n/2 (Newton) and V = nI (Lemma B.3) cancel the "
+        "normaliser 1/n. A network is built for one n; the checks use the same n in weights and normaliser.",
+        "alpha: the theorem needs some alpha > 0 and the weights carry alpha as a constant; nothing in the "
+        "network computes it. The run's alpha is 1/tr(S^2) by default (rational, <= 1/lambda_max^2, so "
+        "Newton converges); --alpha paper uses 2/||SS'||_2 as in eq. (5).",
+        "Borrowed primitives (mov, mul; Akyurek et al. 2023) are evaluated with their ideal semantics. "
+        "Akyurek's mul is a GeLU approximation and mov a softmax approximation, so the printed k+8 count "
+        "rests on them; variant exact removes them and needs k+2 layers.",
+        "Attention is full (non-causal) ReLU attention normalised by 1/n (Definition B.1). Remark B.6 "
+        "(causal attention) is a sketch with a different T per token and is not checked.",
+        "The empirical claims (trained GPT-2 layers track Newton, not GD) are not part of this check.",
+    ),
+)
