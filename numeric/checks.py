@@ -147,7 +147,8 @@ def composition(con: Construction, alg: Algebra, invariant: Callable, sizes, alp
             mm = _compose_one(con, alg, invariant, data, k, alpha_sym, be)
             if mm:
                 return Outcome("refuted", f"exact composition (rationals)",
-                               f"d={d}, n={n}, k={k}: after layer {mm['layer']} ({mm['stage']}), token {mm['token']}, "
+                               f"d={d}, n={n}, k={k}: after layer {mm['layer']} (end of the {mm['stage']} layers "
+                               f"{', '.join(mm.get('layers', [mm['layer']]))}; iteration {mm['iteration']}), token {mm['token']}, "
                                f"block {mm['block']}: network {mm['got']} but the recursion gives {mm['want']}",
                                {"counterexample": mm, "sizes": checked}, where=mm)
             checked.append([d, n, k])
@@ -178,7 +179,8 @@ def _compose_one(con, alg, invariant, data: Data, k, alpha_sym, be):
             want = template_matrix(net, alg, Template(invariant(alg.matrix("T"))), data, Ms[ell], params)
             mm = first_mismatch(net, to_sympy(H, be), want)
             if mm:
-                return {"layer": L.name, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
+                group = [x.name for x in (con.init if stage == "init" else con.step)]
+                return {"layer": L.name, "layers": group, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
                         **data_json(data), "alpha": str(a), **mm}
     pred = _q(net.read(H))
     z = sp.Matrix([_q(v) for v in data.x_test])

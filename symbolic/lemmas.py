@@ -94,7 +94,7 @@ def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout
                symmetric: bool = False) -> Outcome:
     layers = select_layers(con, layer_specs)
     names = ", ".join(L.name for L in layers)
-    ev = Evaluator(con, alg)
+    ev = Evaluator(con, alg, symmetric=symmetric)
     assumptions = borrowed_assumptions(layers) + (["T symmetric (T' = T)"] if symmetric else [])
     try:
         got = apply_all(ev, layers, tin)
@@ -164,7 +164,7 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
     # step
     T = alg.matrix("T")
     try:
-        R = apply_all(ev, con.step, inv(T))
+        R = apply_all(Evaluator(con, alg, symmetric=symmetric), con.step, inv(T))
     except LemmaFailure as e:
         return fail("step", e, names(con.step))
     R = Template({k: {b: symmetric_subs(p, alg) for b, p in v.items()} for k, v in R.kinds.items()}) if symmetric else R
@@ -187,7 +187,7 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
                    "latex": f"f(T) = {F.latex()}"})
     # readout
     try:
-        RR = apply_all(ev, con.readout, inv(T))
+        RR = apply_all(Evaluator(con, alg, symmetric=symmetric), con.readout, inv(T))
     except LemmaFailure as e:
         return fail("readout", e, names(con.readout))
     pred = RR.get(con.output[0], con.output[1], alg)

@@ -213,7 +213,9 @@ class Poly:
         parts = []
         for key, c in self.terms:
             t = term_str(key)
-            parts.append(f"{sp.sstr(c)}" if not t else (t if c == 1 else f"-{t}" if c == -1 else f"({sp.sstr(c)})*{t}"))
+            cs = sp.sstr(c)
+            cs = f"({cs})" if isinstance(c, sp.Add) else cs
+            parts.append(cs if not t else (t if c == 1 else f"-{t}" if c == -1 else f"{cs} {t}"))
         return " + ".join(parts).replace("+ -", "- ")
 
     __repr__ = __str__

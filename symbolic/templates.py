@@ -89,8 +89,13 @@ def input_template(con: Construction, alg: Algebra) -> Template:
 class Evaluator:
     """Applies layers of one construction to templates."""
 
-    def __init__(self, con: Construction, alg: Algebra, params: Mapping[sp.Symbol, object] | None = None):
+    def __init__(self, con: Construction, alg: Algebra, params: Mapping[sp.Symbol, object] | None = None,
+                 symmetric: bool = False):
+        """``symmetric``: the template's matrices are symmetric (T' = T), a
+        hypothesis of the lemma being proved; scores and values are reduced
+        with it before heads are paired."""
         self.con, self.alg = con, alg
+        self.symmetric = symmetric
         self.params = dict(params or {})
         self.assumptions: list[str] = []
         self.moments = {"S": "S", "b": "b", "yy": alg.yy}
@@ -119,6 +124,10 @@ class Evaluator:
             return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n)
         except SumError as e:
             raise LemmaFailure(str(e), where) from None
+
+    def _sym(self, p: Poly) -> Poly:
+        mats = self.alg.mats
+        return p.subs({m + "'": P for m, P in mats.items() if m + "'" != m}, follow_transpose=False) if mats else p
 
     # -- ops ------------------------------------------------------------------
     def apply_layer(self, layer: Layer, tpl: Template) -> Template:
@@ -181,7 +190,11 @@ class Evaluator:
                 for a, b, c in h.W_KQ:
                     if a in ht and b in hj:
                         score = score + (ht[a].T * hj[b]).scale(self._coef(c))
-                heads.append((score, self._apply_map(h.W_PV, hj)))
+                vals = self._apply_map(h.W_PV, hj)
+                if self.symmetric:
+                    score = self._sym(score)
+                    vals = {o: self._sym(v) for o, v in vals.items()}
+                heads.append((score, vals))
             contrib = self._combine(op.activation, heads, f"{where}, keys of kind '{kk}'")
             for o, p in contrib.items():
                 s = self._sum_keys(kk, p.scale(norm), f"{where}, keys of kind '{kk}'")

@@ -1,0 +1,73 @@
+"""Single-block perturbations of a construction, for negative tests: every
+verdict must be able to fail."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import sympy as sp
+
+from .layers import MLP, Attention, BlockMap, Construction, Head, Layer
+
+
+@dataclass(frozen=True)
+class Site:
+    stage: str
+    layer: str
+    op: int
+    head: int | None
+    matrix: str       # W_KQ, W_PV, W1, W2
+    entry: int
+
+    def __str__(self):
+        h = f" head {self.head + 1}" if self.head is not None else ""
+        return f"layer {self.layer}{h} {self.matrix} entry {self.entry}"
+
+
+def sites(con: Construction) -> Iterator[tuple[Site, tuple]]:
+    for stage, layers in (("init", con.init), ("step", con.step), ("readout", con.readout)):
+        for L in layers:
+            for oi, op in enumerate(L.ops):
+                if isinstance(op, Attention):
+                    for hi, h in enumerate(op.heads):
+                        for mname in ("W_KQ", "W_PV"):
+                            for ei, e in enumerate(getattr(h, mname).entries):
+                                yield Site(stage, L.name, oi, hi, mname, ei), e
+                elif isinstance(op, MLP):
+                    for mname in ("W1", "W2"):
+                        for ei, e in enumerate(getattr(op, mname).entries):
+                            yield Site(stage, L.name, oi, None, mname, ei), e
+
+
+def perturb(con: Construction, site: Site, mode: str) -> Construction | None:
+    """``mode``: scale (x2), sign (x-1), transpose (swap the entry's blocks).
+    Returns None when the perturbation is not defined (transpose of a diagonal
+    entry, or of an MLP entry whose blocks are not both in the residual)."""
+    groups = {"init": con.init, "step": con.step, "readout": con.readout}
+    layer = next(L for L in groups[site.stage] if L.name == site.layer)
+    op = layer.ops[site.op]
+    holder = op.heads[site.head] if site.head is not None else op
+    bm: BlockMap = getattr(holder, site.matrix)
+    o, i, c = bm.entries[site.entry]
+    if mode == "scale":
+        new = (o, i, 2 * c)
+    elif mode == "sign":
+        new = (o, i, -c)
+    elif mode == "transpose":
+        if o == i or isinstance(op, MLP):
+            return None
+        new = (i, o, c)
+    else:
+        raise ValueError(mode)
+    entries = list(bm.entries)
+    entries[site.entry] = new
+    holder2 = replace(holder, **{site.matrix: BlockMap(tuple(entries))})
+    if site.head is not None:
+        heads = list(op.heads)
+        heads[site.head] = holder2
+        op2 = replace(op, heads=tuple(heads))
+    else:
+        op2 = holder2
+    ops = list(layer.ops)
+    ops[site.op] = op2
+    return con.with_layer(site.stage, site.layer, replace(layer, ops=tuple(ops)))
