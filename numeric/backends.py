@@ -75,6 +75,13 @@ class Backend:
     def softmax_rows(self, A, M: list[list[int]]):
         raise NotImplementedError(f"softmax on backend {self.name}")
 
+    def act_mask(self, A, M: list[list[int]], activation: str, c):
+        """``c * act(A)`` where M is 1, and 0 elsewhere (one pass)."""
+        r, k = self.shape(A)
+        z = self.num(0)
+        f = self.relu_scalar if activation == "relu" else (lambda v: v)
+        return self.matrix([[c * f(A[i, j]) if M[i][j] else z for j in range(k)] for i in range(r)])
+
     def identity(self, n: int):
         return self.matrix([[self.num(1 if i == j else 0) for j in range(n)] for i in range(n)])
 
@@ -141,10 +148,19 @@ class ArbBackend(Backend):
         return self._a(self._fq(int(q.p), int(q.q)))
 
     def relu_scalar(self, x):
-        return (x + abs(x)) / 2
+        if x > 0:          # certainly positive
+            return x
+        if x <= 0:         # certainly non-positive
+            return self._zero
+        return (x + abs(x)) / 2   # the ball straddles 0: a rigorous enclosure
+
+    @property
+    def _zero(self):
+        return self._a(0)
 
     def matrix(self, rows):
-        return self._M([[self.num(v) for v in row] for row in rows])
+        a = self._a
+        return self._M([[v if type(v) is a else self.num(v) for v in row] for row in rows])
 
     def to_float(self, x) -> float:
         return float(x.mid())
@@ -230,6 +246,10 @@ class NumpyBackend(Backend):
     def mask(self, A, M):
         return A * self.np.array(M, dtype=float)
 
+    def act_mask(self, A, M, activation, c):
+        B = self.np.maximum(A, 0.0) if activation == "relu" else A
+        return c * B * self.np.array(M, dtype=float)
+
     def softmax_rows(self, A, M):
         np = self.np
         m = np.array(M, dtype=bool)
@@ -276,6 +296,10 @@ class TorchBackend(Backend):
 
     def mask(self, A, M):
         return A * self.torch.tensor(M, dtype=A.dtype, device=A.device)
+
+    def act_mask(self, A, M, activation, c):
+        B = self.torch.clamp(A, min=0.0) if activation == "relu" else A
+        return c * B * self.torch.tensor(M, dtype=A.dtype, device=A.device)
 
     def softmax_rows(self, A, M):
         m = self.torch.tensor(M, dtype=self.torch.bool, device=A.device)

@@ -1,17 +1,19 @@
 """The forward pass of a construction, written once for every backend.
 
 Implements exactly the semantics documented in :mod:`symbolic.layers`.  The
-hidden state is a D x N matrix (one column per token).
+hidden state is held per named block (block -> size x N matrix, one column per
+token), so a weight entry ``(out, in) -> c`` is applied as ``c * H[in]`` and no
+dense D x D matrix is ever formed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import sympy as sp
 
 from symbolic.layers import MLP, Attention, BlockMap, Construction, Layer, Mov, Mul
-from symbolic.layout import Layout, d as d_sym
+from symbolic.layout import d as d_sym
 
 from .backends import Backend, eval_coeff
 
@@ -33,6 +35,9 @@ class Data:
         return len(self.x_test)
 
 
+Hidden = dict  # block name -> backend matrix (size x N)
+
+
 @dataclass
 class Network:
     """A construction made concrete at sizes d, n on one backend."""
@@ -47,114 +52,125 @@ class Network:
     def __post_init__(self):
         self.sizes = {d_sym: self.d}
         self.offsets = self.con.layout.offsets(self.sizes)
+        self.bsize = {b: s.stop - s.start for b, s in self.offsets.items()}
         self.D = self.con.layout.concrete_width(self.sizes)
         self.seq = self.con.tokens.sequence(self.n)
-        self._cache: dict = {}
+        self.N = len(self.seq)
         self.values = dict(self.params)
         for s in self.con.params:
             if s.name == "n":
                 self.values[s] = self.n
+        self._coef: dict = {}
+        self._masks: dict = {}
 
-    # -- weights --------------------------------------------------------------
-    def dense(self, W: BlockMap, out: Layout, inp: Layout):
-        key = (id(W), id(out), id(inp))
-        if key in self._cache:
-            return self._cache[key][0]
-        be = self.be
-        oo, io = out.offsets(self.sizes), inp.offsets(self.sizes)
-        R, C = out.concrete_width(self.sizes), inp.concrete_width(self.sizes)
-        rows = [[be.num(0)] * C for _ in range(R)]
-        for o, i, c in W:
-            v = eval_coeff(c, self.values, be)
-            so, si = oo[o], io[i]
-            for r in range(so.stop - so.start):
-                rows[so.start + r][si.start + r] = v
-        M = be.matrix(rows)
-        self._cache[key] = (M, W)  # keep W alive so id() stays unique
-        return M
+    def coef(self, c):
+        key = sp.srepr(c)
+        if key not in self._coef:
+            self._coef[key] = eval_coeff(c, self.values, self.be)
+        return self._coef[key]
 
     # -- tokens -----------------------------------------------------------------
-    def embed(self, data: Data):
+    def embed(self, data: Data) -> Hidden:
         be = self.be
         if data.d != self.d or data.n != self.n or any(len(r) != self.d for r in data.X) or len(data.y) != self.n:
             raise ValueError(f"data shapes do not match d={self.d}, n={self.n}")
-        cols = []
-        for kind, j in self.seq:
-            col = [be.num(0)] * self.D
+        rows = {b: [[0] * self.N for _ in range(k)] for b, k in self.bsize.items()}
+        for t, (kind, j) in enumerate(self.seq):
             for block, inp in self.con.tokens.kind(kind).inputs:
-                sl = self.offsets[block]
                 vals = {"x": lambda: data.X[j], "y": lambda: [data.y[j]], "one": lambda: [1],
                         "x_test": lambda: data.x_test}[inp]()
-                if len(vals) != sl.stop - sl.start:
+                if len(vals) != self.bsize[block]:
                     raise ValueError(f"input {inp} does not fit block {block}")
                 for r, v in enumerate(vals):
-                    col[sl.start + r] = be.num(v)
-            cols.append(col)
-        return be.matrix([[cols[t][i] for t in range(len(cols))] for i in range(self.D)])
+                    rows[block][r][t] = v
+        return {b: be.matrix(r) for b, r in rows.items()}
+
+    def from_rows(self, full_rows) -> Hidden:
+        """A hidden state from a full D x N table (rows in layout order)."""
+        return {b: self.be.matrix([list(full_rows[i]) for i in range(s.start, s.stop)])
+                for b, s in self.offsets.items()}
 
     def token_mask(self, kinds) -> list[int]:
         return [1 if kinds is None or k in kinds else 0 for k, _ in self.seq]
 
+    def _attn_mask(self, op: Attention):
+        key = (op.queries, op.keys, op.causal)
+        if key not in self._masks:
+            q, k = self.token_mask(op.queries), self.token_mask(op.keys)
+            self._masks[key] = [[q[t] * k[j] * (1 if (not op.causal or j <= t) else 0) for j in range(self.N)]
+                                for t in range(self.N)]
+        return self._masks[key]
+
     # -- layers -----------------------------------------------------------------
-    def apply_layer(self, layer: Layer, H):
+    def apply_layer(self, layer: Layer, H: Hidden) -> Hidden:
         for op in layer.ops:
             H = self.apply_op(op, H)
         return H
 
-    def apply_op(self, op, H):
-        be, lay = self.be, self.con.layout
-        N = len(self.seq)
+    def _linear(self, W: BlockMap, H: Hidden, sizes: Mapping[str, int]) -> Hidden:
+        be, out = self.be, {}
+        for o, i, c in W:
+            term = be.scale(self.coef(c), H[i])
+            out[o] = term if o not in out else be.add(out[o], term)
+        return out
+
+    def _add_update(self, H: Hidden, upd: Hidden, qmask=None) -> Hidden:
+        be, H2 = self.be, dict(H)
+        for b, u in upd.items():
+            if qmask is not None and not all(qmask):
+                u = be.mask(u, [qmask] * self.bsize[b])
+            H2[b] = be.add(H2[b], u)
+        return H2
+
+    def apply_op(self, op, H: Hidden) -> Hidden:
+        be = self.be
         qmask = self.token_mask(op.queries)
         if isinstance(op, Attention):
-            kmask = self.token_mask(op.keys)
-            M = [[qmask[t] * kmask[j] * (1 if (not op.causal or j <= t) else 0) for j in range(N)] for t in range(N)]
-            total = None
+            M = self._attn_mask(op)
+            upd: Hidden = {}
             for h in op.heads:
-                K = self.dense(h.W_KQ, lay, lay)
-                V = self.dense(h.W_PV, lay, lay)
-                S = be.mm(be.T(H), be.mm(K, H))  # S[t, j] = h_t' W h_j
-                if op.activation == "relu":
-                    A = be.mask(be.relu(S), M)
-                elif op.activation == "linear":
-                    A = be.mask(S, M)
-                else:
+                S = None
+                for a, b, c in h.W_KQ:  # S[t, j] = sum c * h_t[a]' h_j[b]
+                    term = be.scale(self.coef(c), be.mm(be.T(H[a]), H[b]))
+                    S = term if S is None else be.add(S, term)
+                if S is None:
+                    continue
+                if op.activation == "softmax":
                     A = be.softmax_rows(S, M)
-                if op.normalizer == "n" and op.activation != "softmax":
-                    A = be.scale(be.num(sp.Rational(1, self.n)), A)
-                upd = be.mm(be.mm(V, H), be.T(A))
-                total = upd if total is None else be.add(total, upd)
-            return be.add(H, total)
+                else:
+                    c = be.num(sp.Rational(1, self.n)) if op.normalizer == "n" else be.num(1)
+                    A = be.act_mask(S, M, op.activation, c)
+                At = be.T(A)
+                for o, i, c in h.W_PV:
+                    term = be.scale(self.coef(c), be.mm(H[i], At))
+                    upd[o] = term if o not in upd else be.add(upd[o], term)
+            return self._add_update(H, upd)
         if isinstance(op, MLP):
-            W1 = self.dense(op.W1, op.hidden, lay)
-            W2 = self.dense(op.W2, lay, op.hidden)
-            Z = be.mm(W1, H)
+            Z = self._linear(op.W1, H, self.bsize)
             if op.activation == "relu":
-                Z = be.relu(Z)
-            upd = be.mm(W2, Z)
-            return be.add(H, be.mask(upd, [qmask] * self.D))
+                Z = {b: be.relu(z) for b, z in Z.items()}
+            return self._add_update(H, self._linear(op.W2, Z, self.bsize), qmask)
         if isinstance(op, Mov):
-            H2 = be.copy(H)
-            s, t_ = self.offsets[op.src], self.offsets[op.dst]
-            for t in range(1, N):
+            src, dst = H[op.src], be.copy(H[op.dst])
+            for t in range(1, self.N):
                 if qmask[t]:
-                    for r in range(s.stop - s.start):
-                        H2[t_.start + r, t] = H2[t_.start + r, t] + H[s.start + r, t - 1]
-            return H2
+                    for r in range(self.bsize[op.dst]):
+                        dst[r, t] = dst[r, t] + src[r, t - 1]
+            return {**H, op.dst: dst}
         if isinstance(op, Mul):
-            H2 = be.copy(H)
-            a, b, o = self.offsets[op.a], self.offsets[op.b], self.offsets[op.out]
-            for t in range(N):
+            A, B, out = H[op.a], H[op.b], be.copy(H[op.out])
+            for t in range(self.N):
                 if not qmask[t]:
                     continue
-                if a.stop - a.start == 1:
-                    for r in range(b.stop - b.start):
-                        H2[o.start + r, t] = H2[o.start + r, t] + H[a.start, t] * H[b.start + r, t]
+                if self.bsize[op.a] == 1:
+                    for r in range(self.bsize[op.b]):
+                        out[r, t] = out[r, t] + A[0, t] * B[r, t]
                 else:
                     acc = be.num(0)
-                    for r in range(a.stop - a.start):
-                        acc = acc + H[a.start + r, t] * H[b.start + r, t]
-                    H2[o.start, t] = H2[o.start, t] + acc
-            return H2
+                    for r in range(self.bsize[op.a]):
+                        acc = acc + A[r, t] * B[r, t]
+                    out[0, t] = out[0, t] + acc
+            return {**H, op.out: out}
         raise TypeError(op)
 
     def run(self, data: Data, k: int, keep: bool = True):
@@ -167,14 +183,24 @@ class Network:
                 trace.append((stage, it, layer.name, H))
         return self.read(H), trace
 
-    def read(self, H, kind: str | None = None, block: str | None = None, token: int | None = None):
+    def output_token(self, kind: str) -> int:
+        return max(t for t, (kk, _) in enumerate(self.seq) if kk == kind)
+
+    def read(self, H: Hidden, kind: str | None = None, block: str | None = None, token: int | None = None):
         kind = kind or self.con.output[0]
         block = block or self.con.output[1]
-        col = token if token is not None else max(t for t, (kk, _) in enumerate(self.seq) if kk == kind)
-        sl = self.offsets[block]
-        return [H[r, col] for r in range(sl.start, sl.stop)] if sl.stop - sl.start > 1 else H[sl.start, col]
+        col = token if token is not None else self.output_token(kind)
+        B = H[block]
+        vals = [B[r, col] for r in range(self.bsize[block])]
+        return vals if len(vals) > 1 else vals[0]
 
-    def block_of(self, H, kind: str, block: str) -> list[tuple[int | None, list]]:
-        sl = self.offsets[block]
-        return [(j, [H[r, t] for r in range(sl.start, sl.stop)])
+    def block_of(self, H: Hidden, kind: str, block: str) -> list[tuple[int | None, list]]:
+        B = H[block]
+        return [(j, [B[r, t] for r in range(self.bsize[block])])
                 for t, (kk, j) in enumerate(self.seq) if kk == kind]
+
+    def entry(self, H: Hidden, row: int, col: int):
+        for b, s in self.offsets.items():
+            if s.start <= row < s.stop:
+                return H[b][row - s.start, col]
+        raise IndexError(row)

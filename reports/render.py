@@ -1,25 +1,367 @@
-"""Text, JSON, HTML and PDF renderings of a Result (placeholder text table)."""
+"""Text, JSON, HTML and PDF renderings of a :class:`theorems.base.Result`.
+
+The engine knows nothing about any particular paper: everything shown comes
+from the Result.  One Jinja template (``templates/report.html.j2``) is written
+once and rendered with a math renderer switched between MathML (HTML, Jupyter)
+and ziamath SVG (PDF via WeasyPrint, which does not render MathML).
+
+    from reports.render import text_table, render_html, render_pdf, write_reports
+    print(text_table(result))
+    html = render_html(result)                 # standalone, offline page
+    frag = render_html(result, standalone=False)   # Jupyter fragment
+    render_pdf(result, "out.pdf")
+    write_reports(result, "reports-out", ["html", "pdf"])   # + <theorem>.json
+"""
 from __future__ import annotations
 
+import base64
+import json
+import math
 import os
+import re
+import textwrap
+
+import jinja2
+from markupsafe import Markup
+
+from .figures import FLOOR, error_figure_svg, error_series
+from .mathrender import MathRenderer
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+WIDTH = 100
+
+# ====================================================================== text
+def _clip(s: str, n: int) -> str:
+    s = " ".join(str(s).split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _short_finding(s: str, n: int = 140) -> str:
+    """The first sentence of a finding (up to a counterexample), clipped at a word."""
+    s = " ".join(str(s).split())
+    cut = re.split(r"(?<=[a-z0-9)\]'])\.\s+(?=[A-Z])", s, maxsplit=1)[0]
+    if len(cut) <= n:
+        return cut
+    cut = cut[: n - 1]
+    return (cut[: cut.rfind(" ")] if " " in cut[n // 2:] else cut).rstrip(",;: ") + " …"
+
+
+def _check_line(e, star: bool) -> list[str]:
+    verdict = f"{e.verdict:<12s}"
+    name = _clip(e.claim + (" *" if star and not e.statement else ""), 50)
+    head = f"  {verdict} {name:<50s} "
+    room = WIDTH - len(head)
+    method = textwrap.wrap(str(e.method), room) or [""]
+    lines = [head + method[0]]
+    lines += [" " * len(head) + m for m in method[1:]]
+    return lines
 
 
 def text_table(result) -> str:
-    lines = [f"{result.title}", f"  {result.citation}", ""]
-    for v in result.variants:
-        lines.append(f"variant {v.name} [{v.role}]: {v.verdict.upper()}")
+    """The terminal verdict table (fits in 100 columns)."""
+    r = result
+    out: list[str] = []
+    out.append(_clip(r.title, WIDTH))
+    out += textwrap.wrap(r.citation, WIDTH, initial_indent="  ", subsequent_indent="  ")
+    s = r.settings or {}
+    run = ", ".join(f"{k}={s[k]}" for k in ("k", "d", "n") if k in s)
+    extra = []
+    if (r.alpha or {}).get("formula"):
+        extra.append(f"alpha={r.alpha['formula']}")
+    if "precision_bits" in s:
+        extra.append(f"{s['precision_bits']} bits")
+    if "seed" in s:
+        extra.append(f"seed {s['seed']}")
+    if run or extra:
+        out += textwrap.wrap("run: " + ", ".join([run] + extra if run else extra), WIDTH,
+                             initial_indent="  ", subsequent_indent="       ")
+    out.append("")
+    out.append(f"  {'verdict':<12s} {'claim':<50s} method")
+    any_star = False
+    for v in r.variants:
+        out.append(_clip(f"variant {v.name} [{v.role}]: {v.verdict.upper()}"
+                         + (f" - {v.summary}" if v.summary else ""), WIDTH))
         for e in v.checks:
-            lines.append(f"  {e.verdict:12s} {e.claim:48s} {e.method}")
-    if result.claims:
-        lines.append("further formulas of the paper:")
-        for e in result.claims:
-            lines.append(f"  {e.verdict:12s} {e.claim:48s} {e.method}")
-    if result.errata:
-        lines.append(f"errata found: {len(result.errata)}")
-        for er in result.errata:
-            lines.append(f"  - {er['where']}: {er['finding'][:160]}")
-    return "\n".join(lines)
+            any_star |= not e.statement
+            out += _check_line(e, True)
+    if r.claims:
+        out.append("further formulas of the paper (not part of the statement):")
+        for e in r.claims:
+            out += _check_line(e, False)
+    if any_star:
+        out.append("  * not part of the theorem's statement (does not decide the verdict)")
+    if r.errata:
+        out.append("")
+        out.append(f"errata found: {len(r.errata)}")
+        for i, er in enumerate(r.errata, 1):
+            lead = f"  {i:>2d}. "
+            where = str(er.get("where", "?"))
+            txt = f"{where}: {_short_finding(er.get('finding', ''), max(60, 2 * (WIDTH - len(lead)) - len(where) - 12))}"
+            out += textwrap.wrap(txt, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead))
+    out.append("")
+    out.append(_clip(f"VERDICT: {str(r.verdict).upper()} (rests on {r.verdict_basis})", WIDTH))
+    return "\n".join(out)
 
 
-def write_reports(result, out_dir, kinds):
-    return []
+# ====================================================================== helpers
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def fmt(v, kind: str = "g") -> str:
+    """Numbers for tables: 'val' full float64 digits, 'err' 3 significant digits."""
+    if v is None or v == "":
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return v
+    if not _is_num(v):
+        return str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if kind == "val":
+        return f"{v:.16g}"
+    if kind == "err":
+        return "0" if v == 0 else f"{v:.2e}"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.6g}"
+
+
+def compact(v) -> str:
+    """A short, quote-free rendering of nested data: [[1], [-2]]."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {compact(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(compact(x) for x in v) + "]"
+    if isinstance(v, float):
+        return fmt(v)
+    return str(v)
+
+
+_SKIP_DATA = {"text", "kind", "where", "lemmas", "counterexample"}
+
+
+def _data_view(data: dict) -> dict:
+    """Split a check's extra data into short key = value items and small tables."""
+    items, tables = [], []
+    for k, v in (data or {}).items():
+        if k in _SKIP_DATA:
+            continue
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            if len(v) <= 60:
+                cols = []
+                for row in v:
+                    for c in row:
+                        if c not in cols:
+                            cols.append(c)
+                tables.append({"name": k, "cols": cols,
+                               "rows": [[fmt(row.get(c)) if not isinstance(row.get(c), (list, dict))
+                                         else compact(row.get(c)) for c in cols] for row in v]})
+            continue
+        if isinstance(v, list) and len(v) > 8 and all(_is_num(x) or isinstance(x, str) for x in v):
+            items.append((k, f"{len(v)} values: {compact(v[:3])[:-1]}, …, {compact(v[-2:])[1:]}"))
+            continue
+        c = compact(v)
+        if v == [] or v == {} or v is None:
+            continue
+        items.append((k, c if len(c) <= 240 else c[:239] + "…"))
+    return {"kv": items, "tables": tables}
+
+
+def _where(w) -> str:
+    if not isinstance(w, dict):
+        return ""
+    parts = [f"{k} {compact(v)}" for k, v in w.items()
+             if k not in ("reason",) and v not in (None, "", [], {}) and not isinstance(v, bool)]
+    return "; ".join(parts)
+
+
+def _size_tex(s) -> str:
+    """'5*d + 3' -> '5 d + 3' (sympy's str as LaTeX)."""
+    return str(s).replace("**", "^").replace("*", " ")
+
+
+def _check_view(e) -> dict:
+    d = e.data or {}
+    cx = d.get("counterexample")
+    return {"e": e, "name": e.claim, "verdict": e.verdict, "method": e.method, "detail": e.detail,
+            "cite": e.cite, "statement": e.statement, "assumptions": list(e.assumptions or []),
+            "text": d.get("text", ""), "lemmas": d.get("lemmas") or [],
+            "counterexample": list(cx.items()) if isinstance(cx, dict) else ([("value", cx)] if cx else []),
+            "where": _where(d.get("where")) if e.verdict != "verified" else "",
+            "extra": _data_view(d), "seconds": e.seconds}
+
+
+def _per_layer_view(numbers: dict) -> list[dict]:
+    rows = []
+    for r in (numbers or {}).get("per_layer") or []:
+        rows.append({"iteration": r.get("iteration", ""),
+                     "network": fmt(r.get("network"), "val"),
+                     "recursion": fmt(r.get("recursion"), "val"),
+                     "pred_bound": fmt(r.get("pred_bound"), "err"),
+                     "carrier_bound": fmt(r.get("carrier_bound"), "err"),
+                     "float64": fmt(r.get("float64"), "val") if "float64" in r else "–",
+                     "float64_err": fmt(r.get("float64_err"), "err") if "float64_err" in r else "–",
+                     "net_vs_ols": fmt(r.get("net_vs_ols"), "err") if "net_vs_ols" in r else "–"})
+    return rows
+
+
+def _env_rows(result) -> list[tuple[str, str]]:
+    env = result.environment or {}
+    s = result.settings or {}
+    a = result.alpha or {}
+    rows = []
+    if "python" in env:
+        rows.append(("Python", env["python"]))
+    if "platform" in env:
+        rows.append(("Platform", env["platform"]))
+    pk = env.get("packages") or {}
+    if pk:
+        rows.append(("Packages", ", ".join(f"{k} {v}" for k, v in pk.items())))
+    if "torch_device" in env:
+        rows.append(("Torch device", env["torch_device"]))
+    if (result.numbers or {}).get("float64_backend"):
+        rows.append(("float64 backend", result.numbers["float64_backend"]))
+    if "precision_bits" in s:
+        rows.append(("Precision", f"{s['precision_bits']} bits (ball and multiprecision arithmetic)"))
+    if "seed" in s:
+        rows.append(("Seed", str(s["seed"])))
+    if "data" in s:
+        rows.append(("Data", str(s["data"])))
+    sizes = ", ".join(f"{k} = {s[k]}" for k in ("k", "d", "n") if k in s)
+    if sizes:
+        rows.append(("Sizes", sizes))
+    if s.get("variant") not in (None, "all"):
+        rows.append(("Variant", str(s["variant"])))
+    if a:
+        pol = f"{a.get('policy', '?')}: alpha = {a.get('formula', '?')}"
+        if "value" in a:
+            pol += f" = {fmt(a['value'])}"
+        rows.append(("Alpha", pol + (f" ({a['why']})" if a.get("why") else "")))
+        if a.get("value_exact"):
+            rows.append(("Alpha, exact", str(a["value_exact"])))
+    if "seconds" in env:
+        rows.append(("Run time", f"{env['seconds']} s"))
+    if "date" in env:
+        rows.append(("Date", env["date"]))
+    known = {"python", "platform", "packages", "torch_device", "seconds", "date"}
+    for k, v in env.items():
+        if k not in known:
+            rows.append((k, compact(v)))
+    return rows
+
+
+def _figure(result, pdf: bool):
+    svg = error_figure_svg(result.numbers or {})
+    if svg is None:
+        return None
+    series = error_series(result.numbers or {})
+    clipped = [s["label"] for s in series if s["clipped"]]
+    if pdf:
+        uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+        markup = Markup('<img class="figure" alt="error per Newton iteration" src="{}">').format(uri)
+    else:
+        markup = Markup(svg)
+    return {"markup": markup, "clipped": clipped, "floor": f"{FLOOR:.0e}",
+            "gd_eta": fmt((result.numbers.get("reference") or {}).get("gd_eta"))}
+
+
+def _env():
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                              autoescape=jinja2.select_autoescape(["html", "j2"]),
+                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
+
+
+def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -> dict:
+    r = result
+    variants = []
+    for v in r.variants:
+        con = v.construction or {}
+        variants.append({"v": v, "name": v.name, "role": v.role, "verdict": v.verdict,
+                         "summary": v.summary, "justification": v.justification,
+                         "checks": [_check_view(e) for e in v.checks],
+                         "layout": [dict(b, size_tex=_size_tex(b.get("size", ""))) for b in con.get("layout", [])],
+                         "layers": con.get("layers", []),
+                         "width_tex": _size_tex(con["width"]) if con.get("width") else "",
+                         "n_layers_tex": _size_tex(con["n_layers"]) if con.get("n_layers") else "",
+                         "tokens": con.get("tokens", "")})
+    numbers = r.numbers or {}
+    summary = []
+    for v in r.variants:
+        summary.append({"group": f"variant {v.name}", "role": v.role, "verdict": v.verdict,
+                        "rows": [_check_view(e) for e in v.checks]})
+    if r.claims:
+        summary.append({"group": "further formulas", "role": "", "verdict": "",
+                        "rows": [_check_view(e) for e in r.claims]})
+    n_checks = sum(len(v.checks) for v in r.variants) + len(r.claims)
+    counts = {k: sum(1 for v in r.variants for e in v.checks if e.verdict == k)
+              + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive")}
+    return {"r": r, "m": math_renderer, "pdf": pdf, "standalone": standalone,
+            "variants": variants, "summary": summary, "n_checks": n_checks, "counts": counts,
+            "claims": [_check_view(e) for e in r.claims],
+            "errata": r.errata or [], "notes": r.notes or [],
+            "settings": r.settings or {}, "numbers": numbers,
+            "per_layer": _per_layer_view(numbers), "figure": _figure(r, pdf),
+            "env_rows": _env_rows(r), "fmt": fmt, "compact": compact}
+
+
+def _render(result, pdf: bool, standalone: bool) -> str:
+    m = MathRenderer("svg", size=12.5) if pdf else MathRenderer("mathml")
+    tpl = _env().get_template("report.html.j2")
+    return tpl.render(**_context(result, m, pdf, standalone))
+
+
+# ====================================================================== API
+def render_html(result, standalone: bool = True) -> str:
+    """Self-contained HTML (inline CSS and SVG, MathML math, no external
+    resources).  ``standalone=False`` gives a fragment for Jupyter."""
+    return _render(result, pdf=False, standalone=standalone)
+
+
+def render_pdf(result, path: str) -> None:
+    """A4 PDF via WeasyPrint; math drawn as SVG by ziamath."""
+    import logging
+    import warnings
+    with warnings.catch_warnings():      # WeasyPrint's optional-library notices are not ours
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from weasyprint import HTML
+    loggers = [logging.getLogger(n) for n in ("weasyprint", "fontTools")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:               # font-subsetting chatter
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():  # ziamath / WeasyPrint deprecation notices are not ours
+            warnings.simplefilter("ignore", DeprecationWarning)
+            html = _render(result, pdf=True, standalone=True)
+            HTML(string=html, base_url=None).write_pdf(path)
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+
+
+def write_reports(result, out_dir: str, kinds) -> list[str]:
+    """Write ``<theorem>.json`` and, per kind in ``kinds`` ("html", "pdf"),
+    ``<theorem>.html`` / ``<theorem>.pdf`` into ``out_dir``; return the paths."""
+    kinds = [k for k in (kinds or []) if k != "none"]
+    bad = [k for k in kinds if k not in ("html", "pdf")]
+    if bad:
+        raise ValueError(f"unknown report kind(s): {', '.join(bad)} (use html, pdf)")
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, result.theorem)
+    paths = []
+    with open(base + ".json", "w", encoding="utf-8") as f:
+        f.write(result.dumps())
+    paths.append(base + ".json")
+    if "html" in kinds:
+        with open(base + ".html", "w", encoding="utf-8") as f:
+            f.write(render_html(result))
+        paths.append(base + ".html")
+    if "pdf" in kinds:
+        render_pdf(result, base + ".pdf")
+        paths.append(base + ".pdf")
+    return paths

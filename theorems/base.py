@@ -116,7 +116,7 @@ class Result:
     numbers: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"theorem": self.theorem, "title": self.title, "citation": self.citation,
+        return {"theorem": self.theorem, "title": self.title, "citation": self.citation, "statement": self.statement,
                 "verdict": self.verdict, "verdict_basis": self.verdict_basis,
                 "variants": [v.to_json() for v in self.variants],
                 "claims": [e.to_json() for e in self.claims],

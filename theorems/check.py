@@ -292,7 +292,7 @@ def layer_numbers(thm, results, cons, carriers, ctx: Context, variant) -> dict:
     alpha_sym = next(p for p in con.params if p.name == "alpha")
     vr = next(r for r in results if r.name == pick)
     cert = next((e for e in vr.checks if e.method.startswith("certified")), None)
-    table = (cert.data.get("table") if cert else None) or []
+    table = [dict(r) for r in ((cert.data.get("table") if cert else None) or [])]
     out = {"variant": pick, "per_layer": table}
     try:
         f64, dev = checks.float64_errors(con, alg, None, ctx.data, ctx.k, ctx.alpha_value, alpha_sym, carriers[pick])

@@ -170,18 +170,18 @@ def printed_layer_claims(alg) -> list[Claim]:
                      {"layers": layers, "input": tin, "output": tout, "symmetric": sym}, statement=True)
 
     return [
-        c("layer I-1 (mov)", ["I-1"], inp, movd, "eq. (20)", r"x_t \mapsto [x_t; x_t]"),
+        c("layer I-1 (mov)", ["I-1"], inp, movd, "eq. (20)", r"$x_t \mapsto [x_t; x_t]$"),
         c("layer I-2 (attention)", ["I-2"], movd, gath, "eqs. (21)-(22)",
-          r"[x_t; x_t] \mapsto [x_t + \alpha S x_t; x_t]"),
-        c("layer I-3 (aff)", ["I-3"], gath, h0, "eqs. (23)-(24)", r"\mapsto [\alpha S x_t; x_t] = H^{(0)}"),
+          r"$[x_t; x_t] \mapsto [x_t + \alpha S x_t; x_t]$"),
+        c("layer I-3 (aff)", ["I-3"], gath, h0, "eqs. (23)-(24)", r"$[x_t + \alpha S x_t; x_t] \mapsto [\alpha S x_t; x_t] = H^{(0)}$"),
         c("Newton layer, attention", [("N", 0)], hT, attn_out, "eqs. (27)-(29)",
-          r"[T x_t; x_t] \mapsto [(T - \tfrac12 T S T^\top) x_t; x_t]"),
+          r"$[T x_t; x_t] \mapsto [(T - \tfrac12 T S T^\top) x_t; x_t]$"),
         c("Newton layer, attention + MLP", ["N"], hT, nxt, "eqs. (27)-(30)",
-          r"[T x_t; x_t] \mapsto [(2T - T S T^\top) x_t; x_t]"),
+          r"$[T x_t; x_t] \mapsto [(2T - T S T^\top) x_t; x_t]$"),
         c("readout R-1..R-3 (mov, mul, Lemma B.3)", ["R-1", "R-2", "R-3"], hT, r3, "eqs. (33)-(34), Lemma B.3",
-          r"every column receives \hat w = T X^\top y"),
+          r"every column receives $\hat w = T X^\top y$"),
         c("readout R-4..R-5 (mov, mul)", ["R-4", "R-5"], r3, r5, "eq. (35)",
-          r"the x_test column holds \langle \hat w, x_{\mathrm{test}}\rangle"),
+          r"the $x_{\mathrm{test}}$ column holds $\langle \hat w, x_{\mathrm{test}}\rangle$"),
     ]
 
 
@@ -193,7 +193,7 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
         claims += printed_layer_claims(alg)
     claims += [
         Claim("induction: prediction = x_test' M_k X'y for all k", "induction", "Theorem 5.1; eqs. (24)-(35)",
-              r"\hat y = x_{\mathrm{test}}^\top M_k X^\top y,\ M_0 = \alpha S,\ M_{j+1} = 2M_j - M_j S M_j",
+              r"$\hat y = x_{\mathrm{test}}^\top M_k X^\top y,\ M_0 = \alpha S,\ M_{j+1} = 2M_j - M_j S M_j$",
               {"invariant": inv, "carrier": (con.tokens.kinds[0].name, "Tx", "x_t"),
                "start": lambda: alg.const(alpha) * alg.S, "step": newton_step,
                "readout": lambda T: alg.z.T * T * alg.b, "symmetric": True}),
@@ -204,31 +204,31 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
               "ball arithmetic encloses |network - recursion| at the run's d, n, k",
               {"carrier": (con.tokens.kinds[0].name, "Tx")}),
         Claim("number of layers", "layer_count", "Theorem 5.1; Remark B.5",
-              r"k + 8 layers: 3 initial, 1 per iteration, 5 readout", {"bound": sp.Symbol("k") + 8}),
-        Claim("hidden width", "width", "Theorem 5.1", r"hidden dimension O(d)", {}),
+              r"$k + 8$ layers: 3 initial, 1 per iteration, 5 readout", {"bound": sp.Symbol("k") + 8}),
+        Claim("hidden width", "width", "Theorem 5.1", r"hidden dimension $O(d)$", {}),
     ]
     if var_name == "printed":
         claims.append(Claim("readout vector u = [0_{3d}; 1]", "readout_vector", "eq. (35), Def. 3.3",
-                            r"u = [0_{3d}; 1] reads the prediction", {"size": 3 * d + 1}, statement=False))
+                            r"$u = [0_{3d}; 1]$ reads the prediction", {"size": 3 * d + 1}, statement=False))
     return claims
 
 
 def theorem_claims(alg) -> list[Claim]:
     s = sp.Symbol("S")
     return [
-        Claim("sum of moments: M_1", "moments", "eq. (38)", r"M_1 = 2\alpha S - 4\alpha^2 S^3",
+        Claim("sum of moments: M_1", "moments", "eq. (38)", r"$M_1 = 2\alpha S - 4\alpha^2 S^3$",
               {"k": 1, "printed": 2 * alpha * s - 4 * alpha**2 * s**3}, statement=False),
         Claim("sum of moments: M_2", "moments", "eq. (39)",
-              r"M_2 = 4\alpha S - 12\alpha^2 S^3 + 16\alpha^3 S^5 - 16\alpha^4 S^7",
+              r"$M_2 = 4\alpha S - 12\alpha^2 S^3 + 16\alpha^3 S^5 - 16\alpha^4 S^7$",
               {"k": 2, "printed": 4 * alpha * s - 12 * alpha**2 * s**3 + 16 * alpha**3 * s**5 - 16 * alpha**4 * s**7},
               statement=False),
         Claim("sum of moments: degree", "moments_degree", "eq. (40)",
-              r"M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s", {"kmax": 6}, statement=False),
+              r"$M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s$", {"kmax": 6}, statement=False),
         Claim("convergence with the paper's alpha", "convergence", "eq. (5), eq. (37), Section 3.1",
-              r"with \alpha = 2/\|SS^\top\|_2, M_k \to S^\dagger in O(\log\kappa + \log\log(1/\epsilon)) steps",
+              r"with $\alpha = 2/\|SS^\top\|_2$, $M_k \to S^\dagger$ in $O(\log\kappa + \log\log(1/\epsilon))$ steps",
               {"alpha": "paper"}, statement=False),
         Claim("convergence with the run's alpha", "convergence", "Section 3.1 (rate), with alpha of this run",
-              r"\|I - M_k S\|_2 \le \epsilon after O(\log\kappa + \log\log(1/\epsilon)) steps",
+              r"$\|I - M_k S\|_2 \le \epsilon$ after $O(\log\kappa + \log\log(1/\epsilon))$ steps",
               {"alpha": "run"}, statement=False),
     ]
 

@@ -1,0 +1,119 @@
+"""Evaluators agree with each other; certified, convergence and moment checks
+can both pass and fail."""
+import random
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+
+from numeric import checks
+from numeric.backends import ArbBackend, ExactBackend, MPBackend, NumpyBackend, TorchBackend
+from numeric.data import gaussian, small_integers
+from numeric.forward import Data, Network
+from numeric.recursions import moments, newton, predict
+from symbolic import lemmas
+from symbolic.templates import Algebra
+from theorems import newton_k_plus_8 as fu
+
+ALPHA = fu.alpha
+
+
+def run_on(be, con, data, k, a):
+    net = Network(con, data.d, data.n, be, {ALPHA: a})
+    pred, _ = net.run(data, k, keep=False)
+    return pred
+
+
+@pytest.mark.parametrize("variant", ["exact", "corrected"])
+def test_all_backends_agree_with_exact(variant):
+    con = fu.THEOREM.variant(variant).build()
+    data = small_integers(3, 5, random.Random(3))
+    a = sp.Rational(1, 50)
+    exact = run_on(ExactBackend(), con, data, 3, a)
+    exact_q = Fraction(int(exact.p), int(exact.q))
+    S = sp.Matrix(data.X).T * sp.Matrix(data.X)
+    M = S * a
+    for _ in range(3):
+        M = 2 * M - M * S * M
+    want = (sp.Matrix(data.x_test).T * M * sp.Matrix(data.X).T * sp.Matrix(data.y))[0, 0]
+    assert sp.Rational(exact_q.numerator, exact_q.denominator) == want
+    arb_be = ArbBackend(128)
+    with arb_be.precision(128):
+        ball = run_on(arb_be, con, data, 3, a)
+        assert ball.contains(arb_be.num(want))
+        assert float(ball.rad()) < 1e-25
+    mp_be = MPBackend(128)
+    with mp_be.precision(128):
+        assert abs(float(run_on(mp_be, con, data, 3, a)) - float(want)) < 1e-12
+    assert abs(run_on(NumpyBackend(), con, data, 3, a) - float(want)) < 1e-9
+    assert abs(float(run_on(TorchBackend("cpu"), con, data, 3, a)) - float(want)) < 1e-9
+
+
+def test_precision_is_scoped():
+    import mpmath
+    from flint import ctx
+    before_mp, before_arb = mpmath.mp.prec, ctx.prec
+    with MPBackend(300).precision(300):
+        assert mpmath.mp.prec == 300
+    with ArbBackend(300).precision(300):
+        assert ctx.prec == 300
+    assert mpmath.mp.prec == before_mp and ctx.prec == before_arb
+
+
+def test_softmax_rows_respect_the_mask():
+    import numpy as np
+    A = [[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]]
+    M = [[1, 1, 0], [0, 0, 0]]
+    for be in (NumpyBackend(), TorchBackend("cpu")):
+        P = be.softmax_rows(be.matrix(A), M)
+        P = np.array([[float(P[i, j]) for j in range(3)] for i in range(2)])
+        assert abs(P[0].sum() - 1) < 1e-12 and P[0, 2] == 0 and (P[1] == 0).all()
+
+
+def _claim(variant, kind):
+    v = fu.THEOREM.variant(variant)
+    alg = Algebra()
+    con = v.build()
+    return con, alg, next(c for c in v.claims(con, alg) if c.kind == kind)
+
+
+def test_certified_bound_verified_for_working_and_refuted_for_printed():
+    data = gaussian(4, 9, seed=2)
+    X = sp.Matrix(data.X).applyfunc(sp.nsimplify)
+    a = sp.Rational(1, 1000)
+    con, alg, c = _claim("exact", "certified")
+    ok, table = checks.certified(con, alg, None, data, 5, a, ALPHA, 128, carrier=c.spec["carrier"])
+    assert ok.verdict == "verified" and len(table) == 6
+    assert all(r["pred_contains_zero"] and r["pred_bound"] < 1e-20 for r in table)
+    con, alg, c = _claim("printed", "certified")
+    bad, _ = checks.certified(con, alg, None, data, 2, a, ALPHA, 128, carrier=c.spec["carrier"])
+    assert bad.verdict == "refuted" and "certified nonzero" in bad.detail
+
+
+def test_paper_alpha_stalls_exactly():
+    ex = ExactBackend()
+    Ms = newton(ex.matrix([[1]]), ex.num(2), 4, ex)
+    assert [M[0, 0] for M in Ms] == [2, 0, 0, 0, 0]
+    o = checks.convergence_paper_alpha(gaussian(5, 12, seed=1), 128, iters=30)
+    assert o.verdict == "refuted" and o.data["residual"][-1] > 0.5
+
+
+def test_convergence_rate_verified_and_refuted_when_alpha_too_large():
+    data = gaussian(5, 12, seed=1)
+    X = sp.Matrix([[sp.Rational(Fraction(v).numerator, Fraction(v).denominator) for v in r] for r in data.X])
+    S = X.T * X
+    good = 1 / (S * S).trace()
+    o = checks.convergence_rate(data, good, 128, eps_list=(1e-3, 1e-9))
+    assert o.verdict == "verified", o.detail
+    lo, hi = checks.spectrum(data, 128)
+    too_big = sp.Rational(3) / sp.nsimplify(float(hi) ** 2, rational=True)   # mu_0 = 3 > 2: diverges
+    o = checks.convergence_rate(data, too_big, 128, eps_list=(1e-3,))
+    assert o.verdict == "refuted"
+
+
+def test_moments_checker_accepts_the_true_formula_and_rejects_the_printed_one():
+    a, s = ALPHA, sp.Symbol("S")
+    assert lemmas.moments(1, 2 * a * s - a**2 * s**3, a).verdict == "verified"
+    bad = lemmas.moments(1, 2 * a * s - 4 * a**2 * s**3, a)
+    assert bad.verdict == "refuted" and "-4" in bad.detail and "S**3*alpha**2" in bad.detail
+    assert lemmas.moments_degree(5, a).verdict == "verified"

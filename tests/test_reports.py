@@ -1,0 +1,139 @@
+"""The report renderer: text table, HTML (MathML, inline SVG, offline), PDF, files."""
+import html as htmllib
+import json
+import os
+import re
+
+import pytest
+
+import theorems
+from reports.mathrender import MathRenderer, split_dollars, split_mixed
+from reports.render import render_html, render_pdf, text_table, write_reports
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+CSS_EXTERNAL = re.compile(r"""(?:url\(\s*["']?\s*(?:https?:)?//|@import)""", re.I)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return theorems.verify("newton_k_plus_8", k=3, d=3, n=6)
+
+
+@pytest.fixture(scope="module")
+def page(result):
+    return render_html(result)
+
+
+def _text(h):
+    """Visible text of the HTML, entities decoded, tags dropped."""
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", h))
+
+
+def _all_checks(result):
+    return [e for v in result.variants for e in v.checks] + list(result.claims)
+
+
+def test_text_table(result):
+    t = text_table(result)
+    assert max(len(line) for line in t.splitlines()) <= 100
+    assert result.verdict.upper() in t
+    for e in _all_checks(result):
+        assert e.claim[:40] in t
+    for v in result.variants:
+        assert f"variant {v.name}" in t
+    for er in result.errata:
+        assert er["where"] in " ".join(t.split())
+
+
+def test_html_content(result, page):
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    assert "<math" in page
+    assert "<svg" in page
+    text = _text(page)
+    assert result.verdict in text
+    assert result.verdict_basis in text
+    assert result.title in text
+    for e in _all_checks(result):
+        assert htmllib.unescape(htmllib.escape(e.claim)) in text, e.claim
+    for er in result.errata:
+        assert er["where"] in text, er["where"]
+    for note in result.notes:
+        assert note[:60] in " ".join(text.split())
+    # every variant's verdict appears next to its name
+    for v in result.variants:
+        assert re.search(rf"Variant {re.escape(v.name)}\s.*?{v.verdict}", text, re.S)
+
+
+def test_html_numbers_come_from_result(result, page):
+    rows = result.numbers["per_layer"]
+    assert rows, "the result should carry per-layer numbers"
+    text = _text(page)
+    for row in rows:
+        assert f"{row['network']:.16g}" in text
+        assert f"{row['pred_bound']:.2e}" in text
+    assert f"{result.settings['precision_bits']} bits" in text
+    assert "this run" in text
+
+
+def test_html_is_offline(page):
+    assert EXTERNAL.search('<img src="https://example.org/a.png">')      # the guard itself works
+    assert not EXTERNAL.search(page), EXTERNAL.search(page).group(0)
+    assert not CSS_EXTERNAL.search(page)
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower()
+
+
+def test_fragment(result):
+    frag = render_html(result, standalone=False)
+    assert "<html" not in frag.lower() and "<body" not in frag.lower() and "<!doctype" not in frag.lower()
+    assert "<math" in frag and result.verdict in frag
+    assert "<math" in result._repr_html_() and "<html" not in result._repr_html_().lower()
+
+
+def test_pdf(result, tmp_path):
+    path = tmp_path / "r.pdf"
+    render_pdf(result, str(path))
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(data) > 20_000
+    # math went in as SVG images, not as raw LaTeX or MathML text
+    assert b"<math" not in data
+
+
+def test_write_reports(result, tmp_path):
+    out = tmp_path / "out" / "nested"
+    paths = write_reports(result, str(out), ["html"])
+    assert paths and all(os.path.isfile(p) and os.path.getsize(p) > 0 for p in paths)
+    names = {os.path.basename(p) for p in paths}
+    assert names == {f"{result.theorem}.html", f"{result.theorem}.json"}
+    with open(out / f"{result.theorem}.json") as f:
+        assert json.load(f)["verdict"] == result.verdict
+    with pytest.raises(ValueError):
+        write_reports(result, str(out), ["docx"])
+
+
+def test_math_splitting():
+    assert split_dollars("a $x$ b") == [("text", "a "), ("math", "x"), ("text", " b")]
+    assert split_mixed("hidden dimension O(d)") == [("text", "hidden dimension O(d)")]
+    runs = split_mixed(r"every column receives \hat w = T X^\top y")
+    assert runs == [("text", "every column receives "), ("math", r"\hat w = T X^\top y")]
+    assert all(k == "math" for k, _ in split_mixed(r"x_t \mapsto [x_t; x_t]"))
+
+
+def test_math_renderers_fall_back():
+    svg = MathRenderer("svg").math(r"\frac{1}{2} x^\top")
+    assert svg.startswith("<img") and "data:image/svg+xml;base64," in svg
+    bad = MathRenderer("mathml").math(r"\frac{")          # unparsable: shown as source, no exception
+    assert "<math" in bad or "<code" in bad
+    assert "&lt;" in MathRenderer("mathml").text("a < b")
+
+
+def test_sparse_result_renders(result):
+    """The engine renders any Result: no numbers, no errata, no claims, no construction."""
+    import dataclasses
+    bare = dataclasses.replace(result, numbers={}, errata=[], claims=[], notes=[], environment={},
+                               variants=[dataclasses.replace(result.variants[0], construction={})])
+    page = render_html(bare)
+    assert result.variants[0].checks[0].claim in _text(page)
+    assert "Errata</h2>" not in page and "<svg" not in page
+    assert text_table(bare).endswith(f"rests on {bare.verdict_basis})")
