@@ -119,7 +119,8 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
     layers = select_layers(con, layer_specs)
     be = ExactBackend()
     rng = random.Random(seed)
-    needs_T = bool(alg.mats)
+    used = set().union(*(p.letters() for tpl in (tin, tout) for blocks in tpl.kinds.values() for p in blocks.values()))
+    needs_T = any(m in used or m + "'" in used for m in alg.mats)
     for d in range(1, max_d + 1):
         for n in range(1, max_n + 1):
             for _ in range(trials):

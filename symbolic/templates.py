@@ -237,7 +237,11 @@ class Evaluator:
                 continue
             same = blocks and all((U.get(o, self.alg.zero()) - W.get(o, self.alg.zero())).is_zero() for o in blocks)
             heads_txt = ", ".join(str(m + 1) for m, _ in plus + minus)
-            why = ("the heads' values are equal, so ReLU(s) + ReLU(-s) = |s| is added, not s"
+            first = next(o for o in self.con.layout.names if o in blocks and U.get(o, self.alg.zero()).terms) \
+                if same and minus else None
+            why = (f"the heads' values are equal, so ReLU(s) + ReLU(-s) = |s| multiplies the value, not s. "
+                   f"First differing term, block {first}: the layer adds |s| ({U[first]}) per key where s ({U[first]}) "
+                   f"is needed; they differ by 2 ReLU(-s) ({U[first]}), nonzero whenever a score is negative"
                    if same and minus else "its sign is not determined by the template")
             raise LemmaFailure(
                 f"ReLU of the score s = {s} (heads {heads_txt}): {why}", where,

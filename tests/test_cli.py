@@ -100,7 +100,7 @@ def test_verified_run_exits_0_and_writes_json(tmp_path):
             assert {"name", "verdict", "method", "detail"} <= set(c)
     assert any("(21)" in e["where"] for e in r["errata"])
     assert all({"where", "printed", "finding"} <= set(e) for e in r["errata"])
-    assert r["alpha"]["policy"] == "trace"
+    assert r["alpha"]["policy"] == "spectral"
 
 
 def test_printed_variant_alone_exits_1():

@@ -117,3 +117,11 @@ def test_moments_checker_accepts_the_true_formula_and_rejects_the_printed_one():
     bad = lemmas.moments(1, 2 * a * s - 4 * a**2 * s**3, a)
     assert bad.verdict == "refuted" and "-4" in bad.detail and "S**3*alpha**2" in bad.detail
     assert lemmas.moments_degree(5, a).verdict == "verified"
+
+
+def test_alpha_policies_are_ordered_as_their_formulas():
+    from theorems.check import make_context
+    vals = {p: make_context(fu.THEOREM, alpha=p, d=4, n=9).alpha_info["value"]
+            for p in ("spectral", "trace", "paper", "code")}
+    assert vals["trace"] <= vals["code"] <= vals["spectral"]          # tr(S^2) >= ||S^2||_F >= lambda_max^2
+    assert abs(vals["paper"] - 2 * vals["spectral"]) < 1e-12 * vals["paper"]

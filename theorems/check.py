@@ -50,16 +50,25 @@ def _int_opt(name, v, lo, hi=None):
     return v
 
 
+ALPHA_POLICIES = {
+    "spectral": "1/||SS'||_2 = 1/lambda_max(S)^2, rounded down to the run's precision: half the paper's alpha, "
+                "the largest power-of-two fraction of it that keeps every eigenvalue of M_0 S inside (0, 2)",
+    "trace": "1/tr(S^2): exact and rational, <= 1/lambda_max(S)^2",
+    "paper": "2/||SS'||_2 as printed in eq. (5) (the boundary of convergence)",
+    "code": "1/||SS'||_F, as in the official repository's Newton baseline (HEAD)",
+}
+
+
 def _alpha_policy(a) -> str:
     if a is None:
-        return "trace"
+        return "spectral"
     a = str(a)
-    if a in ("trace", "paper"):
+    if a in ALPHA_POLICIES:
         return a
     try:
         q = Fraction(a)
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--alpha must be 'trace', 'paper' or a positive number, got {a!r}") from None
+        raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)} or a positive number, got {a!r}") from None
     if not q > 0:
         raise UsageError(f"--alpha must be positive, got {a}")
     return a
@@ -105,26 +114,34 @@ def alpha_for(ctx: Context):
     from numeric.checks import _q, spectrum
     X = sp.Matrix([[_q(v) for v in r] for r in ctx.data.X])
     S = X.T * X
-    if ctx.alpha_policy == "trace":
-        t = (S * S).trace()
-        if t == 0:
-            raise UsageError("the data has X = 0, so S = X'X = 0 and no alpha = 1/tr(S^2) exists")
-        a = 1 / t
-        return a, {"policy": "trace", "formula": "1/tr(S^2)", "value": float(a),
-                   "why": "rational and <= 1/lambda_max(S)^2, so Newton-Schulz converges"}
-    if ctx.alpha_policy == "paper":
-        lo, hi = spectrum(ctx.data, ctx.bits)
-        if hi == 0:
-            raise UsageError("the data has S = X'X = 0, so alpha = 2/||SS'||_2 is undefined")
+    pol = ctx.alpha_policy
+    if pol not in ALPHA_POLICIES:
+        q = Fraction(pol)
+        return sp.Rational(q.numerator, q.denominator), {"policy": "given", "formula": pol, "value": float(q),
+                                                        "why": "given with --alpha"}
+    if (S * S).trace() == 0:
+        raise UsageError("the data has X = 0, so S = X'X = 0 and alpha (which scales S) is undefined")
+    if pol == "trace":
+        a = 1 / (S * S).trace()
+    else:
         with mpmath.mp.workprec(ctx.bits):
-            v = 2 / hi**2
-            man, exp = mpmath.mp.mpf(v).man_exp
+            if pol == "code":
+                v = 1 / mpmath.sqrt(mpmath.mpf(_q_str((S * S * S * S).trace())))  # ||S^2||_F^2 = tr(S^4)
+            else:
+                lo, hi = spectrum(ctx.data, ctx.bits)
+                v = (2 if pol == "paper" else 1) / hi**2
+                if pol == "spectral":
+                    v = v * (1 - mpmath.mpf(2) ** (8 - ctx.bits))   # stay below 1/lambda_max^2 despite rounding
+            man, exp = mpmath.mpf(v).man_exp
         a = sp.Rational(man) * sp.Rational(2) ** exp
-        return a, {"policy": "paper", "formula": "2/||SS'||_2 (eq. (5))", "value": float(a),
-                   "why": f"as printed, rounded to {ctx.bits} bits"}
-    q = Fraction(ctx.alpha_policy)
-    return sp.Rational(q.numerator, q.denominator), {"policy": "given", "formula": ctx.alpha_policy,
-                                                    "value": float(q), "why": "given with --alpha"}
+    return a, {"policy": pol, "formula": {"spectral": "1/||SS'||_2", "trace": "1/tr(S^2)", "paper": "2/||SS'||_2 (eq. (5))",
+                                          "code": "1/||SS'||_F"}[pol],
+               "value": float(a), "why": ALPHA_POLICIES[pol]}
+
+
+def _q_str(q) -> str:
+    q = sp.Rational(q)
+    return f"{q.p}/{q.q}" if q.q != 1 else str(q.p)
 
 
 # ---------------------------------------------------------------- claims
@@ -368,7 +385,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--k", help="number of Newton iterations (default 12)")
     p.add_argument("--d", help="dimension for the numeric checks (default 20)")
     p.add_argument("--n", help="number of examples for the numeric checks (default 40)")
-    p.add_argument("--alpha", help="'trace' (1/tr(S^2), default), 'paper' (2/||SS'||_2) or a positive number")
+    p.add_argument("--alpha", help="'spectral' (1/||SS'||_2, default), 'trace' (1/tr(S^2)), 'paper' (2/||SS'||_2, "
+                                   "eq. (5)), 'code' (1/||SS'||_F, the official repo) or a positive number")
     p.add_argument("--precision", help="bits for ball / multiprecision arithmetic (default 256)")
     p.add_argument("--seed", help="seed of the sampled data (default 0)")
     p.add_argument("--variant", help="check one construction variant alone")

@@ -272,7 +272,7 @@ THEOREM = Theorem(
                 build_keys_include_test, lambda con, alg: variant_claims("keys-include-test", con, alg)),
     ),
     claims=theorem_claims,
-    defaults={"k": 12, "d": 20, "n": 40, "precision": 256, "seed": 0, "alpha": "trace"},
+    defaults={"k": 16, "d": 20, "n": 40, "precision": 256, "seed": 0, "alpha": "spectral"},
     basis=("corrected", "exact"),
     notes=(
         "Keys: Definition B.1 sums over j = 1..n, the n examples; we read the key set as the example "
@@ -281,8 +281,11 @@ THEOREM = Theorem(
         "Weights depend on n: V = n alpha J (I-2), G = -n/2 (Newton) and V = nI (Lemma B.3) cancel the "
         "normaliser 1/n. A network is built for one n; the checks use the same n in weights and normaliser.",
         "alpha: the theorem needs some alpha > 0 and the weights carry alpha as a constant; nothing in the "
-        "network computes it. The run's alpha is 1/tr(S^2) by default (rational, <= 1/lambda_max^2, so "
-        "Newton converges); --alpha paper uses 2/||SS'||_2 as in eq. (5).",
+        "network computes it (reviewers' point 6). The network equals the recursion for every alpha, so the "
+        "construction checks hold for any alpha; convergence needs 0 < alpha < 2/lambda_max(S)^2. The run's "
+        "alpha is 1/||SS'||_2 by default (half the printed value); --alpha paper uses 2/||SS'||_2 as in eq. (5), "
+        "--alpha code the official repository's 1/||SS'||_F, --alpha trace the rational 1/tr(S^2). The exact "
+        "small-size compositions always use 1/tr(S^2), which is rational.",
         "Borrowed primitives (mov, mul; Akyurek et al. 2023) are evaluated with their ideal semantics. "
         "Akyurek's mul is a GeLU approximation and mov a softmax approximation, so the printed k+8 count "
         "rests on them; variant exact removes them and needs k+2 layers.",
