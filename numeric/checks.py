@@ -123,11 +123,12 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
     needs_T = any(m in used or m + "'" in used for m in alg.mats)
     for d in range(1, max_d + 1):
         for n in range(1, max_n + 1):
-            for _ in range(trials):
-                data = small_integers(d, n, rng)
+            for trial in range(trials):
+                data = small_integers(d, n, rng, *_entry_range(trial, trials))
                 T = None
                 if needs_T:
-                    A = sp.Matrix(d, d, lambda i, j: rng.randint(-2, 2))
+                    lo, hi = _entry_range(trial, trials)
+                    A = sp.Matrix(d, d, lambda i, j: rng.randint(lo, hi))
                     T = A + A.T
                 net = Network(con, d, n, be, params)
                 H0 = template_matrix(net, alg, tin, data, T, params)
@@ -203,13 +204,20 @@ def _compose_one(con, alg, invariant, data: Data, k, alpha_sym, be):
     return None
 
 
+def _entry_range(trial: int, trials: int) -> tuple[int, int]:
+    """Entries in {-1, 0, 1} for the first half of the trials, then {-2, ..., 2}:
+    counterexamples are searched smallest first (d, then n, then entry size)."""
+    return (-1, 1) if trial < trials // 2 else (-2, 2)
+
+
 def search_composition_counterexample(con, alg, invariant, alpha_sym, max_d=3, max_n=3, k=1, trials=20, seed=0):
     rng = random.Random(seed)
     be = ExactBackend()
     for d in range(1, max_d + 1):
         for n in range(1, max_n + 1):
-            for _ in range(trials):
-                mm = _compose_one(con, alg, invariant, small_integers(d, n, rng), k, alpha_sym, be)
+            for trial in range(trials):
+                data = small_integers(d, n, rng, *_entry_range(trial, trials))
+                mm = _compose_one(con, alg, invariant, data, k, alpha_sym, be)
                 if mm:
                     return mm
     return None
@@ -384,18 +392,43 @@ def convergence_rate(data: Data, alpha_value, bits: int, eps_list=(1e-3, 1e-6, 1
                    {"rows": rows, "kappa": float(kappa), "residual": resid})
 
 
+def ols_min_norm(data: Data, bits: int):
+    """x_test' S^+ X'y (the minimum-norm least-squares prediction), from the
+    eigendecomposition of S at ``bits`` precision; eigenvalues below
+    lambda_max * 2^(-bits/2) count as zero."""
+    import mpmath
+    with mpmath.mp.workprec(bits):
+        X = mpmath.matrix(data.X)
+        S = X.T * X
+        b = X.T * mpmath.matrix([[v] for v in data.y])
+        ev, V = mpmath.eigsy(S)
+        top = max(abs(ev[i]) for i in range(data.d))
+        tol = top * mpmath.mpf(2) ** (-bits // 2)
+        w = mpmath.matrix(data.d, 1)
+        for i in range(data.d):
+            if ev[i] > tol:
+                v = V[:, i]
+                w += v * ((v.T * b)[0, 0] / ev[i])
+        z = mpmath.matrix([data.x_test])
+        return (z * w)[0, 0], int(sum(1 for i in range(data.d) if ev[i] > tol))
+
+
 def reference_curves(data: Data, alpha_value, kmax: int, bits: int) -> dict:
-    """|prediction - OLS prediction| per iteration for Newton and GD (eta = 1/lambda_max)."""
+    """|prediction - OLS prediction| per iteration for Newton and GD
+    (eta = 1/lambda_max(S)); OLS is the minimum-norm solution S^+ X'y."""
     be = ArbBackend(bits)
     lo, hi = spectrum(data, bits)
+    ols_mp, rank = ols_min_norm(data, bits)
     with be.precision(bits):
         S, b = moments(data.X, data.y, be)
-        w_ols = S.solve(b)
-        ols = predict(data.x_test, w_ols, be)
+        ols = be.num(float(ols_mp))
         Ms = newton(S, be.num(alpha_value), kmax, be)
         newton_err = [float(abs(predict(data.x_test, be.mm(M, b), be) - ols).mid()) for M in Ms]
-        eta = be.num(float(1 / hi))
-        ws = gd(S, b, eta, kmax, be)
-        gd_err = [float(abs(predict(data.x_test, w, be) - ols).mid()) for w in ws]
-        return {"ols": be.to_float(ols), "newton": newton_err, "gd": gd_err, "gd_eta": float(1 / hi),
-                "lambda_min": float(lo), "lambda_max": float(hi)}
+        out = {"ols": float(ols_mp), "rank": rank, "newton": newton_err,
+               "lambda_min": float(lo), "lambda_max": float(hi)}
+        if hi > 0:
+            eta = be.num(float(1 / hi))
+            ws = gd(S, b, eta, kmax, be)
+            out.update({"gd": [float(abs(predict(data.x_test, w, be) - ols).mid()) for w in ws],
+                        "gd_eta": float(1 / hi)})
+        return out

@@ -124,3 +124,14 @@ def test_user_data_gives_per_layer_predictions(tmp_path):
     # Newton converges to the OLS prediction on this well-posed data
     ols = float(np.array([0.3, 0.1, -1.0]) @ np.linalg.lstsq(X, X @ np.array([1.0, -2.0, 0.5]), rcond=None)[0])
     assert abs(preds[-1]["recursion"] - ols) < 1e-9 < abs(preds[0]["recursion"] - ols)
+
+
+@pytest.mark.parametrize("d, n", [(1, 1), (5, 2)])
+def test_edge_sizes_run(d, n, tmp_path):
+    """n < d (singular S) and the smallest sizes still give verdicts and numbers."""
+    out = tmp_path / "r.json"
+    code, stdout, err = run("newton_k_plus_8", "--d", str(d), "--n", str(n), "--k", "3", "--report", "none",
+                            "--json", str(out), "--quiet")
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    assert r["numbers"]["reference"]["rank"] == min(d, n)
