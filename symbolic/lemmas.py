@@ -55,11 +55,6 @@ def select_layers(con: Construction, specs) -> list[Layer]:
     return out
 
 
-def symmetric_subs(p: Poly, alg: Algebra) -> Poly:
-    """Apply the assumption T' = T for every template matrix."""
-    return p.subs({m + "'": P for m, P in alg.mats.items()}, follow_transpose=False) if alg.mats else p
-
-
 def compare(got: Template, want: Template, alg: Algebra, symmetric: bool) -> Mismatch | None:
     kinds = sorted(set(got.kinds) | set(want.kinds))
     for k in kinds:
@@ -67,7 +62,7 @@ def compare(got: Template, want: Template, alg: Algebra, symmetric: bool) -> Mis
         for b in blocks:
             g, w = got.get(k, b, alg), want.get(k, b, alg)
             if symmetric:
-                g, w = symmetric_subs(g, alg), symmetric_subs(w, alg)
+                g, w = alg.assume_symmetric(g), alg.assume_symmetric(w)
             diff = g.first_difference(w)
             if diff:
                 return Mismatch(k, b, *diff)
@@ -121,7 +116,6 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
     """Base, step and readout lemmas; verified means: for every k >= 0 and all
     d, n the network's prediction equals readout(M_k) with M_0 = start(),
     M_{j+1} = step(M_j)."""
-    ev = Evaluator(con, alg)
     lemmas: list[dict] = []
     inv = lambda T: Template(invariant(T))
     assumptions = borrowed_assumptions((*con.init, *con.step, *con.readout))
@@ -141,17 +135,27 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
                        data={"lemmas": lemmas}, assumptions=assumptions, where=where)
 
     names = lambda Ls: ", ".join(L.name for L in Ls) or "(none)"
+
+    def derive(stage, layers, tpl, sym):
+        """Apply layers, read f off the carrier block, check the whole template
+        is invariant(f).  Returns (f, None) or (None, failure Outcome)."""
+        try:
+            R = apply_all(Evaluator(con, alg, symmetric=sym), layers, tpl)
+        except LemmaFailure as e:
+            return None, fail(stage, e, names(layers))
+        if sym:
+            R = Template({k: {b: alg.assume_symmetric(p) for b, p in v.items()} for k, v in R.kinds.items()})
+        F = carrier_factor(R, carrier, alg)
+        if F is None:
+            return None, fail(stage, f"block {carrier[1]} of kind {carrier[0]} is not of the form F {carrier[2]}: "
+                                     f"{R.get(carrier[0], carrier[1], alg)}", names(layers))
+        mm = compare(R, inv(F), alg, sym)
+        return (None, fail(stage, mm, names(layers))) if mm else (F, None)
+
     # base
-    try:
-        R0 = apply_all(ev, con.init, input_template(con, alg))
-    except LemmaFailure as e:
-        return fail("base", e, names(con.init))
-    F0 = carrier_factor(R0, carrier, alg)
-    if F0 is None:
-        return fail("base", f"block {carrier[1]} of kind {carrier[0]} is not of the form F {carrier[2]}: {R0.get(carrier[0], carrier[1], alg)}", names(con.init))
-    mm = compare(R0, inv(F0), alg, False)
-    if mm:
-        return fail("base", mm, names(con.init))
+    F0, bad = derive("base", con.init, input_template(con, alg), False)
+    if bad:
+        return bad
     want0 = start()
     d0 = F0.first_difference(want0)
     if d0:
@@ -163,23 +167,15 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
                    "latex": f"T_0 = {F0.latex()}"})
     # step
     T = alg.matrix("T")
-    try:
-        R = apply_all(Evaluator(con, alg, symmetric=symmetric), con.step, inv(T))
-    except LemmaFailure as e:
-        return fail("step", e, names(con.step))
-    R = Template({k: {b: symmetric_subs(p, alg) for b, p in v.items()} for k, v in R.kinds.items()}) if symmetric else R
-    F = carrier_factor(R, carrier, alg)
-    if F is None:
-        return fail("step", f"block {carrier[1]} is not of the form F(T) {carrier[2]}: {R.get(carrier[0], carrier[1], alg)}", names(con.step))
-    mm = compare(R, inv(F), alg, symmetric)
-    if mm:
-        return fail("step", mm, names(con.step))
+    F, bad = derive("step", con.step, inv(T), symmetric)
+    if bad:
+        return bad
     target = step(T, alg.S)
     ds = F.first_difference(target)
     if ds:
         return fail("step", f"f(T) = {F} but the recursion is {target}: first differing term {ds[0]} "
                             f"(coefficient {ds[1]} vs {ds[2]})", names(con.step))
-    if symmetric and not symmetric_subs(F.T - F, alg).is_zero():
+    if symmetric and not alg.assume_symmetric(F.T - F).is_zero():
         return fail("step", f"f(T) = {F} is not symmetric when T is", names(con.step))
     lemmas.append({"lemma": "step", "status": "proved",
                    "detail": f"layers {names(con.step)}: invariant(T) -> invariant(f(T)), f(T) = {F}"
@@ -191,10 +187,10 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
     except LemmaFailure as e:
         return fail("readout", e, names(con.readout))
     pred = RR.get(con.output[0], con.output[1], alg)
-    if symmetric:
-        pred = symmetric_subs(pred, alg)
     want = readout(T)
-    dr = pred.first_difference(symmetric_subs(want, alg) if symmetric else want)
+    if symmetric:
+        pred, want = alg.assume_symmetric(pred), alg.assume_symmetric(want)
+    dr = pred.first_difference(want)
     if dr:
         return fail("readout", f"prediction {pred} but the claim is {want}: first differing term {dr[0]}",
                     names(con.readout))

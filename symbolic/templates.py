@@ -46,6 +46,11 @@ class Algebra:
             self.mats[name] = self.ab.matrix(name, symmetric)
         return self.mats[name]
 
+    def assume_symmetric(self, p: Poly) -> Poly:
+        """Apply the hypothesis T' = T to every template matrix."""
+        subs = {m + "'": P for m, P in self.mats.items() if self.ab.tr[m] != m}
+        return p.subs(subs, follow_transpose=False) if subs else p
+
     def const(self, c) -> Poly:
         return Poly.const(c, self.ab)
 
@@ -125,10 +130,6 @@ class Evaluator:
         except SumError as e:
             raise LemmaFailure(str(e), where) from None
 
-    def _sym(self, p: Poly) -> Poly:
-        mats = self.alg.mats
-        return p.subs({m + "'": P for m, P in mats.items() if m + "'" != m}, follow_transpose=False) if mats else p
-
     # -- ops ------------------------------------------------------------------
     def apply_layer(self, layer: Layer, tpl: Template) -> Template:
         for i, op in enumerate(layer.ops):
@@ -192,8 +193,8 @@ class Evaluator:
                         score = score + (ht[a].T * hj[b]).scale(self._coef(c))
                 vals = self._apply_map(h.W_PV, hj)
                 if self.symmetric:
-                    score = self._sym(score)
-                    vals = {o: self._sym(v) for o, v in vals.items()}
+                    score = self.alg.assume_symmetric(score)
+                    vals = {o: self.alg.assume_symmetric(v) for o, v in vals.items()}
                 heads.append((score, vals))
             contrib = self._combine(op.activation, heads, f"{where}, keys of kind '{kk}'")
             for o, p in contrib.items():
