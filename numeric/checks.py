@@ -321,75 +321,91 @@ def spectrum(data: Data, bits: int) -> tuple:
         return ev[0], ev[-1]
 
 
-def convergence_paper_alpha(data: Data, bits: int, iters: int = 60) -> Outcome:
-    """alpha = 2/||SS'||_2 = 2/lambda_max^2 puts the top eigenvalue of M_0 S at
-    exactly 2, which Newton-Schulz maps to 0 and keeps there."""
-    ex = ExactBackend()
-    S1 = ex.matrix([[1]])
-    Ms = newton(S1, ex.num(2), 5, ex)
-    small = [str(M[0, 0]) for M in Ms]
-    import mpmath
-    lo, hi = spectrum(data, bits)
-    be = MPBackend(bits)
-    with be.precision(bits):
-        a = 2 / hi**2
-        S, _ = moments(data.X, data.y, be)
-        Ms = newton(S, a, iters, be)
-        I = be.identity(data.d)
-        res = [float(mpmath.mnorm(I - M * S, "F")) for M in Ms]
-    return Outcome("refuted", f"exact counterexample + high precision (mpmath, {bits} bits)",
-                   "with alpha = 2/||SS'||_2 the top eigenvalue of M_0 S is exactly 2 and Newton-Schulz maps it to "
-                   "0 (mu -> 2mu - mu^2), where it stays: no convergence. Smallest counterexample d = n = 1, "
-                   f"X = [[1]]: S = 1, alpha = 2, M_0..M_5 = {', '.join(small)}. At d={data.d}, n={data.n} "
-                   f"({bits} bits): ||I - M_k S||_F = {res[0]:.3g} at k=0 and {res[-1]:.3g} at k={iters}.",
-                   {"residual": res, "small": small, "bits": bits})
+def _residuals(S, alpha, kmax, d, be):
+    """Certified upper bounds of ||I - M_k S||_F for k = 0..kmax (Newton-Schulz)."""
+    I = be.identity(d)
+    M = be.scale(alpha, S)
+    out = []
+    for _ in range(kmax + 1):
+        R = be.sub(I, be.mm(M, S))
+        fro = sum((R[i, j] * R[i, j] for i in range(d) for j in range(d)), be.num(0))
+        out.append(math.sqrt(_up(fro)))
+        M = be.sub(be.scale(be.num(2), M), be.mm(M, be.mm(S, M)))
+    return out
 
 
-def convergence_rate(data: Data, alpha_value, bits: int, eps_list=(1e-3, 1e-6, 1e-12, 1e-24, 1e-48)) -> Outcome:
-    """Measured iterations to ||I - M_k S||_F <= eps against the explicit bound
-    k <= ceil(log2(ln(sqrt(d)/eps) / (alpha lambda_min^2))), which is
-    <= 2 log2 kappa + log2 d + log2 ln(sqrt(d)/eps) + 1 for alpha = 1/tr(S^2)."""
-    if data.n < data.d:
-        return Outcome("inconclusive", "high precision", "n < d: S is singular; the rate is stated for full rank", {})
-    lo, hi = spectrum(data, bits)
+def convergence(data: Data, alpha_value, bits: int, policy: str | None = None,
+                eps_list=(1e-3, 1e-6, 1e-12, 1e-24, 1e-48), kmax: int = 400) -> Outcome:
+    """Does Newton-Schulz from M_0 = alpha S reach ||I - M_k S||_F <= eps within
+    the rate bound?  On each eigenvector of S it maps mu = alpha lambda^2 by
+    f(mu) = 2mu - mu^2, so 1 - mu_k = (1 - mu_0)^(2^k).  With e_0 = max |1 - mu_0|
+    < 1 the residual is at most sqrt(d) e_0^(2^k): k <= ceil(log2(ln(sqrt(d)/eps)
+    / -ln e_0)) = O(log kappa + log log 1/eps).  With mu_0 = 2 on the top
+    eigenvector (alpha at the boundary) f(2) = 0 = f(0): that component never
+    converges, for every S."""
     import mpmath
+    from . import alpha as alpha_mod
+    method = f"certified residuals (arb, {bits} bits)"
+    lo, hi = spectrum(data, bits)
+    if data.n < data.d or lo <= 0:
+        return Outcome("inconclusive", method, "S is singular (n < d or rank-deficient X); the rate is stated "
+                                               "for full rank", {})
+    with mpmath.mp.workprec(bits):
+        a = mpmath.mpf(int(sp.Rational(alpha_value).p)) / int(sp.Rational(alpha_value).q)
+        mu_top, mu_low = a * hi**2, a * lo**2
+        e0 = max(abs(1 - mu_low), abs(1 - mu_top))
+        kappa = hi / lo
+        tol = mpmath.mpf(2) ** (-(bits // 2))
+        interior = bool(e0 < 1 - tol)
+        at_boundary = bool(abs(mu_top - 2) <= tol)
+        bounds = {e: int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / -mpmath.log(e0), 2)))
+                  if interior else None for e in eps_list}
+    kk = min(kmax, max([b for b in bounds.values() if b is not None], default=60) + 2)
     be = ArbBackend(bits)
-    rows, ok = [], True
     with be.precision(bits):
         S, _ = moments(data.X, data.y, be)
-        I = be.identity(data.d)
-        a = be.num(alpha_value)
-        with mpmath.mp.workprec(bits):
-            amp = mpmath.mpf(str(sp.Rational(alpha_value))) if not isinstance(alpha_value, float) else mpmath.mpf(alpha_value)
-            rate = amp * lo**2
-            kappa = hi / lo
-        M = be.scale(a, S)
-        k, resid = 0, []
-        targets = sorted(eps_list, reverse=True)
-        hit = {}
-        while len(hit) < len(targets) and k <= 200:
-            R = be.sub(I, be.mm(M, S))
-            fro = sum((R[i, j] * R[i, j] for i in range(data.d) for j in range(data.d)), be.num(0))
-            up = float(be.upper_abs(fro)) ** 0.5
-            resid.append(up)
-            for e in targets:
-                if e not in hit and up <= e:
-                    hit[e] = k
-            M = be.sub(be.scale(be.num(2), M), be.mm(M, be.mm(S, M)))
-            k += 1
-    for e in targets:
-        with mpmath.mp.workprec(bits):
-            bound = int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / rate, 2)))
-            closed = float(2 * mpmath.log(kappa, 2) + mpmath.log(data.d, 2) + mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e), 2) + 1)
-        measured = hit.get(e)
-        good = measured is not None and measured <= max(bound, 0)
-        ok &= good
-        rows.append({"eps": e, "measured": measured, "bound": bound, "closed_form": closed})
-    txt = "; ".join(f"eps={r['eps']:.0e}: {r['measured']} <= {r['bound']}" for r in rows)
-    return Outcome("verified" if ok else "refuted", f"certified residuals (arb, {bits} bits)",
-                   f"kappa(S) = {float(kappa):.4g}; iterations to ||I - M_k S||_F <= eps vs the bound "
-                   f"ceil(log2(ln(sqrt(d)/eps)/(alpha lambda_min^2))) = O(log kappa + log log 1/eps): {txt}",
-                   {"rows": rows, "kappa": float(kappa), "residual": resid})
+        res = _residuals(S, be.num(alpha_value), kk, data.d, be)
+    hit = {e: next((k for k, r in enumerate(res) if r <= e), None) for e in eps_list}
+    data_out = {"residual": res, "kappa": float(kappa), "e0": float(e0), "alpha": float(alpha_value),
+                "mu_top": float(mu_top)}
+    head = (f"alpha = {float(alpha_value):.6g}, kappa(S) = {float(kappa):.4g}, alpha lambda_max^2 = {float(mu_top):.6g}, "
+            f"e_0 = max|1 - alpha lambda^2| = {float(e0):.6g}")
+    if interior:
+        rows, verdicts = [], []
+        for e in eps_list:
+            b = bounds[e]
+            if hit[e] is not None:
+                verdicts.append("verified" if hit[e] <= b else "refuted")
+            else:
+                verdicts.append("refuted" if b <= kk else "inconclusive")
+            rows.append({"eps": e, "measured": hit[e], "bound": b})
+        data_out["rows"] = rows
+        txt = "; ".join(f"eps={r['eps']:.0e}: {r['measured']} <= {r['bound']}" for r in rows)
+        from theorems.base import combine
+        return Outcome(combine(verdicts), method,
+                       f"{head} < 1. Iterations to ||I - M_k S||_F <= eps, measured vs the bound "
+                       f"ceil(log2(ln(sqrt(d)/eps)/-ln e_0)) = O(log kappa + log log 1/eps): {txt}", data_out)
+    mu = sp.Symbol("mu")
+    f = 2 * mu - mu**2
+    small = ""
+    if policy is not None:
+        a1 = alpha_mod.value(policy, Data([[1]], [1], [1]), bits)
+        ex = ExactBackend()
+        vals = [str(M[0, 0]) for M in newton(ex.matrix([[1]]), ex.num(a1), 5, ex)]
+        small = (f" Smallest instance under the same policy, d = n = 1, X = [[1]] (S = 1, S^+ = 1): alpha = {a1}, "
+                 f"M_0..M_5 = {', '.join(vals)}.")
+        data_out["small"] = vals
+    if at_boundary and f.subs(mu, 2) == 0 and f.subs(mu, 0) == 0:
+        return Outcome("refuted", "symbolic (all S) + exact smallest instance + " + method,
+                       f"{head}: the top eigenvalue of M_0 S is 2, and f(mu) = 2mu - mu^2 has f(2) = 0 = f(0), so "
+                       "the component of every M_k (k >= 1) along the top eigenvector of S is 0 and "
+                       "||I - M_k S||_2 >= 1 for all k: no convergence, for every S." + small
+                       + f" At d={data.d}, n={data.n} ({bits}-bit alpha), certified upper bounds of ||I - M_k S||_F: "
+                       f"{res[0]:.3g} at k = 0, {res[min(30, kk)]:.3g} at k = {min(30, kk)}.", data_out)
+    diverged = hit[min(eps_list)] is None
+    return Outcome("refuted" if diverged else "inconclusive", method,
+                   f"{head} > 1: outside the convergence range; ||I - M_k S||_F = {res[-1]:.3g} at k = {kk}." + small,
+                   data_out)
 
 
 def ols_min_norm(data: Data, bits: int):

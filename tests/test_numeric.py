@@ -90,33 +90,37 @@ def test_certified_bound_verified_for_working_and_refuted_for_printed():
     assert bad.verdict == "refuted" and "certified nonzero" in bad.detail
 
 
-def test_paper_alpha_stalls_exactly():
+def test_boundary_alpha_stalls_exactly():
     ex = ExactBackend()
     Ms = newton(ex.matrix([[1]]), ex.num(2), 4, ex)
     assert [M[0, 0] for M in Ms] == [2, 0, 0, 0, 0]
-    o = checks.convergence_paper_alpha(gaussian(5, 12, seed=1), 128, iters=30)
-    assert o.verdict == "refuted" and o.data["residual"][-1] > 0.5
-
-
-def test_convergence_rate_verified_and_refuted_when_alpha_too_large():
     data = gaussian(5, 12, seed=1)
-    X = sp.Matrix([[sp.Rational(Fraction(v).numerator, Fraction(v).denominator) for v in r] for r in data.X])
-    S = X.T * X
-    good = 1 / (S * S).trace()
-    o = checks.convergence_rate(data, good, 128, eps_list=(1e-3, 1e-9))
-    assert o.verdict == "verified", o.detail
-    lo, hi = checks.spectrum(data, 128)
-    too_big = sp.Rational(3) / sp.nsimplify(float(hi) ** 2, rational=True)   # mu_0 = 3 > 2: diverges
-    o = checks.convergence_rate(data, too_big, 128, eps_list=(1e-3,))
-    assert o.verdict == "refuted"
+    from numeric.alpha import value
+    o = checks.convergence(data, value("double-spectral", data, 128), 128, policy="double-spectral")
+    assert o.verdict == "refuted" and "f(2) = 0 = f(0)" in o.detail
+    assert o.data["small"] == ["2", "0", "0", "0", "0", "0"]
+
+
+def test_convergence_verified_inside_the_range_and_refuted_outside():
+    from numeric.alpha import value
+    data = gaussian(5, 12, seed=1)
+    for policy in ("spectral", "trace", "frobenius"):
+        o = checks.convergence(data, value(policy, data, 128), 128, policy=policy, eps_list=(1e-3, 1e-9))
+        assert o.verdict == "verified", (policy, o.detail)
+        assert all(r["measured"] <= r["bound"] for r in o.data["rows"])
+    too_big = 3 * value("spectral", data, 128)   # mu_0 = 3 on the top eigenvector: diverges
+    o = checks.convergence(data, too_big, 128, eps_list=(1e-3,))
+    assert o.verdict == "refuted" and "outside the convergence range" in o.detail
 
 
 def test_moments_checker_accepts_the_true_formula_and_rejects_the_printed_one():
     a, s = ALPHA, sp.Symbol("S")
-    assert lemmas.moments(1, 2 * a * s - a**2 * s**3, a).verdict == "verified"
-    bad = lemmas.moments(1, 2 * a * s - 4 * a**2 * s**3, a)
+    step = fu.newton_scalar
+    assert lemmas.moments(1, 2 * a * s - a**2 * s**3, a * s, step, a).verdict == "verified"
+    bad = lemmas.moments(1, 2 * a * s - 4 * a**2 * s**3, a * s, step, a)
     assert bad.verdict == "refuted" and "-4" in bad.detail and "S**3*alpha**2" in bad.detail
-    assert lemmas.moments_degree(5, a).verdict == "verified"
+    assert lemmas.moments_degree(5, a * s, step, lambda k: (1, 2 ** (k + 1) - 1)).verdict == "verified"
+    assert lemmas.moments_degree(5, a * s, step, lambda k: (1, 2 ** k)).verdict == "refuted"
 
 
 def test_alpha_policies_are_ordered_as_their_formulas():

@@ -51,6 +51,7 @@ class Theorem:
     defaults: dict
     basis: tuple[str, ...]    # variants the theorem's verdict rests on
     notes: tuple[str, ...] = ()  # settled open questions, stated assumptions
+    alpha_aliases: dict = field(default_factory=dict, hash=False, compare=False)  # name -> (policy, cite)
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:

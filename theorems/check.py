@@ -50,25 +50,17 @@ def _int_opt(name, v, lo, hi=None):
     return v
 
 
-ALPHA_POLICIES = {
-    "spectral": "1/||SS'||_2 = 1/lambda_max(S)^2, rounded down to the run's precision: half the paper's alpha, "
-                "the largest power-of-two fraction of it that keeps every eigenvalue of M_0 S inside (0, 2)",
-    "trace": "1/tr(S^2): exact and rational, <= 1/lambda_max(S)^2",
-    "paper": "2/||SS'||_2 as printed in eq. (5) (the boundary of convergence)",
-    "code": "1/||SS'||_F, as in the official repository's Newton baseline (HEAD)",
-}
-
-
-def _alpha_policy(a) -> str:
-    if a is None:
-        return "spectral"
-    a = str(a)
-    if a in ALPHA_POLICIES:
+def _alpha_policy(thm, a) -> str:
+    from numeric.alpha import POLICIES
+    a = str(thm.defaults["alpha"] if a is None else a)
+    a = thm.alpha_aliases.get(a, (a,))[0]
+    if a in POLICIES:
         return a
     try:
         q = Fraction(a)
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)} or a positive number, got {a!r}") from None
+        names = ", ".join([*POLICIES, *thm.alpha_aliases])
+        raise UsageError(f"--alpha must be one of {names} or a positive number, got {a!r}") from None
     if not q > 0:
         raise UsageError(f"--alpha must be positive, got {a}")
     return a
@@ -81,7 +73,7 @@ def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=N
     k = _int_opt("k", df["k"] if k is None else k, 0, 64)
     bits = _int_opt("precision", df["precision"] if precision is None else precision, 53, 4096)
     seed = _int_opt("seed", df["seed"] if seed is None else seed, 0)
-    policy = _alpha_policy(alpha if alpha is not None else df["alpha"])
+    policy = _alpha_policy(thm, alpha)
     if data is not None:
         if isinstance(data, (str, os.PathLike)):
             try:
@@ -104,44 +96,22 @@ def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=N
         n = _int_opt("n", df["n"] if n is None else n, 1, 1000)
         data_obj, source = gaussian(d, n, seed), f"Gaussian sample, seed {seed}: x ~ N(0, I), w ~ N(0, I), y = Xw"
     ctx = Context(k, d, n, bits, seed, policy, data_obj, source)
-    ctx.alpha_value, ctx.alpha_info = alpha_for(ctx)
+    ctx.alpha_value, ctx.alpha_info = alpha_for(thm, ctx)
     return ctx
 
 
-def alpha_for(ctx: Context):
+def alpha_for(thm, ctx: Context):
     """The run's alpha as an exact rational (every backend reads it exactly)."""
-    import mpmath
-    from numeric.checks import _q, spectrum
-    X = sp.Matrix([[_q(v) for v in r] for r in ctx.data.X])
-    S = X.T * X
+    from numeric.alpha import POLICIES, AlphaError, value
+    try:
+        a = value(ctx.alpha_policy, ctx.data, ctx.bits)
+    except AlphaError as e:
+        raise UsageError(str(e)) from None
     pol = ctx.alpha_policy
-    if pol not in ALPHA_POLICIES:
-        q = Fraction(pol)
-        return sp.Rational(q.numerator, q.denominator), {"policy": "given", "formula": pol, "value": float(q),
-                                                        "why": "given with --alpha"}
-    if (S * S).trace() == 0:
-        raise UsageError("the data has X = 0, so S = X'X = 0 and alpha (which scales S) is undefined")
-    if pol == "trace":
-        a = 1 / (S * S).trace()
-    else:
-        with mpmath.mp.workprec(ctx.bits):
-            if pol == "code":
-                v = 1 / mpmath.sqrt(mpmath.mpf(_q_str((S * S * S * S).trace())))  # ||S^2||_F^2 = tr(S^4)
-            else:
-                lo, hi = spectrum(ctx.data, ctx.bits)
-                v = (2 if pol == "paper" else 1) / hi**2
-                if pol == "spectral":
-                    v = v * (1 - mpmath.mpf(2) ** (8 - ctx.bits))   # stay below 1/lambda_max^2 despite rounding
-            man, exp = mpmath.mpf(v).man_exp
-        a = sp.Rational(man) * sp.Rational(2) ** exp
-    return a, {"policy": pol, "formula": {"spectral": "1/||SS'||_2", "trace": "1/tr(S^2)", "paper": "2/||SS'||_2 (eq. (5))",
-                                          "code": "1/||SS'||_F"}[pol],
-               "value": float(a), "why": ALPHA_POLICIES[pol]}
-
-
-def _q_str(q) -> str:
-    q = sp.Rational(q)
-    return f"{q.p}/{q.q}" if q.q != 1 else str(q.p)
+    formula, why = POLICIES.get(pol, (pol, "given with --alpha"))
+    alias = [f"{name} ({cite})" for name, (target, cite) in thm.alpha_aliases.items() if target == pol]
+    return a, {"policy": pol if pol in POLICIES else "given", "formula": formula, "value": float(a),
+               "why": why + ("; " + "; ".join(alias) if alias else "")}
 
 
 # ---------------------------------------------------------------- claims
@@ -197,26 +167,24 @@ def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
                     time.perf_counter() - t0)
 
 
-def run_theorem_claim(claim, ctx: Context, alpha_sym) -> Evidence:
+def run_theorem_claim(thm, claim, ctx: Context, alpha_sym) -> Evidence:
     from numeric import checks
+    from numeric.alpha import value
     from symbolic import lemmas
     t0 = time.perf_counter()
     s = claim.spec
     if claim.kind == "moments":
-        o = lemmas.moments(s["k"], s["printed"], alpha_sym)
+        o = lemmas.moments(s["k"], s["printed"], s["start"], s["step"], alpha_sym)
     elif claim.kind == "moments_degree":
-        o = lemmas.moments_degree(s["kmax"], alpha_sym)
-    elif claim.kind == "convergence" and s["alpha"] == "paper":
-        o = checks.convergence_paper_alpha(ctx.data, ctx.bits)
+        o = lemmas.moments_degree(s["kmax"], s["start"], s["step"], s["degree"])
     elif claim.kind == "convergence":
-        if ctx.alpha_policy == "paper":
-            o = checks.convergence_paper_alpha(ctx.data, ctx.bits)
-        else:
-            o = checks.convergence_rate(ctx.data, ctx.alpha_value, ctx.bits)
+        policy = ctx.alpha_policy if s["alpha"] == "run" else _alpha_policy(thm, s["alpha"])
+        a = ctx.alpha_value if s["alpha"] == "run" else value(policy, ctx.data, ctx.bits)
+        o = checks.convergence(ctx.data, a, ctx.bits, policy=policy)
     else:
         raise ValueError(claim.kind)
     return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
-                    {**o.data, "text": claim.text}, o.assumptions, time.perf_counter() - t0)
+                    {**o.data, "text": claim.text, "kind": claim.kind}, o.assumptions, time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------- verify
@@ -254,7 +222,7 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
     if variant is None:
         for c in thm.claims(None):
             say(f"theorem: {c.name}")
-            thm_claims.append(run_theorem_claim(c, ctx, alpha_sym))
+            thm_claims.append(run_theorem_claim(thm, c, ctx, alpha_sym))
 
     if variant:
         verdict = results[0].verdict
@@ -385,8 +353,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--k", help="number of Newton iterations (default 12)")
     p.add_argument("--d", help="dimension for the numeric checks (default 20)")
     p.add_argument("--n", help="number of examples for the numeric checks (default 40)")
-    p.add_argument("--alpha", help="'spectral' (1/||SS'||_2, default), 'trace' (1/tr(S^2)), 'paper' (2/||SS'||_2, "
-                                   "eq. (5)), 'code' (1/||SS'||_F, the official repo) or a positive number")
+    p.add_argument("--alpha", help="how to choose alpha: spectral (1/||SS'||_2), double-spectral (2/||SS'||_2), "
+                                   "frobenius (1/||SS'||_F), trace (1/tr S^2), a theorem's alias (newton_k_plus_8: "
+                                   "paper, code) or a positive number")
     p.add_argument("--precision", help="bits for ball / multiprecision arithmetic (default 256)")
     p.add_argument("--seed", help="seed of the sampled data (default 0)")
     p.add_argument("--variant", help="check one construction variant alone")

@@ -213,17 +213,24 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     return claims
 
 
+def newton_scalar(M, s):
+    """The recursion on polynomials in the commuting symbol S (eq. (37))."""
+    return 2 * M - M * s * M
+
+
 def theorem_claims(alg) -> list[Claim]:
     s = sp.Symbol("S")
+    rec = {"start": alpha * s, "step": newton_scalar}
     return [
         Claim("sum of moments: M_1", "moments", "eq. (38)", r"$M_1 = 2\alpha S - 4\alpha^2 S^3$",
-              {"k": 1, "printed": 2 * alpha * s - 4 * alpha**2 * s**3}, statement=False),
+              {"k": 1, "printed": 2 * alpha * s - 4 * alpha**2 * s**3, **rec}, statement=False),
         Claim("sum of moments: M_2", "moments", "eq. (39)",
               r"$M_2 = 4\alpha S - 12\alpha^2 S^3 + 16\alpha^3 S^5 - 16\alpha^4 S^7$",
-              {"k": 2, "printed": 4 * alpha * s - 12 * alpha**2 * s**3 + 16 * alpha**3 * s**5 - 16 * alpha**4 * s**7},
-              statement=False),
+              {"k": 2, "printed": 4 * alpha * s - 12 * alpha**2 * s**3 + 16 * alpha**3 * s**5 - 16 * alpha**4 * s**7,
+               **rec}, statement=False),
         Claim("sum of moments: degree", "moments_degree", "eq. (40)",
-              r"$M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s$", {"kmax": 6}, statement=False),
+              r"$M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s$",
+              {"kmax": 6, "degree": lambda k: (1, 2 ** (k + 1) - 1), **rec}, statement=False),
         Claim("convergence with the paper's alpha", "convergence", "eq. (5), eq. (37), Section 3.1",
               r"with $\alpha = 2/\|SS^\top\|_2$, $M_k \to S^\dagger$ in $O(\log\kappa + \log\log(1/\epsilon))$ steps",
               {"alpha": "paper"}, statement=False),
@@ -273,6 +280,8 @@ THEOREM = Theorem(
     ),
     claims=theorem_claims,
     defaults={"k": 16, "d": 20, "n": 40, "precision": 256, "seed": 0, "alpha": "spectral"},
+    alpha_aliases={"paper": ("double-spectral", "as printed in eq. (5) and eq. (37)"),
+                   "code": ("frobenius", "the official repository's Newton baseline at HEAD")},
     basis=("corrected", "exact"),
     notes=(
         "Keys: Definition B.1 sums over j = 1..n, the n examples; we read the key set as the example "
