@@ -311,6 +311,45 @@ class TorchBackend(Backend):
         return float(x)
 
 
+class Mat:
+    """A backend matrix with operators: ``*`` is the matrix product (or a
+    scalar multiple), so a formula such as ``2*M - M*S*M`` is written once and
+    runs on every backend, on sympy matrices and on symbolic polynomials."""
+    __slots__ = ("be", "v")
+
+    def __init__(self, be: Backend, v):
+        self.be, self.v = be, v
+
+    def _lift(self, o):
+        return o.v if isinstance(o, Mat) else o
+
+    def __add__(self, o):
+        return Mat(self.be, self.be.add(self.v, self._lift(o)))
+
+    __radd__ = __add__
+
+    def __sub__(self, o):
+        return Mat(self.be, self.be.sub(self.v, self._lift(o)))
+
+    def __neg__(self):
+        return Mat(self.be, self.be.scale(self.be.num(-1), self.v))
+
+    def __mul__(self, o):
+        if isinstance(o, Mat):
+            return Mat(self.be, self.be.mm(self.v, o.v))
+        return Mat(self.be, self.be.scale(o if not isinstance(o, (int, sp.Basic, Fraction)) else self.be.num(o), self.v))
+
+    def __rmul__(self, c):
+        return Mat(self.be, self.be.scale(c if not isinstance(c, (int, sp.Basic, Fraction)) else self.be.num(c), self.v))
+
+    @property
+    def T(self):
+        return Mat(self.be, self.be.T(self.v))
+
+    def __getitem__(self, ij):
+        return self.v[ij]
+
+
 def eval_coeff(expr, values: dict, be: Backend):
     """Evaluate an exact sympy expression with backend arithmetic: rationals stay
     exact on exact backends, and become balls/floats elsewhere."""

@@ -14,10 +14,77 @@ from symbolic.layers import Construction
 from symbolic.lemmas import Outcome, apply_all, select_layers
 from symbolic.templates import Algebra, Template
 
-from .backends import ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend
+from dataclasses import dataclass
+
+from .backends import ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
 from .data import small_integers
 from .forward import Data, Network
 from .recursions import gd, moments, newton, predict
+
+
+# ---------------------------------------------------------------- the claim's recursion
+@dataclass
+class Recursion:
+    """What a network is claimed to compute, as the claim states it:
+    ``M_0 = start()`` (a polynomial in S and the parameters), ``M_{j+1} =
+    step(M_j, S)``, prediction ``readout(M)`` (a polynomial in T, z = x_test,
+    b = X'y), hidden state ``invariant(T)``.  Evaluated here on sympy matrices
+    (exact) or on backend matrices (balls, float64) through the same formulas."""
+    alg: Algebra
+    start: Callable
+    step: Callable
+    readout: Callable
+    invariant: Callable
+    carrier: tuple = ("x", "Tx")
+
+    @classmethod
+    def from_spec(cls, alg: Algebra, spec: dict) -> "Recursion":
+        return cls(alg, spec["start"], spec["step"], spec["readout"], spec["invariant"], tuple(spec["carrier"][:2]))
+
+    def iterates(self, S, k: int, coeffs: dict, be: Backend | None = None) -> list:
+        """[M_0, ..., M_k] as sympy matrices (be None) or backend matrices."""
+        if be is None:
+            M = self.start().evaluate({"S": S}, coeffs)
+            out = [M]
+            for _ in range(k):
+                M = self.step(M, S)
+                out.append(M)
+            return out
+        Sw = Mat(be, S)
+        M = self.start().evaluate({"S": Sw}, conv=lambda c: eval_coeff(c, coeffs, be))
+        out = [M.v]
+        for _ in range(k):
+            M = self.step(M, Sw)
+            out.append(M.v)
+        return out
+
+    def _env(self, T, z, b, tr, wrap):
+        env = {"z": z, "z'": tr(z), "b": b, "b'": tr(b)}
+        for name in self.alg.mats:
+            env[name], env[name + "'"] = T, tr(T)
+        return {k: wrap(v) for k, v in env.items()}
+
+    def prediction(self, T, z, b, coeffs: dict, be: Backend | None = None):
+        """readout(T) on a concrete T (sympy, or a backend matrix)."""
+        p = self.readout(self.alg.matrix("T"))
+        if be is None:
+            return p.evaluate(self._env(T, z, b, lambda m: m.T, lambda v: v), coeffs)[0, 0]
+        out = p.evaluate(self._env(T, z, b, be.T, lambda v: Mat(be, v)),
+                         conv=lambda c: eval_coeff(c, coeffs, be), one=Mat(be, be.matrix([[1]])))
+        return out[0, 0]
+
+    def carrier_value(self, T, S, Xcols, coeffs: dict, be: Backend):
+        """The claimed carrier block for data tokens whose x's are the columns
+        of Xcols: F(T) Xcols where the invariant's carrier block is F(T) x_t."""
+        kind, block = self.carrier
+        F = Template(self.invariant(self.alg.matrix("T"))).get(kind, block, self.alg).right_factor("x_t")
+        if F is None:
+            raise ValueError(f"the invariant's block {block} is not of the form F x_t")
+        env = {"S": Mat(be, S)}
+        for name in self.alg.mats:
+            env[name], env[name + "'"] = Mat(be, T), Mat(be, be.T(T))
+        val = F.evaluate(env, conv=lambda c: eval_coeff(c, coeffs, be), one=Mat(be, be.identity(be.shape(T)[0])))
+        return be.mm(val.v, Xcols)
 
 
 # ---------------------------------------------------------------- helpers
@@ -145,8 +212,7 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
 
 
 # ---------------------------------------------------------------- exact composition
-def composition(con: Construction, alg: Algebra, invariant: Callable, sizes, alpha_sym, n_sym,
-                seed: int = 0, trials: int = 1) -> Outcome:
+def composition(con: Construction, rec: Recursion, sizes, alpha_sym, seed: int = 0, trials: int = 1) -> Outcome:
     """Run the composed network in exact rationals and compare every stage
     boundary with the invariant at M_l, and the prediction with the recursion."""
     be = ExactBackend()
@@ -155,7 +221,7 @@ def composition(con: Construction, alg: Algebra, invariant: Callable, sizes, alp
     for (d, n, k) in sizes:
         for _ in range(trials):
             data = small_integers(d, n, rng)
-            mm = _compose_one(con, alg, invariant, data, k, alpha_sym, be)
+            mm = _compose_one(con, rec, data, k, alpha_sym, be)
             if mm:
                 return Outcome("refuted", f"exact composition (rationals)",
                                f"d={d}, n={n}, k={k}: after layer {mm['layer']} (end of the {mm['stage']} layers "
@@ -168,18 +234,16 @@ def composition(con: Construction, alg: Algebra, invariant: Callable, sizes, alp
                    + ", ".join(f"({d}, {n}, {k})" for d, n, k in checked), {"sizes": checked})
 
 
-def _compose_one(con, alg, invariant, data: Data, k, alpha_sym, be):
+def _compose_one(con, rec: Recursion, data: Data, k, alpha_sym, be):
     d, n = data.d, data.n
+    alg = rec.alg
     Xs = sp.Matrix([[_q(v) for v in r] for r in data.X])
     S = Xs.T * Xs
     a = alpha_trace(S)
     params = {alpha_sym: a}
     net = Network(con, d, n, be, params)
     H = net.embed(data)
-    Ms = [S * a]
-    for _ in range(k):
-        M = Ms[-1]
-        Ms.append(2 * M - M * S * M)
+    Ms = rec.iterates(S, k, {alpha_sym: a, alg.n: n})
     stage_of = con.layers(k)
     last_init = len(con.init) - 1
     for idx, (stage, it, L) in enumerate(stage_of):
@@ -187,7 +251,7 @@ def _compose_one(con, alg, invariant, data: Data, k, alpha_sym, be):
         boundary = (stage == "init" and idx == last_init) or (stage == "step" and L is con.step[-1])
         if boundary:
             ell = 0 if stage == "init" else it
-            want = template_matrix(net, alg, Template(invariant(alg.matrix("T"))), data, Ms[ell], params)
+            want = template_matrix(net, alg, Template(rec.invariant(alg.matrix("T"))), data, Ms[ell], params)
             mm = first_mismatch(net, hidden_to_sympy(net, H), want)
             if mm:
                 group = [x.name for x in (con.init if stage == "init" else con.step)]
@@ -196,7 +260,7 @@ def _compose_one(con, alg, invariant, data: Data, k, alpha_sym, be):
     pred = _q(net.read(H))
     z = sp.Matrix([_q(v) for v in data.x_test])
     b = Xs.T * sp.Matrix([_q(v) for v in data.y])
-    want = (z.T * Ms[k] * b)[0, 0]
+    want = rec.prediction(Ms[k], z, b, {alpha_sym: a, alg.n: n})
     if pred != want:
         return {"layer": con.readout[-1].name if con.readout else "-", "stage": "readout", "iteration": k,
                 "d": d, "n": n, "k": k, **data_json(data), "alpha": str(a), "token": con.output[0],
@@ -210,32 +274,34 @@ def _entry_range(trial: int, trials: int) -> tuple[int, int]:
     return (-1, 1) if trial < trials // 2 else (-2, 2)
 
 
-def search_composition_counterexample(con, alg, invariant, alpha_sym, max_d=3, max_n=3, k=1, trials=20, seed=0):
+def search_composition_counterexample(con, rec: Recursion, alpha_sym, max_d=3, max_n=3, k=1, trials=20, seed=0):
     rng = random.Random(seed)
     be = ExactBackend()
     for d in range(1, max_d + 1):
         for n in range(1, max_n + 1):
             for trial in range(trials):
                 data = small_integers(d, n, rng, *_entry_range(trial, trials))
-                mm = _compose_one(con, alg, invariant, data, k, alpha_sym, be)
+                mm = _compose_one(con, rec, data, k, alpha_sym, be)
                 if mm:
                     return mm
     return None
 
 
 # ---------------------------------------------------------------- certified balls
-def per_layer(con: Construction, alg: Algebra, invariant, data: Data, k: int, alpha_value, alpha_sym,
-              be: Backend, carrier=("x", "Tx"), readout_each: bool = True) -> dict:
-    """Network vs recursion after the initialisation and after every Newton
-    layer: the carrier block against M_l x_j (every entry) and, with
+def per_layer(con: Construction, rec: Recursion, data: Data, k: int, alpha_value, alpha_sym,
+              be: Backend, readout_each: bool = True, recursion: bool = True) -> dict:
+    """Network vs recursion after the initialisation and after every step:
+    the carrier block against the invariant's (every entry) and, with
     ``readout_each``, the prediction read out from H_l by the readout layers."""
     d, n = data.d, data.n
     net = Network(con, d, n, be, {alpha_sym: alpha_value})
+    coeffs = {alpha_sym: alpha_value, rec.alg.n: n}
     S, b = moments(data.X, data.y, be)
-    Ms = newton(S, be.num(alpha_value) if not hasattr(alpha_value, "mid") else alpha_value, k, be)
-    kind, block = carrier
+    Ms = rec.iterates(S, k, coeffs, be) if recursion else None
+    kind, block = rec.carrier
     cols = [j for j, _ in net.block_of(net.embed(data), kind, block)]
     Xk = be.matrix([[data.X[j][r] for j in cols] for r in range(d)])   # d x (tokens of the carrier kind)
+    z = be.matrix([[v] for v in data.x_test])
     H = net.embed(data)
     for L in con.init:
         H = net.apply_layer(L, H)
@@ -250,11 +316,13 @@ def per_layer(con: Construction, alg: Algebra, invariant, data: Data, k: int, al
             for L in con.readout:
                 Hr = net.apply_layer(L, Hr)
             row["pred_net"] = net.read(Hr)
-            row["pred_rec"] = predict(data.x_test, be.mm(Ms[ell], b), be)
-            row["pred_diff"] = row["pred_net"] - row["pred_rec"]
-        want = be.mm(Ms[ell], Xk)
-        row["carrier_diffs"] = [v - want[r, c] for c, (_, vec) in enumerate(net.block_of(H, kind, block))
-                                for r, v in enumerate(vec)]
+            if recursion:
+                row["pred_rec"] = rec.prediction(Ms[ell], z, b, coeffs, be)
+                row["pred_diff"] = row["pred_net"] - row["pred_rec"]
+        if recursion:
+            want = rec.carrier_value(Ms[ell], S, Xk, coeffs, be)
+            row["carrier_diffs"] = [v - want[r, c] for c, (_, vec) in enumerate(net.block_of(H, kind, block))
+                                    for r, v in enumerate(vec)]
         rows.append(row)
     return {"rows": rows, "S": S, "b": b, "Ms": Ms}
 
@@ -264,14 +332,14 @@ def _up(x) -> float:
     return math.nextafter(float(abs(x).upper()), math.inf)
 
 
-def certified(con: Construction, alg: Algebra, invariant, data: Data, k: int, alpha_value, alpha_sym,
-              bits: int, carrier=("x", "Tx"), readout_each: bool = True) -> tuple[Outcome, list[dict]]:
+def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value, alpha_sym,
+              bits: int, readout_each: bool = True) -> tuple[Outcome, list[dict]]:
     """Run the network and the recursion in ball arithmetic.  A difference ball
     that excludes 0 is a certified refutation; otherwise its radius bounds
     |network - recursion|."""
     be = ArbBackend(bits)
     with be.precision(bits):
-        res = per_layer(con, alg, invariant, data, k, alpha_value, alpha_sym, be, carrier, readout_each)
+        res = per_layer(con, rec, data, k, alpha_value, alpha_sym, be, readout_each)
         table, excluded = [], []
         for r in res["rows"]:
             cd = r["carrier_diffs"]
@@ -300,13 +368,13 @@ def certified(con: Construction, alg: Algebra, invariant, data: Data, k: int, al
                    {"table": table, "max_bound": worst}), table
 
 
-def float64_errors(con, alg, invariant, data: Data, k, alpha_value, alpha_sym, carrier=("x", "Tx")) -> list[float]:
-    """Network prediction after each Newton layer, in float64 (torch, CUDA if present)."""
+def float64_predictions(con, rec: Recursion, data: Data, k, alpha_value, alpha_sym) -> tuple[list[float], str]:
+    """The network's prediction after each step, in float64 (torch, CUDA if present)."""
     try:
         be = TorchBackend()
     except ImportError:
         be = NumpyBackend()
-    res = per_layer(con, alg, invariant, data, k, float(alpha_value), alpha_sym, be, carrier)
+    res = per_layer(con, rec, data, k, float(alpha_value), alpha_sym, be, recursion=False)
     return [float(r["pred_net"]) for r in res["rows"]], be.name
 
 

@@ -1,8 +1,22 @@
-"""Iterative Newton (Newton-Schulz), GD and preconditioned GD, written once
-against the backend interface."""
+"""Iterative Newton (Newton-Schulz), GD and preconditioned GD, each written
+once.  The step formulas use only ``+``, ``-``, scalar ``*`` and matrix ``*``,
+so the same function runs on noncommutative polynomials (the symbolic
+lemmas), sympy matrices (exact checks) and backend matrices wrapped in
+:class:`~numeric.backends.Mat` (balls, mpmath, float64)."""
 from __future__ import annotations
 
-from .backends import Backend
+from .backends import Backend, Mat
+
+
+def newton_step(M, S):
+    """One Iterative Newton step: M <- 2M - M S M."""
+    return 2 * M - M * S * M
+
+
+def gd_step(w, S, b, eta, P=None):
+    """One GD step on 1/2 |y - Xw|^2 (gradient S w - b), preconditioned by P."""
+    g = S * w - b
+    return w - eta * (P * g if P is not None else g)
 
 
 def moments(X, y, be: Backend):
@@ -13,27 +27,25 @@ def moments(X, y, be: Backend):
 
 
 def newton(S, alpha, k: int, be: Backend) -> list:
-    """M_0 = alpha S, M_{j+1} = 2 M_j - M_j S M_j; returns [M_0, ..., M_k]."""
-    M = be.scale(alpha, S)
-    out = [M]
-    two = be.num(2)
+    """M_0 = alpha S, then k Newton steps; returns [M_0, ..., M_k]."""
+    Sw = Mat(be, S)
+    M = alpha * Sw
+    out = [M.v]
     for _ in range(k):
-        M = be.sub(be.scale(two, M), be.mm(M, be.mm(S, M)))
-        out.append(M)
+        M = newton_step(M, Sw)
+        out.append(M.v)
     return out
 
 
 def gd(S, b, eta, k: int, be: Backend, P=None) -> list:
-    """w_0 = 0, w_{j+1} = w_j - eta P (S w_j - b) (P = I: plain GD on the
-    unnormalised loss 1/2 |y - Xw|^2); returns [w_0, ..., w_k]."""
-    w = be.zeros(be.shape(S)[0], 1)
-    out = [w]
+    """w_0 = 0, then k (preconditioned) GD steps; returns [w_0, ..., w_k]."""
+    Sw, bw = Mat(be, S), Mat(be, b)
+    Pw = Mat(be, P) if P is not None else None
+    w = Mat(be, be.zeros(be.shape(S)[0], 1))
+    out = [w.v]
     for _ in range(k):
-        g = be.sub(be.mm(S, w), b)
-        if P is not None:
-            g = be.mm(P, g)
-        w = be.sub(w, be.scale(eta, g))
-        out.append(w)
+        w = gd_step(w, Sw, bw, eta, Pw)
+        out.append(w.v)
     return out
 
 

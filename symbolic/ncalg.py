@@ -238,14 +238,21 @@ class Poly:
             out.append(s)
         return " + ".join(out).replace("+ -", "- ")
 
-    def evaluate(self, env: Mapping[str, sp.Matrix], coeffs: Mapping | None = None):
-        """Exact value for concrete matrices (used for counterexamples)."""
+    def evaluate(self, env: Mapping[str, object], coeffs: Mapping | None = None, conv=None, one=None):
+        """The value for concrete matrices: sympy matrices by default, or any
+        matrices whose ``*`` is the matrix product (``numeric.backends.Mat``),
+        with ``conv`` turning a coefficient into their scalar type and ``one``
+        the 1x1 matrix holding 1 (for scalar-valued polynomials)."""
+        conv = conv or (lambda c: sp.sympify(c).subs(coeffs or {}))
         total = None
         for (scal, w), c in self.terms:
-            val = sp.sympify(c).subs(coeffs or {})
+            val = conv(c)
             for s in scal:
                 val = val * _eval_word(s, env)[0, 0]
-            m = _eval_word(w, env) * val if w else sp.Matrix([[val]])
+            if w:
+                m = _eval_word(w, env) * val
+            else:
+                m = sp.Matrix([[val]]) if one is None else one * val
             total = m if total is None else total + m
         return total
 

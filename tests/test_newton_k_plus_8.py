@@ -96,7 +96,7 @@ def test_ablation_keys_include_test_refuted():
     assert o.verdict != "verified"
     assert "z" in o.detail   # the x_test letter shows up in the Gram block
     c = cl["exact composition at small sizes"]
-    oc = checks.composition(con, alg, c.spec["invariant"], [(1, 1, 1), (2, 2, 1)], ALPHA, alg.n)
+    oc = checks.composition(con, checks.Recursion.from_spec(alg, c.spec), [(1, 1, 1), (2, 2, 1)], ALPHA)
     assert oc.verdict == "refuted" and "I-2" in oc.where["layers"] and oc.where["block"] == "Tx"
 
 
@@ -133,7 +133,7 @@ def test_every_single_block_perturbation_is_caught(name, site, mode):
     con = perturb(v.build(), site, mode)
     c = next(c for c in v.claims(con, alg) if c.kind == "induction")
     o = induction(con, alg, c)
-    comp = checks.composition(con, alg, c.spec["invariant"], [(1, 2, 2), (2, 3, 2), (3, 4, 1)], ALPHA, alg.n)
+    comp = checks.composition(con, checks.Recursion.from_spec(alg, c.spec), [(1, 2, 2), (2, 3, 2), (3, 4, 1)], ALPHA)
     if (site, mode) in no_ops(name):
         # a true symmetry: both evaluators must agree that nothing changed
         assert o.verdict == "verified" and comp.verdict == "verified"

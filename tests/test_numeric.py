@@ -82,11 +82,11 @@ def test_certified_bound_verified_for_working_and_refuted_for_printed():
     X = sp.Matrix(data.X).applyfunc(sp.nsimplify)
     a = sp.Rational(1, 1000)
     con, alg, c = _claim("exact", "certified")
-    ok, table = checks.certified(con, alg, None, data, 5, a, ALPHA, 128, carrier=c.spec["carrier"])
+    ok, table = checks.certified(con, checks.Recursion.from_spec(alg, c.spec), data, 5, a, ALPHA, 128)
     assert ok.verdict == "verified" and len(table) == 6
     assert all(r["pred_contains_zero"] and r["pred_bound"] < 1e-20 for r in table)
     con, alg, c = _claim("printed", "certified")
-    bad, _ = checks.certified(con, alg, None, data, 2, a, ALPHA, 128, carrier=c.spec["carrier"])
+    bad, _ = checks.certified(con, checks.Recursion.from_spec(alg, c.spec), data, 2, a, ALPHA, 128)
     assert bad.verdict == "refuted" and "certified nonzero" in bad.detail
 
 
@@ -115,7 +115,7 @@ def test_convergence_verified_inside_the_range_and_refuted_outside():
 
 def test_moments_checker_accepts_the_true_formula_and_rejects_the_printed_one():
     a, s = ALPHA, sp.Symbol("S")
-    step = fu.newton_scalar
+    from numeric.recursions import newton_step as step
     assert lemmas.moments(1, 2 * a * s - a**2 * s**3, a * s, step, a).verdict == "verified"
     bad = lemmas.moments(1, 2 * a * s - 4 * a**2 * s**3, a * s, step, a)
     assert bad.verdict == "refuted" and "-4" in bad.detail and "S**3*alpha**2" in bad.detail

@@ -139,7 +139,8 @@ def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
         o = lemmas.induction(con, alg, s["invariant"], s["carrier"], s["start"], s["step"], s["readout"],
                              s.get("symmetric", True))
         if o.verdict != "verified":
-            cx = checks.search_composition_counterexample(con, alg, s["invariant"], alpha_sym, seed=ctx.seed)
+            cx = checks.search_composition_counterexample(con, checks.Recursion.from_spec(alg, s), alpha_sym,
+                                                          seed=ctx.seed)
             if cx:
                 o.verdict = "refuted"
                 o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}, X={cx['X']}, y={cx['y']}, "
@@ -148,10 +149,10 @@ def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
                 o.data["counterexample"] = cx
     elif kind == "composition":
         sizes = [(dd, nn, min(kk, ctx.k) if ctx.k else 0) for dd, nn, kk in s["sizes"]]
-        o = checks.composition(con, alg, s["invariant"], sizes, alpha_sym, alg.n, seed=ctx.seed)
+        o = checks.composition(con, checks.Recursion.from_spec(alg, s), sizes, alpha_sym, seed=ctx.seed)
     elif kind == "certified":
-        o, _ = checks.certified(con, alg, None, ctx.data, ctx.k, ctx.alpha_value, alpha_sym, ctx.bits,
-                                carrier=s["carrier"])
+        o, _ = checks.certified(con, checks.Recursion.from_spec(alg, s), ctx.data, ctx.k, ctx.alpha_value,
+                                alpha_sym, ctx.bits)
     elif kind == "layer_count":
         o = lemmas.layer_count(con, s["bound"])
     elif kind == "width":
@@ -202,7 +203,8 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     results: list[VariantResult] = []
-    cons, carriers = {}, {}
+    from numeric import checks
+    cons, recs = {}, {}
     for v in thm.variants:
         if variant and v.name != variant:
             continue
@@ -216,7 +218,7 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
             say(f"{v.name}: {c.name}")
             checks_.append(run_claim(c, con, alg, ctx, alpha_sym))
         results.append(VariantResult(v.name, v.role, v.summary, v.justification, checks_, describe(con, alg)))
-        carriers[v.name] = next(c.spec["carrier"] for c in claims if c.kind == "certified")
+        recs[v.name] = next(checks.Recursion.from_spec(alg, c.spec) for c in claims if c.kind == "certified")
     alpha_sym = sp.Symbol("alpha", positive=True)
     thm_claims = []
     if variant is None:
@@ -230,7 +232,7 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
     else:
         verdict = combine(r.verdict for r in results if r.name in thm.basis)
         basis = "variants " + " and ".join(thm.basis)
-    numbers = layer_numbers(thm, results, cons, carriers, ctx, variant)
+    numbers = layer_numbers(thm, results, cons, recs, ctx, variant)
     errata = collect_errata(results, thm_claims)
     env = environment(ctx, time.perf_counter() - t_start)
     settings = {"k": ctx.k, "d": ctx.d, "n": ctx.n, "precision_bits": ctx.bits, "seed": ctx.seed,
@@ -267,7 +269,7 @@ def describe(con, alg) -> dict:
             "tokens": con.tokens.description}
 
 
-def layer_numbers(thm, results, cons, carriers, ctx: Context, variant) -> dict:
+def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
     """Per-Newton-layer table (certified, float64) and the reference curves."""
     from numeric import checks
     pick = variant or ("exact" if "exact" in cons else thm.basis[0])
@@ -280,7 +282,7 @@ def layer_numbers(thm, results, cons, carriers, ctx: Context, variant) -> dict:
     table = [dict(r) for r in ((cert.data.get("table") if cert else None) or [])]
     out = {"variant": pick, "per_layer": table}
     try:
-        f64, dev = checks.float64_errors(con, alg, None, ctx.data, ctx.k, ctx.alpha_value, alpha_sym, carriers[pick])
+        f64, dev = checks.float64_predictions(con, recs[pick], ctx.data, ctx.k, ctx.alpha_value, alpha_sym)
         for row, v in zip(table, f64):
             row["float64"] = v
             row["float64_err"] = abs(v - row["recursion"])

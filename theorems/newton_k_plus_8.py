@@ -22,6 +22,7 @@ import sympy as sp
 from symbolic.layers import (MLP, Attention, BlockMap, Construction, Head, Layer, Mov, Mul,
                              TokenFormat, TokenKind)
 from symbolic.layout import Layout, d
+from numeric.recursions import newton_step   # eq. (32): M <- 2M - M S M, written once
 from theorems.base import Claim, Theorem, Variant
 
 alpha = sp.Symbol("alpha", positive=True)
@@ -135,10 +136,6 @@ def invariant(alg, T, lay_kind: str):
     return {"xy": {"Tx": T * xt, "x": xt, "y": y}, "test": {"Tx": T * z, "x": z}}
 
 
-def newton_step(T, S):
-    return 2 * T - T * S * T   # eq. (32), the Newton iteration
-
-
 def printed_layer_claims(alg) -> list[Claim]:
     """Each printed layer's claimed output, as the paper writes it."""
     from symbolic.templates import Template
@@ -188,21 +185,22 @@ def printed_layer_claims(alg) -> list[Claim]:
 def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     lay_kind = "exact" if con.layout is EXACT_LAYOUT else "printed"
     inv = lambda T: invariant(alg, T, lay_kind)
+    # what the network is claimed to compute, stated once for every check that compares with it
+    rec = {"invariant": inv, "carrier": (con.tokens.kinds[0].name, "Tx", "x_t"),
+           "start": lambda: alg.const(alpha) * alg.S, "step": newton_step,
+           "readout": lambda T: alg.z.T * T * alg.b}
     claims = []
     if var_name == "printed":
         claims += printed_layer_claims(alg)
     claims += [
         Claim("induction: prediction = x_test' M_k X'y for all k", "induction", "Theorem 5.1; eqs. (24)-(35)",
               r"$\hat y = x_{\mathrm{test}}^\top M_k X^\top y,\ M_0 = \alpha S,\ M_{j+1} = 2M_j - M_j S M_j$",
-              {"invariant": inv, "carrier": (con.tokens.kinds[0].name, "Tx", "x_t"),
-               "start": lambda: alg.const(alpha) * alg.S, "step": newton_step,
-               "readout": lambda T: alg.z.T * T * alg.b, "symmetric": True}),
+              {**rec, "symmetric": True}),
         Claim("exact composition at small sizes", "composition", "Theorem 5.1",
               "the composed network equals the recursion exactly, every Newton layer and the prediction",
-              {"sizes": [(1, 2, 3), (2, 3, 3), (3, 5, 2)], "invariant": inv}),
+              {"sizes": [(1, 2, 3), (2, 3, 3), (3, 5, 2)], **rec}),
         Claim("certified at realistic size", "certified", "Theorem 5.1",
-              "ball arithmetic encloses |network - recursion| at the run's d, n, k",
-              {"carrier": (con.tokens.kinds[0].name, "Tx")}),
+              "ball arithmetic encloses |network - recursion| at the run's d, n, k", rec),
         Claim("number of layers", "layer_count", "Theorem 5.1; Remark B.5",
               r"$k + 8$ layers: 3 initial, 1 per iteration, 5 readout", {"bound": sp.Symbol("k") + 8}),
         Claim("hidden width", "width", "Theorem 5.1", r"hidden dimension $O(d)$", {}),
@@ -213,14 +211,9 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     return claims
 
 
-def newton_scalar(M, s):
-    """The recursion on polynomials in the commuting symbol S (eq. (37))."""
-    return 2 * M - M * s * M
-
-
 def theorem_claims(alg) -> list[Claim]:
     s = sp.Symbol("S")
-    rec = {"start": alpha * s, "step": newton_scalar}
+    rec = {"start": alpha * s, "step": newton_step}
     return [
         Claim("sum of moments: M_1", "moments", "eq. (38)", r"$M_1 = 2\alpha S - 4\alpha^2 S^3$",
               {"k": 1, "printed": 2 * alpha * s - 4 * alpha**2 * s**3, **rec}, statement=False),
