@@ -63,3 +63,17 @@ def value(policy: str, data: Data, bits: int) -> sp.Rational:
                 v *= 1 - mpmath.mpf(2) ** (8 - bits)
         man, exp = mpmath.mpf(v).man_exp
     return sp.Rational(man) * sp.Rational(2) ** exp
+
+
+def batch_value(policy: str, S):
+    """alpha for every problem of a batch: S is a (B, d, d) float64 tensor."""
+    import torch
+    if policy not in POLICIES:
+        return torch.full(S.shape[:1], float(Fraction(policy)), dtype=S.dtype, device=S.device)
+    S2 = S @ S
+    if policy == "trace":
+        return 1 / S2.diagonal(dim1=-2, dim2=-1).sum(-1)
+    if policy == "frobenius":
+        return 1 / torch.linalg.matrix_norm(S2)
+    top = torch.linalg.eigvalsh(S)[..., -1]
+    return (2.0 if policy == "double-spectral" else 1.0) / top**2

@@ -60,6 +60,12 @@ class Backend:
     def copy(self, A):
         return type(A)(A)
 
+    def get(self, A, i: int, j: int):
+        return A[i, j]
+
+    def set(self, A, i: int, j: int, v) -> None:
+        A[i, j] = v
+
     def map(self, A, f):
         r, c = self.shape(A)
         return self.matrix([[f(A[i, j]) for j in range(c)] for i in range(r)])
@@ -347,7 +353,59 @@ class Mat:
         return Mat(self.be, self.be.T(self.v))
 
     def __getitem__(self, ij):
-        return self.v[ij]
+        return self.be.get(self.v, *ij)
+
+
+class TorchBatchBackend(TorchBackend):
+    """B problems at once in float64: a matrix is a (B, r, c) tensor and a
+    scalar is a float or a (B,) tensor, so one forward pass evaluates the same
+    construction on a whole batch of prompts (on CUDA when present)."""
+
+    def __init__(self, batch: int, device: str | None = None):
+        super().__init__(device)
+        self.B = batch
+        self.name = f"float64 batch of {batch} (torch, {self.device})"
+
+    def _vec(self, v):
+        t = self.torch
+        if isinstance(v, t.Tensor):
+            return v.to(dtype=t.float64, device=self.device).reshape(self.B) if v.dim() else v.expand(self.B)
+        return t.full((self.B,), float(sp.Rational(v)) if isinstance(v, sp.Basic) else float(v),
+                      dtype=t.float64, device=self.device)
+
+    def matrix(self, rows):
+        r = len(rows)
+        c = len(rows[0]) if r else 0
+        if r * c == 0:
+            return self.torch.zeros((self.B, r, c), dtype=self.torch.float64, device=self.device)
+        flat = self.torch.stack([self._vec(v) for row in rows for v in row], dim=1)
+        return flat.reshape(self.B, r, c)
+
+    def zeros(self, r, c):
+        return self.torch.zeros((self.B, r, c), dtype=self.torch.float64, device=self.device)
+
+    def identity(self, n):
+        return self.torch.eye(n, dtype=self.torch.float64, device=self.device).expand(self.B, n, n).clone()
+
+    def shape(self, A):
+        return tuple(A.shape[-2:])
+
+    def T(self, A):
+        return A.transpose(-1, -2).clone()
+
+    def scale(self, c, A):
+        if isinstance(c, self.torch.Tensor) and c.dim() == 1:
+            return A * c[:, None, None]
+        return A * c
+
+    def get(self, A, i, j):
+        return A[..., i, j]
+
+    def set(self, A, i, j, v):
+        A[..., i, j] = v
+
+    def to_float(self, x):
+        return float(x.max()) if isinstance(x, self.torch.Tensor) and x.dim() else float(x)
 
 
 def eval_coeff(expr, values: dict, be: Backend):
@@ -382,4 +440,4 @@ def eval_coeff(expr, values: dict, be: Backend):
 
 
 BACKENDS = {"exact": ExactBackend, "arb": ArbBackend, "mpmath": MPBackend,
-            "numpy": NumpyBackend, "torch": TorchBackend}
+            "numpy": NumpyBackend, "torch": TorchBackend, "torch-batch": TorchBatchBackend}

@@ -71,7 +71,7 @@ class Recursion:
             return p.evaluate(self._env(T, z, b, lambda m: m.T, lambda v: v), coeffs)[0, 0]
         out = p.evaluate(self._env(T, z, b, be.T, lambda v: Mat(be, v)),
                          conv=lambda c: eval_coeff(c, coeffs, be), one=Mat(be, be.matrix([[1]])))
-        return out[0, 0]
+        return be.get(out.v, 0, 0)
 
     def carrier_value(self, T, S, Xcols, coeffs: dict, be: Backend):
         """The claimed carrier block for data tokens whose x's are the columns
@@ -321,7 +321,7 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
                 row["pred_diff"] = row["pred_net"] - row["pred_rec"]
         if recursion:
             want = rec.carrier_value(Ms[ell], S, Xk, coeffs, be)
-            row["carrier_diffs"] = [v - want[r, c] for c, (_, vec) in enumerate(net.block_of(H, kind, block))
+            row["carrier_diffs"] = [v - be.get(want, r, c) for c, (_, vec) in enumerate(net.block_of(H, kind, block))
                                     for r, v in enumerate(vec)]
         rows.append(row)
     return {"rows": rows, "S": S, "b": b, "Ms": Ms}
@@ -366,6 +366,47 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
                    "carrier entry after every Newton layer" + (" and for the prediction read out there" if readout_each
                                                                else " and for the final prediction"),
                    {"table": table, "max_bound": worst}), table
+
+
+def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, batch: int, seed: int,
+                  alpha_policy: str, alpha_sym, tol: float = 1e-8) -> Outcome:
+    """The construction and the recursion on a batch of sampled prompts at
+    once, in float64 (torch; CUDA when present).  Supporting evidence with a
+    stated tolerance on the relative error, never a proof."""
+    from . import alpha as alpha_mod
+    from .backends import TorchBatchBackend
+    be = TorchBatchBackend(batch)
+    torch = be.torch
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
+    y = (X @ torch.randn(batch, d, 1, generator=g, dtype=torch.float64))[..., 0]
+    z = torch.randn(batch, d, generator=g, dtype=torch.float64)
+    X, y, z = X.to(be.device), y.to(be.device), z.to(be.device)
+    data = Data([[X[:, j, r] for r in range(d)] for j in range(n)], [y[:, j] for j in range(n)],
+                [z[:, r] for r in range(d)])
+    S, b = moments(data.X, data.y, be)
+    a = alpha_mod.batch_value(alpha_policy, S)
+    coeffs = {alpha_sym: a, rec.alg.n: n}
+    net = Network(con, d, n, be, {alpha_sym: a})
+    pred_net, _ = net.run(data, k, keep=False)
+    Ms = rec.iterates(S, k, coeffs, be)
+    zt = be.matrix([[v] for v in data.x_test])
+    pred_rec = rec.prediction(Ms[k], zt, b, coeffs, be)
+    # error relative to the scale |x_test| |M_k b| of the prediction (a bilinear form), per prompt
+    scale = torch.linalg.vector_norm(zt[..., 0], dim=-1) * torch.linalg.vector_norm((Ms[k] @ b)[..., 0], dim=-1)
+    err = (pred_net - pred_rec).abs()
+    rel = torch.where(torch.isfinite(err), err / scale.clamp_min(1e-300), torch.full_like(err, float("inf")))
+    worst = int(torch.argmax(rel))
+    stats = {"batch": batch, "device": be.device, "max_abs": float(err.max()), "max_rel": float(rel.max()),
+             "median_rel": float(rel.median()), "tolerance": tol, "nonfinite": int((~torch.isfinite(pred_net)).sum())}
+    method = f"float64 batch (torch, {be.device}), {batch} prompts"
+    verdict = "verified" if float(rel.max()) <= tol else "refuted"
+    over = f"; the network overflows on {stats['nonfinite']} prompts" if stats["nonfinite"] else ""
+    return Outcome(verdict, method,
+                   f"d={d}, n={n}, k={k}, alpha {alpha_policy}: max |network - recursion| / (|x_test| |M_k X'y|) = "
+                   f"{stats['max_rel']:.3g} (median {stats['median_rel']:.3g}; tolerance {tol:g}){over}"
+                   + ("" if verdict == "verified" else f"; worst prompt #{worst}: network {float(pred_net[worst]):.6g}, "
+                                                       f"recursion {float(pred_rec[worst]):.6g}"), stats)
 
 
 def float64_predictions(con, rec: Recursion, data: Data, k, alpha_value, alpha_sym) -> tuple[list[float], str]:

@@ -150,12 +150,13 @@ class Network:
             if op.activation == "relu":
                 Z = {b: be.relu(z) for b, z in Z.items()}
             return self._add_update(H, self._linear(op.W2, Z, self.bsize), qmask)
+        get, put = be.get, be.set
         if isinstance(op, Mov):
             src, dst = H[op.src], be.copy(H[op.dst])
             for t in range(1, self.N):
                 if qmask[t]:
                     for r in range(self.bsize[op.dst]):
-                        dst[r, t] = dst[r, t] + src[r, t - 1]
+                        put(dst, r, t, get(dst, r, t) + get(src, r, t - 1))
             return {**H, op.dst: dst}
         if isinstance(op, Mul):
             A, B, out = H[op.a], H[op.b], be.copy(H[op.out])
@@ -164,12 +165,12 @@ class Network:
                     continue
                 if self.bsize[op.a] == 1:
                     for r in range(self.bsize[op.b]):
-                        out[r, t] = out[r, t] + A[0, t] * B[r, t]
+                        put(out, r, t, get(out, r, t) + get(A, 0, t) * get(B, r, t))
                 else:
                     acc = be.num(0)
                     for r in range(self.bsize[op.a]):
-                        acc = acc + A[r, t] * B[r, t]
-                    out[0, t] = out[0, t] + acc
+                        acc = acc + get(A, r, t) * get(B, r, t)
+                    put(out, 0, t, get(out, 0, t) + acc)
             return {**H, op.out: out}
         raise TypeError(op)
 
@@ -190,17 +191,11 @@ class Network:
         kind = kind or self.con.output[0]
         block = block or self.con.output[1]
         col = token if token is not None else self.output_token(kind)
-        B = H[block]
-        vals = [B[r, col] for r in range(self.bsize[block])]
+        B, get = H[block], self.be.get
+        vals = [get(B, r, col) for r in range(self.bsize[block])]
         return vals if len(vals) > 1 else vals[0]
 
     def block_of(self, H: Hidden, kind: str, block: str) -> list[tuple[int | None, list]]:
-        B = H[block]
-        return [(j, [B[r, t] for r in range(self.bsize[block])])
+        B, get = H[block], self.be.get
+        return [(j, [get(B, r, t) for r in range(self.bsize[block])])
                 for t, (kk, j) in enumerate(self.seq) if kk == kind]
-
-    def entry(self, H: Hidden, row: int, col: int):
-        for b, s in self.offsets.items():
-            if s.start <= row < s.stop:
-                return H[b][row - s.start, col]
-        raise IndexError(row)

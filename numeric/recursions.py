@@ -51,4 +51,4 @@ def gd(S, b, eta, k: int, be: Backend, P=None) -> list:
 
 def predict(x_test, w, be: Backend):
     z = be.matrix([list(x_test)])
-    return be.mm(z, w)[0, 0]
+    return be.get(be.mm(z, w), 0, 0)

@@ -129,3 +129,27 @@ def test_alpha_policies_are_ordered_as_their_formulas():
             for p in ("spectral", "trace", "paper", "code")}
     assert vals["trace"] <= vals["code"] <= vals["spectral"]          # tr(S^2) >= ||S^2||_F >= lambda_max^2
     assert abs(vals["paper"] - 2 * vals["spectral"]) < 1e-12 * vals["paper"]
+
+
+def test_batch_backend_matches_one_prompt_at_a_time():
+    import torch
+    from numeric.backends import TorchBatchBackend
+    con = fu.THEOREM.variant("corrected").build()      # has mov and mul: exercises entry access
+    B, d, n, k = 3, 2, 4, 2
+    g = torch.Generator().manual_seed(0)
+    X, y, z = (torch.randn(B, n, d, generator=g, dtype=torch.float64), torch.randn(B, n, generator=g, dtype=torch.float64),
+               torch.randn(B, d, generator=g, dtype=torch.float64))
+    batch = Data([[X[:, j, r] for r in range(d)] for j in range(n)], [y[:, j] for j in range(n)],
+                 [z[:, r] for r in range(d)])
+    a = torch.tensor([0.01, 0.02, 0.03], dtype=torch.float64)
+    got = run_on(TorchBatchBackend(B), con, batch, k, a)
+    for i in range(B):
+        one = Data(X[i].tolist(), y[i].tolist(), z[i].tolist())
+        assert abs(float(got[i]) - run_on(NumpyBackend(), con, one, k, float(a[i]))) < 1e-12
+
+
+@pytest.mark.parametrize("variant, verdict", [("exact", "verified"), ("keys-include-test", "refuted")])
+def test_float64_batch_check(variant, verdict):
+    con, alg, c = _claim(variant, "float64_batch")
+    o = checks.float64_batch(con, checks.Recursion.from_spec(alg, c.spec), 4, 9, 4, 16, 0, "spectral", ALPHA)
+    assert o.verdict == verdict and o.data["batch"] == 16

@@ -153,6 +153,9 @@ def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
     elif kind == "certified":
         o, _ = checks.certified(con, checks.Recursion.from_spec(alg, s), ctx.data, ctx.k, ctx.alpha_value,
                                 alpha_sym, ctx.bits)
+    elif kind == "float64_batch":
+        o = checks.float64_batch(con, checks.Recursion.from_spec(alg, s), ctx.d, ctx.n, ctx.k, s["batch"], ctx.seed,
+                                 ctx.alpha_policy, alpha_sym)
     elif kind == "layer_count":
         o = lemmas.layer_count(con, s["bound"])
     elif kind == "width":
