@@ -296,6 +296,12 @@ THEOREM = Theorem(
         "rests on them; variant exact removes them and needs k+2 layers.",
         "Attention is full (non-causal) ReLU attention normalised by 1/n (Definition B.1). Remark B.6 "
         "(causal attention) is a sketch with a different T per token and is not checked.",
+        "Token format: the printed variant uses the theory's format of App. B.2 (x-tokens, then y-tokens with y in "
+        "its own coordinate, then x_test), not the experiments' format (y in coordinate 0 of an x-sized token). "
+        "The y-tokens are inert in the init and Newton layers because their x-blocks are zero, as the paper says.",
+        "Lemma B.3's second head has the constant score -1, so ReLU silences it whatever its value matrix "
+        "(eq. (19) computes ReLU(-1) = 0 itself): it is redundant, not wrong. The perturbation tests confirm that "
+        "changing it changes nothing.",
         "The empirical claims (trained GPT-2 layers track Newton, not GD) are not part of this check.",
     ),
 )
