@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import sympy as sp
 
@@ -91,13 +91,6 @@ class Backend:
     def identity(self, n: int):
         return self.matrix([[self.num(1 if i == j else 0) for j in range(n)] for i in range(n)])
 
-    def trace(self, A):
-        acc = self.num(0)
-        for i in range(self.shape(A)[0]):
-            acc = acc + A[i, i]
-        return acc
-
-
 class ExactBackend(Backend):
     """Rationals (python-flint fmpq_mat): exact equality, no tolerance."""
     name, exact = "exact (fmpq)", True
@@ -121,10 +114,6 @@ class ExactBackend(Backend):
         r = len(rows)
         c = len(rows[0]) if r else 0
         return self._M(r, c, [self.num(v) for row in rows for v in row])
-
-    def to_fraction(self, x) -> Fraction:
-        return Fraction(int(x.p), int(x.q))
-
 
 class ArbBackend(Backend):
     """Rigorous ball arithmetic (python-flint arb_mat): every number is an
@@ -170,15 +159,6 @@ class ArbBackend(Backend):
 
     def to_float(self, x) -> float:
         return float(x.mid())
-
-    def radius(self, x) -> float:
-        return float(x.rad())
-
-    def upper_abs(self, x):
-        """A certified upper bound of |x| (an exact dyadic, as an mpmath mpf)."""
-        import mpmath
-        return mpmath.mpf(abs(x).upper().str(50, radius=False))
-
 
 class MPBackend(Backend):
     """mpmath multiprecision floats at a scoped working precision."""
@@ -438,6 +418,3 @@ def eval_coeff(expr, values: dict, be: Backend):
         return acc if e >= 0 else be.num(1) / acc
     raise ValueError(f"cannot evaluate {expr} exactly on {be.name}")
 
-
-BACKENDS = {"exact": ExactBackend, "arb": ArbBackend, "mpmath": MPBackend,
-            "numpy": NumpyBackend, "torch": TorchBackend, "torch-batch": TorchBatchBackend}

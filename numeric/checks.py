@@ -11,14 +11,15 @@ from typing import Callable
 import sympy as sp
 
 from symbolic.layers import Construction
-from symbolic.lemmas import Outcome, apply_all, select_layers
+from symbolic.lemmas import Outcome, select_layers
 from symbolic.templates import Algebra, Template
 
 from dataclasses import dataclass
 
-from .backends import ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
+from .backends import ArbBackend, ExactBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
 from .data import small_integers
 from .forward import Data, Network
+from . import alpha as alpha_mod
 from .recursions import gd, moments, newton, predict
 
 
@@ -35,7 +36,7 @@ class Recursion:
     step: Callable
     readout: Callable
     invariant: Callable
-    carrier: tuple = ("x", "Tx")
+    carrier: tuple
 
     @classmethod
     def from_spec(cls, alg: Algebra, spec: dict) -> "Recursion":
@@ -111,12 +112,6 @@ def hidden_to_sympy(net: Network, H) -> sp.Matrix:
         blk = to_sympy(H[b], net.be)
         out[sl.start:sl.stop, :] = blk
     return out
-
-
-def alpha_trace(S_exact: sp.Matrix) -> sp.Rational:
-    """1/tr(S^2): rational, at most 1/lambda_max^2, so Newton-Schulz converges."""
-    t = (S_exact * S_exact).trace()
-    return sp.Rational(1) / t if t != 0 else sp.Rational(1)
 
 
 def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b: sp.Matrix) -> dict:
@@ -223,7 +218,7 @@ def composition(con: Construction, rec: Recursion, sizes, alpha_sym, seed: int =
             data = small_integers(d, n, rng)
             mm = _compose_one(con, rec, data, k, alpha_sym, be)
             if mm:
-                return Outcome("refuted", f"exact composition (rationals)",
+                return Outcome("refuted", "exact composition (rationals)",
                                f"d={d}, n={n}, k={k}: after layer {mm['layer']} (end of the {mm['stage']} layers "
                                f"{', '.join(mm.get('layers', [mm['layer']]))}; iteration {mm['iteration']}), token {mm['token']}, "
                                f"block {mm['block']}: network {mm['got']} but the recursion gives {mm['want']}",
@@ -239,7 +234,7 @@ def _compose_one(con, rec: Recursion, data: Data, k, alpha_sym, be):
     alg = rec.alg
     Xs = sp.Matrix([[_q(v) for v in r] for r in data.X])
     S = Xs.T * Xs
-    a = alpha_trace(S)
+    a = alpha_mod.value("trace", data, 0) if (S * S).trace() != 0 else sp.Integer(1)   # any alpha > 0 will do
     params = {alpha_sym: a}
     net = Network(con, d, n, be, params)
     H = net.embed(data)
@@ -361,6 +356,13 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
                        f"d={data.d}, n={data.n}: after {what} the network differs from the recursion by a certified "
                        f"nonzero amount{pred}", {"table": table}, where={"iteration": e["iteration"]}), table
     worst = max(max(r.get("pred_bound", 0.0), r["carrier_bound"]) for r in table)
+    scale = 1.0 + max((abs(r.get("recursion", 0.0)) for r in table), default=0.0)
+    tol = 2.0 ** (-(bits // 2)) * scale
+    if not worst <= tol:
+        return Outcome("inconclusive", method,
+                       f"d={data.d}, n={data.n}, k={k}: every difference ball contains 0, but the certified bound "
+                       f"{worst:.3g} exceeds 2^-{bits // 2} x (1 + |prediction|) = {tol:.3g}: the precision is too low "
+                       "to separate network and recursion; raise --precision", {"table": table, "max_bound": worst}), table
     return Outcome("verified", method,
                    f"d={data.d}, n={data.n}, k={k}: |network - recursion| <= {worst:.3g} (certified) for every "
                    "carrier entry after every Newton layer" + (" and for the prediction read out there" if readout_each
@@ -400,10 +402,11 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     stats = {"batch": batch, "device": be.device, "max_abs": float(err.max()), "max_rel": float(rel.max()),
              "median_rel": float(rel.median()), "tolerance": tol, "nonfinite": int((~torch.isfinite(pred_net)).sum())}
     method = f"float64 batch (torch, {be.device}), {batch} prompts"
-    verdict = "verified" if float(rel.max()) <= tol else "refuted"
+    verdict = "verified" if float(rel.max()) <= tol else "inconclusive"   # floats alone never refute
     over = f"; the network overflows on {stats['nonfinite']} prompts" if stats["nonfinite"] else ""
     return Outcome(verdict, method,
-                   f"d={d}, n={n}, k={k}, alpha {alpha_policy}: max |network - recursion| / (|x_test| |M_k X'y|) = "
+                   f"{batch} Gaussian prompts (seed {seed}), d={d}, n={n}, k={k}, alpha {alpha_policy}: "
+                   f"max |network - recursion| / (|x_test| |M_k X'y|) = "
                    f"{stats['max_rel']:.3g} (median {stats['median_rel']:.3g}; tolerance {tol:g}){over}"
                    + ("" if verdict == "verified" else f"; worst prompt #{worst}: network {float(pred_net[worst]):.6g}, "
                                                        f"recursion {float(pred_rec[worst]):.6g}"), stats)
@@ -431,15 +434,15 @@ def spectrum(data: Data, bits: int) -> tuple:
 
 
 def _residuals(S, alpha, kmax, d, be):
-    """Certified upper bounds of ||I - M_k S||_F for k = 0..kmax (Newton-Schulz)."""
+    """Certified enclosures [lower, upper] of ||I - M_k S||_F for k = 0..kmax,
+    with M_k from the one Newton-Schulz implementation."""
     I = be.identity(d)
-    M = be.scale(alpha, S)
     out = []
-    for _ in range(kmax + 1):
+    for M in newton(S, alpha, kmax, be):
         R = be.sub(I, be.mm(M, S))
         fro = sum((R[i, j] * R[i, j] for i in range(d) for j in range(d)), be.num(0))
-        out.append(math.sqrt(_up(fro)))
-        M = be.sub(be.scale(be.num(2), M), be.mm(M, be.mm(S, M)))
+        lo = float(fro.lower())
+        out.append((math.sqrt(max(math.nextafter(lo, -math.inf), 0.0)), math.sqrt(_up(fro))))
     return out
 
 
@@ -447,55 +450,67 @@ def convergence(data: Data, alpha_value, bits: int, policy: str | None = None,
                 eps_list=(1e-3, 1e-6, 1e-12, 1e-24, 1e-48), kmax: int = 400) -> Outcome:
     """Does Newton-Schulz from M_0 = alpha S reach ||I - M_k S||_F <= eps within
     the rate bound?  On each eigenvector of S it maps mu = alpha lambda^2 by
-    f(mu) = 2mu - mu^2, so 1 - mu_k = (1 - mu_0)^(2^k).  With e_0 = max |1 - mu_0|
-    < 1 the residual is at most sqrt(d) e_0^(2^k): k <= ceil(log2(ln(sqrt(d)/eps)
-    / -ln e_0)) = O(log kappa + log log 1/eps).  With mu_0 = 2 on the top
-    eigenvector (alpha at the boundary) f(2) = 0 = f(0): that component never
-    converges, for every S."""
+    mu -> newton_step(mu, 1) = 2mu - mu^2, so 1 - mu_k = (1 - mu_0)^(2^k).  For
+    0 < mu <= ... < 2 (e_0 = max |1 - mu_0| < 1) the residual is at most
+    sqrt(d) e_0^(2^k), so k <= ceil(log2(ln(sqrt(d)/eps) / -ln e_0)) =
+    O(log kappa + log log 1/eps).  A rate is refuted only by a certified lower
+    bound above eps at the bound; a residual the precision cannot resolve is
+    inconclusive.  With mu_0 = 2 on the top eigenvector (alpha at the boundary)
+    the map sends 2 to the fixed point 0: no convergence for any S."""
     import mpmath
     from . import alpha as alpha_mod
+    from .recursions import newton_step
     method = f"certified residuals (arb, {bits} bits)"
     lo, hi = spectrum(data, bits)
     if data.n < data.d or lo <= 0:
         return Outcome("inconclusive", method, "S is singular (n < d or rank-deficient X); the rate is stated "
                                                "for full rank", {})
+    floor = 2.0 ** (-(bits // 2))
+    eps_list = [e for e in eps_list if e >= floor]
     with mpmath.mp.workprec(bits):
         a = mpmath.mpf(int(sp.Rational(alpha_value).p)) / int(sp.Rational(alpha_value).q)
         mu_top, mu_low = a * hi**2, a * lo**2
         e0 = max(abs(1 - mu_low), abs(1 - mu_top))
         kappa = hi / lo
-        tol = mpmath.mpf(2) ** (-(bits // 2))
-        interior = bool(e0 < 1 - tol)
-        at_boundary = bool(abs(mu_top - 2) <= tol)
-        bounds = {e: int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / -mpmath.log(e0), 2)))
-                  if interior else None for e in eps_list}
-    kk = min(kmax, max([b for b in bounds.values() if b is not None], default=60) + 2)
+        at_boundary = bool(abs(mu_top - 2) <= mpmath.mpf(2) ** (-(bits // 2)))
+        interior = bool(0 < mu_low and mu_top < 2) and not at_boundary
+        bounds = {e: max(0, int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / -mpmath.log(e0), 2))))
+                  for e in eps_list} if interior else {}
+    reach = [b for b in bounds.values() if b <= kmax]
+    kk = min(kmax, max(reach, default=60) + 2)
     be = ArbBackend(bits)
     with be.precision(bits):
         S, _ = moments(data.X, data.y, be)
         res = _residuals(S, be.num(alpha_value), kk, data.d, be)
-    hit = {e: next((k for k, r in enumerate(res) if r <= e), None) for e in eps_list}
-    data_out = {"residual": res, "kappa": float(kappa), "e0": float(e0), "alpha": float(alpha_value),
-                "mu_top": float(mu_top)}
+    upper = [u for _, u in res]
+    data_out = {"residual": upper, "residual_lower": [l for l, _ in res], "kappa": float(kappa), "e0": float(e0),
+                "alpha": float(alpha_value), "mu_top": float(mu_top)}
+    e0_txt = f"{float(e0):.6g}" if abs(1 - float(e0)) > 1e-5 else f"1 - {float(1 - e0):.3g}" if e0 < 1 else \
+        f"1 + {float(e0 - 1):.3g}" if e0 > 1 else "1"
     head = (f"alpha = {float(alpha_value):.6g}, kappa(S) = {float(kappa):.4g}, alpha lambda_max^2 = {float(mu_top):.6g}, "
-            f"e_0 = max|1 - alpha lambda^2| = {float(e0):.6g}")
+            f"e_0 = max|1 - alpha lambda^2| = {e0_txt}")
     if interior:
+        from theorems.base import combine
         rows, verdicts = [], []
         for e in eps_list:
             b = bounds[e]
-            if hit[e] is not None:
-                verdicts.append("verified" if hit[e] <= b else "refuted")
+            measured = next((k for k, u in enumerate(upper) if u <= e), None)
+            if b > kmax:
+                v = "inconclusive"          # the bound lies beyond the iterations run
+            elif measured is not None and measured <= b:
+                v = "verified"
+            elif res[min(b, kk)][0] > e:
+                v = "refuted"               # certified: still above eps at the bound
             else:
-                verdicts.append("refuted" if b <= kk else "inconclusive")
-            rows.append({"eps": e, "measured": hit[e], "bound": b})
+                v = "inconclusive"          # the precision cannot resolve eps there
+            verdicts.append(v)
+            rows.append({"eps": e, "measured": measured, "bound": b, "verdict": v})
         data_out["rows"] = rows
-        txt = "; ".join(f"eps={r['eps']:.0e}: {r['measured']} <= {r['bound']}" for r in rows)
-        from theorems.base import combine
+        txt = "; ".join(f"eps={r['eps']:.0e}: {r['measured']} <= {r['bound']}" + ("" if r["verdict"] == "verified"
+                        else f" ({r['verdict']})") for r in rows)
         return Outcome(combine(verdicts), method,
-                       f"{head} < 1. Iterations to ||I - M_k S||_F <= eps, measured vs the bound "
-                       f"ceil(log2(ln(sqrt(d)/eps)/-ln e_0)) = O(log kappa + log log 1/eps): {txt}", data_out)
-    mu = sp.Symbol("mu")
-    f = 2 * mu - mu**2
+                       f"{head} < 1. Iterations to ||I - M_k S||_F <= eps, measured (certified upper bound) vs the "
+                       f"bound ceil(log2(ln(sqrt(d)/eps)/-ln e_0)) = O(log kappa + log log 1/eps): {txt}", data_out)
     small = ""
     if policy is not None:
         a1 = alpha_mod.value(policy, Data([[1]], [1], [1]), bits)
@@ -504,17 +519,23 @@ def convergence(data: Data, alpha_value, bits: int, policy: str | None = None,
         small = (f" Smallest instance under the same policy, d = n = 1, X = [[1]] (S = 1, S^+ = 1): alpha = {a1}, "
                  f"M_0..M_5 = {', '.join(vals)}.")
         data_out["small"] = vals
+    mu = sp.Symbol("mu")
+    f = sp.expand(newton_step(mu, 1))     # the step on one eigenvector, in mu = alpha lambda^2
     if at_boundary and f.subs(mu, 2) == 0 and f.subs(mu, 0) == 0:
+        k30 = min(30, kk)
         return Outcome("refuted", "symbolic (all S) + exact smallest instance + " + method,
-                       f"{head}: the top eigenvalue of M_0 S is 2, and f(mu) = 2mu - mu^2 has f(2) = 0 = f(0), so "
-                       "the component of every M_k (k >= 1) along the top eigenvector of S is 0 and "
-                       "||I - M_k S||_2 >= 1 for all k: no convergence, for every S." + small
-                       + f" At d={data.d}, n={data.n} ({bits}-bit alpha), certified upper bounds of ||I - M_k S||_F: "
-                       f"{res[0]:.3g} at k = 0, {res[min(30, kk)]:.3g} at k = {min(30, kk)}.", data_out)
-    diverged = hit[min(eps_list)] is None
-    return Outcome("refuted" if diverged else "inconclusive", method,
-                   f"{head} > 1: outside the convergence range; ||I - M_k S||_F = {res[-1]:.3g} at k = {kk}." + small,
-                   data_out)
+                       f"{head}: the top eigenvalue of M_0 S is 2, and on each eigenvector the step is f(mu) = {f}, "
+                       "with f(2) = 0 = f(0): the component of every M_k (k >= 1) along the top eigenvector of S is 0 "
+                       "and ||I - M_k S||_2 >= 1 for all k: no convergence, for every S." + small
+                       + f" At d={data.d}, n={data.n} ({bits}-bit alpha), certified enclosure of ||I - M_k S||_F at "
+                       f"k = {k30}: [{res[k30][0]:.3g}, {res[k30][1]:.3g}].", data_out)
+    if mu_top > 2:
+        grown = res[-1][0] > res[0][1]
+        return Outcome("refuted" if grown else "inconclusive", method,
+                       f"{head}: alpha lambda_max^2 > 2 is outside the convergence range (0, 2); certified "
+                       f"||I - M_k S||_F >= {res[-1][0]:.3g} at k = {kk} (was <= {res[0][1]:.3g} at k = 0)." + small,
+                       data_out)
+    return Outcome("inconclusive", method, f"{head}: the rate bound cannot be evaluated", data_out)
 
 
 def ols_min_norm(data: Data, bits: int):
@@ -549,7 +570,7 @@ def reference_curves(data: Data, alpha_value, kmax: int, bits: int) -> dict:
         ols = be.num(float(ols_mp))
         Ms = newton(S, be.num(alpha_value), kmax, be)
         newton_err = [float(abs(predict(data.x_test, be.mm(M, b), be) - ols).mid()) for M in Ms]
-        out = {"ols": float(ols_mp), "rank": rank, "newton": newton_err,
+        out = {"ols": float(ols_mp), "rank": rank, "recursion": newton_err,
                "lambda_min": float(lo), "lambda_max": float(hi)}
         if hi > 0:
             eta = be.num(float(1 / hi))

@@ -45,8 +45,9 @@ def error_series(numbers: dict) -> list[dict]:
         has_f64 = any("float64" in r for r in rows)
         what = f"network, {backend}" if has_f64 else "network"
         add(f"{what} (this run)", [p[0] for p in net], [p[1] for p in net], "net")
-    if ref.get("newton"):
-        add("Newton recursion (this run)", list(range(len(ref["newton"]))), ref["newton"], "newton")
+    if ref.get("recursion"):
+        name = numbers.get("recursion_name") or "recursion"
+        add(f"{name} (this run)", list(range(len(ref["recursion"]))), ref["recursion"], "recursion")
     if ref.get("gd"):
         eta = _num(ref.get("gd_eta"))
         lab = "gradient descent" + (f", step η = {eta:.3g}" if eta is not None else "") + " (this run)"
@@ -56,8 +57,8 @@ def error_series(numbers: dict) -> list[dict]:
 
 def error_figure_svg(numbers: dict, title: str | None = None, width_in: float = 6.4,
                      height_in: float = 3.3) -> str | None:
-    """SVG (no XML prolog) of |prediction - OLS prediction| per Newton
-    iteration on a log axis, or None if the numbers hold no such series."""
+    """SVG (no XML prolog) of |prediction - OLS prediction| per step on a
+    log axis, or None if the numbers hold no such series."""
     series = error_series(numbers)
     if not series:
         return None
@@ -66,7 +67,7 @@ def error_figure_svg(numbers: dict, title: str | None = None, width_in: float = 
     from matplotlib.figure import Figure
 
     styles = {"net": dict(marker="o", linestyle="none", markersize=6, color="#1f5fa8", zorder=3),
-              "newton": dict(marker="", linestyle="-", linewidth=1.6, color="#d9822b", zorder=2),
+              "recursion": dict(marker="", linestyle="-", linewidth=1.6, color="#d9822b", zorder=2),
               "gd": dict(marker="s", linestyle="--", linewidth=1.2, markersize=3.5, color="#5a8f3c", zorder=1)}
     with matplotlib.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9,
                                 "svg.hashsalt": f"icl-fig-{next(_counter)}"}):
@@ -75,7 +76,7 @@ def error_figure_svg(numbers: dict, title: str | None = None, width_in: float = 
         for s in series:
             ax.plot(s["x"], s["y"], label=s["label"], **styles.get(s["style"], {}))
         ax.set_yscale("log")
-        ax.set_xlabel("Newton iteration k")
+        ax.set_xlabel(f"{numbers.get('step_name') or 'iteration'} k")
         ax.set_ylabel("|prediction − OLS prediction|")
         xs = sorted({x for s in series for x in s["x"]})
         if xs and len(xs) <= 25:
@@ -95,5 +96,3 @@ def error_figure_svg(numbers: dict, title: str | None = None, width_in: float = 
     return svg
 
 
-def clipped_any(numbers: dict) -> bool:
-    return any(s["clipped"] for s in error_series(numbers))

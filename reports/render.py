@@ -15,7 +15,6 @@ and ziamath SVG (PDF via WeasyPrint, which does not render MathML).
 from __future__ import annotations
 
 import base64
-import json
 import math
 import os
 import re
@@ -264,7 +263,7 @@ def _figure(result, pdf: bool):
     clipped = [s["label"] for s in series if s["clipped"]]
     if pdf:
         uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
-        markup = Markup('<img class="figure" alt="error per Newton iteration" src="{}">').format(uri)
+        markup = Markup('<img class="figure" alt="error per iteration" src="{}">').format(uri)
     else:
         markup = Markup(svg)
     return {"markup": markup, "clipped": clipped, "floor": f"{FLOOR:.0e}",

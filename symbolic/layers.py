@@ -46,9 +46,6 @@ class BlockMap:
     def transposed(self) -> "BlockMap":
         return BlockMap(tuple((i, o, v) for o, i, v in self.entries))
 
-    def map_entries(self, f) -> "BlockMap":
-        return BlockMap(tuple(f(o, i, v) for o, i, v in self.entries))
-
     def blocks(self) -> set[str]:
         return {o for o, _, _ in self.entries} | {i for _, i, _ in self.entries}
 
@@ -235,9 +232,6 @@ class Construction:
 
     def n_layers(self, k: sp.Expr) -> sp.Expr:
         return sp.expand(len(self.init) + len(self.step) * k + len(self.readout))
-
-    def primitives(self) -> list[tuple[Layer, Mov | Mul]]:
-        return [(L, p) for L in (*self.init, *self.step, *self.readout) for p in L.primitives()]
 
     def with_layer(self, stage: str, name: str, layer: Layer) -> "Construction":
         groups = {"init": self.init, "step": self.step, "readout": self.readout}

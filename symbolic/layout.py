@@ -8,7 +8,7 @@ single place where a concrete size turns names into index ranges.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import sympy as sp
 
@@ -83,11 +83,3 @@ class Layout:
                 "have different sizes; a scalar-times-identity entry needs equal sizes")
 
 
-def union(layouts: Iterable[Layout]) -> Layout:
-    seen: dict[str, Block] = {}
-    for lay in layouts:
-        for b in lay.blocks:
-            if b.name in seen and seen[b.name].size != b.size:
-                raise ValueError(f"block {b.name} has two sizes")
-            seen.setdefault(b.name, b)
-    return Layout(tuple(seen.values()))

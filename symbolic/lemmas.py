@@ -10,7 +10,7 @@ the caller asks the exact evaluator for a concrete counterexample.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import Callable
 
 import sympy as sp
 
@@ -233,7 +233,7 @@ def readout_vector(con: Construction, size: sp.Expr, dsym) -> Outcome:
     if sp.simplify(w - size) == 0:
         return Outcome("verified", "exact (all d)", f"u has {size} entries, the width", {})
     return Outcome("refuted", "exact (all d)",
-                   f"u has {size} entries but the layout that the printed layers need has width {w}; "
+                   f"u has {size} entries but the construction's layout has width {w}; "
                    f"the prediction slot is read as block '{con.output[1]}' (smallest counterexample d = 1: "
                    f"{size.subs(dsym, 1)} vs {w.subs(dsym, 1)})",
                    {"u_size": str(size), "width": str(w)})
@@ -259,9 +259,11 @@ def moments(k: int, printed: sp.Expr, start: sp.Expr, step, alpha: sp.Symbol) ->
     monos = sorted(set(P.monoms()) | set(Q.monoms()))
     first = next(m for m in monos if P.coeff_monomial(m) != Q.coeff_monomial(m))
     term = s**first[0] * alpha**first[1]
-    at = {s: 1, alpha: 1}   # smallest instance: d = n = 1, X = [[1]], alpha = 1
-    cx = f" Counterexample: X = [[1]] (S = 1), alpha = 1: printed {printed.subs(at)}, recursion {M.subs(at)}" \
-        if printed.subs(at) != M.subs(at) else ""
+    # smallest instance: d = n = 1, X = [[x]] (S = x^2), the smallest S and alpha where the two differ
+    at = next(({s: v, alpha: a} for v in (1, 4, 9, 16) for a in (1, 2, 3)
+               if printed.subs({s: v, alpha: a}) != M.subs({s: v, alpha: a})), None)
+    cx = (f" Counterexample: d = n = 1, X = [[{sp.sqrt(at[s])}]] (S = {at[s]}), alpha = {at[alpha]}: printed "
+          f"{printed.subs(at)}, recursion {M.subs(at)}") if at else ""
     return Outcome("refuted", "symbolic (all S)",
                    f"M_{k} = {M} by the recursion; the printed formula has coefficient "
                    f"{P.coeff_monomial(first)} on {term} where the recursion gives {Q.coeff_monomial(first)}.{cx}",
@@ -282,6 +284,5 @@ def moments_degree(kmax: int, start: sp.Expr, step, degree) -> Outcome:
             return Outcome("refuted", f"exact for k <= {kmax}",
                            f"M_{k} has powers S^{min(degs)} .. S^{max(degs)}, claimed S^{lo} .. S^{hi}", {"rows": rows})
     return Outcome("verified", f"exact for k <= {kmax}",
-                   f"for k <= {kmax} the powers of S in M_k run from S^{rows[0]['claimed'][0]} to the claimed "
-                   f"degree (for Newton: deg M_(k+1) = 2 deg M_k + 1, since the leading coefficient is -c^2 != 0)",
-                   {"rows": rows})
+                   f"for k <= {kmax} the powers of S in M_k run from S^{rows[0]['claimed'][0]} up to exactly the "
+                   f"claimed degree ({', '.join(str(r['degree']) for r in rows)})", {"rows": rows})

@@ -298,63 +298,69 @@ class SumError(ValueError):
     pass
 
 
+def _powers_of(c, y: sp.Symbol, what: str) -> list[tuple[int, sp.Expr]]:
+    """c = sum_p c_p y^p, as [(p, c_p)]; c must be polynomial in y."""
+    c = sp.expand(sp.sympify(c))
+    if not c.has(y):
+        return [(0, c)]
+    try:
+        return [(m[0], coef) for m, coef in sp.Poly(c, y).terms()]
+    except sp.PolynomialError:
+        raise SumError(f"the coefficient {sp.sstr(c)} of {what} is not polynomial in {y}") from None
+
+
 def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr) -> Poly:
     """``sum_{j=1}^n p(x_j, y_j)`` for a polynomial in which the example letter
-    ``x_j`` and the commutative ``y_j`` occur at most twice per term.
+    ``x_j`` occurs at most twice per term and ``y_j`` polynomially.
 
     ``moments`` names the data moments: ``S`` (sum x_j x_j'), ``b`` (sum y_j x_j),
-    ``yy`` (sum y_j^2, a commutative symbol).  A term that does not reduce to
-    them raises :class:`SumError` naming it.
+    ``yy`` (sum y_j^2, a commutative symbol); a term free of the example sums to
+    n times itself.  Every other term raises :class:`SumError` naming it.
     """
     ab = p.ab
     jt = ab.tr[j]
     S, b, yy = moments["S"], moments["b"], moments["yy"]
+    bt = b + "'"
     out = Poly.zero(ab)
     for (scal, w), c in p.terms:
         scal = list(scal)
         # orient a scalar that carries x_j so that it can follow a word ending in x_j
         if w and w[-1] == j:
             for i, s in enumerate(scal):
-                for cand in (s, ab.transpose_word(s)):
-                    if cand and cand[0] == jt:
-                        w = w + cand
-                        scal.pop(i)
-                        break
-                else:
-                    continue
-                break
-        deg_y = sp.degree(sp.sympify(c), y_j) if c.has(y_j) else 0
-        cc = sp.sympify(c)
-        seq = list(w)
+                cand = next((c_ for c_ in (s, ab.transpose_word(s)) if c_ and c_[0] == jt), None)
+                if cand:
+                    w = w + cand
+                    scal.pop(i)
+                    break
         # x_j x_j'  ->  S
         new, i = [], 0
-        while i < len(seq):
-            if i + 1 < len(seq) and seq[i] == j and seq[i + 1] == jt:
+        while i < len(w):
+            if i + 1 < len(w) and w[i] == j and w[i + 1] == jt:
                 new.append(S)
                 i += 2
             else:
-                new.append(seq[i])
+                new.append(w[i])
                 i += 1
-        pairs = (len(seq) - len(new))
-        count = sum(1 for x in new if x in (j, jt)) + sum(1 for s in scal for x in s if x in (j, jt))
-        if pairs == 1 and count == 0 and deg_y == 0:
-            pass
-        elif pairs or count > 1:
-            raise SumError(f"the sum over examples of the term {sp.sstr(c)} * {term_str((tuple(scal), w))} "
-                           "does not reduce to the data moments S = X'X, b = X'y, y'y")
-        elif count == 0 and deg_y == 0:
-            cc = cc * n
-        elif count == 0 and deg_y == 2:
-            cc = sp.expand(cc / y_j**2) * yy
-        elif count == 1 and deg_y == 1:
-            cc = sp.expand(cc / y_j)
-            bt = b + "'"
-            new = [b if x == j else bt if x == jt else x for x in new]
-            scal = [tuple(b if x == j else bt if x == jt else x for x in s) for s in scal]
-        else:
-            raise SumError(f"the sum over examples of the term {sp.sstr(c)} * {term_str((tuple(scal), w))} "
-                           "does not reduce to the data moments S = X'X, b = X'y, y'y")
-        if any(x in (j, jt) for x in new):
-            raise SumError(f"the sum over examples of {term_str((tuple(scal), w))} leaves x_j unpaired")
-        out = out + Poly._term(scal, tuple(new), cc, ab)
+        pairs = len(w) - len(new)
+        count = sum(1 for x in new if x in (j, jt)) + sum(1 for s_ in scal for x in s_ if x in (j, jt))
+        what = term_str((tuple(scal), w))
+        for deg_y, cy in _powers_of(c, y_j, what):
+            bad = SumError(f"the sum over examples of the term {sp.sstr(cy * y_j**deg_y)} * {what} does not reduce "
+                           "to the data moments S = X'X, b = X'y, y'y (or n for a term free of the example)")
+            words, scal2 = list(new), list(scal)
+            if pairs == 1 and count == 0 and deg_y == 0:
+                cc = cy
+            elif pairs or count > 1:
+                raise bad
+            elif count == 0 and deg_y == 0:
+                cc = cy * n
+            elif count == 0 and deg_y == 2:
+                cc = cy * yy
+            elif count == 1 and deg_y == 1:
+                cc = cy
+                words = [b if x == j else bt if x == jt else x for x in words]
+                scal2 = [tuple(b if x == j else bt if x == jt else x for x in s_) for s_ in scal]
+            else:
+                raise bad
+            out = out + Poly._term(scal2, tuple(words), cc, ab)
     return out

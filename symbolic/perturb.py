@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-import sympy as sp
 
-from .layers import MLP, Attention, BlockMap, Construction, Head, Layer
+from .layers import MLP, Attention, BlockMap, Construction
 
 
 @dataclass(frozen=True)

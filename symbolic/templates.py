@@ -9,11 +9,11 @@ documented in :mod:`symbolic.layers`; nothing about any paper lives here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Mapping
 
 import sympy as sp
 
-from .layers import MLP, Attention, Construction, Layer, Mov, Mul, TokenFormat
+from .layers import MLP, Attention, Construction, Layer, Mov, Mul
 from .layout import Layout
 from .ncalg import Alphabet, Poly, SumError, sum_over_examples
 
@@ -102,7 +102,6 @@ class Evaluator:
         self.con, self.alg = con, alg
         self.symmetric = symmetric
         self.params = dict(params or {})
-        self.assumptions: list[str] = []
         self.moments = {"S": "S", "b": "b", "yy": alg.yy}
 
     # -- helpers ------------------------------------------------------------

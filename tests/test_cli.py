@@ -135,3 +135,30 @@ def test_edge_sizes_run(d, n, tmp_path):
     assert code == 0, err
     r = json.loads(out.read_text())
     assert r["numbers"]["reference"]["rank"] == min(d, n)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--out", "/etc/passwd"], "not a directory"),
+    (["--json", "/nonexistent-dir/r.json"], "cannot write --json"),
+    (["--report", ""], "--report"),
+    (["--seed", str(2**64)], "--seed"),
+])
+def test_unusable_outputs_fail_before_the_run(args, needle):
+    code, _, err = run("newton_k_plus_8", "--k", "1", "--d", "2", "--n", "3", *args)
+    assert code == 2 and needle in one_line_error(err)
+
+
+@pytest.mark.parametrize("alpha", ["paper", "1000"])
+def test_errata_are_about_the_paper_not_the_run(alpha, tmp_path):
+    out = tmp_path / "r.json"
+    code, _, err = run("newton_k_plus_8", "--k", "2", "--d", "3", "--n", "6", "--alpha", alpha, "--report", "none",
+                       "--json", str(out), "--quiet")
+    assert code == 0, err          # the theorem holds for any alpha > 0
+    r = json.loads(out.read_text())
+    where = [e["where"] for e in r["errata"]]
+    assert len(where) == len(set(where))
+    assert sum("(5)" in w for w in where) == 1                # the printed alpha, once
+    assert not any(e["claim"] == "convergence with the run's alpha" for e in r["errata"])
+    # one root cause (V_1 = V_2 in the Newton layer) is one erratum, citing both equations it breaks
+    newton = [w for w in where if "(27)" in w]
+    assert len(newton) == 1 and "also eqs. (27)-(30)" in newton[0]

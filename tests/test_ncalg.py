@@ -75,3 +75,18 @@ def test_symmetric_assumption_substitutes_one_way(ab):
     T, S = L(ab, "T"), L(ab, "S")
     p = (T * S * T.T).subs({"T'": T}, follow_transpose=False)
     assert p == T * S * T
+
+
+def test_sum_rule_splits_mixed_powers_of_y(ab):
+    xt, xj = L(ab, "x_t"), L(ab, "x_j")
+    # sum_j (1 + y_j) y_j x_t = (sum y_j + sum y_j^2) x_t: sum y_j is not a moment
+    with pytest.raises(SumError, match="does not reduce"):
+        sum_over_examples(xt.scale((1 + yj) * yj), "x_j", yj, MOM, n)
+    # sum_j (y_j^2 + 1) x_t = (y'y + n) x_t
+    got = sum_over_examples(xt.scale(yj**2 + 1), "x_j", yj, MOM, n)
+    assert got == xt.scale(sp.Symbol("yy") + n)
+    # sum_j (y_j + 2) (x_t' x_j) has a y-free part sum_j x_t' x_j, not a moment
+    with pytest.raises(SumError):
+        sum_over_examples((xt.T * xj).scale(yj + 2), "x_j", yj, MOM, n)
+    with pytest.raises(SumError, match="not polynomial"):
+        sum_over_examples(xt.scale(1 / yj), "x_j", yj, MOM, n)

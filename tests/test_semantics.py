@@ -1,13 +1,12 @@
 """Layer semantics are defined once (symbolic/layers.py): the symbolic evaluator
 and the numeric forward pass must agree on them, and the numeric pass must
 match a direct transcription of the definition."""
-import random
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from numeric.backends import ExactBackend, NumpyBackend, TorchBackend
+from numeric.backends import NumpyBackend, TorchBackend
 from numeric.checks import counterexample_layers
 from numeric.data import gaussian
 from numeric.forward import Network

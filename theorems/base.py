@@ -5,9 +5,8 @@ engines in ``symbolic/`` and ``numeric/`` run the checks (see ``check.py``).
 """
 from __future__ import annotations
 
-import html
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 Verdict = Literal["verified", "refuted", "inconclusive"]
@@ -27,6 +26,7 @@ class Claim:
     text: str
     spec: dict = field(default_factory=dict, hash=False, compare=False)
     statement: bool = True
+    erratum: bool = True      # False for claims about this run (its alpha, its data), not the printed text
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,13 @@ class Theorem:
     citation: str
     source: str               # short source line for --list
     variants: tuple[Variant, ...]
-    claims: Callable[..., list[Claim]]   # claims about the recursion (no construction)
+    claims: Callable[[], list[Claim]]    # claims about the recursion (no construction)
     defaults: dict
     basis: tuple[str, ...]    # variants the theorem's verdict rests on
     notes: tuple[str, ...] = ()  # settled open questions, stated assumptions
     alpha_aliases: dict = field(default_factory=dict, hash=False, compare=False)  # name -> (policy, cite)
+    step_name: str = "iteration"          # what one step layer computes, for tables and figures
+    recursion_name: str = "recursion"     # the algorithm the network is compared with
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -71,6 +73,7 @@ class Evidence:
     data: dict = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    erratum: bool = True
 
     def to_json(self) -> dict:
         return {"name": self.claim, "verdict": self.verdict, "method": self.method,

@@ -6,7 +6,6 @@ Exit codes: 0 verified, 1 refuted or inconclusive, 2 usage or input error.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sys
@@ -72,7 +71,7 @@ def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=N
     df = thm.defaults
     k = _int_opt("k", df["k"] if k is None else k, 0, 64)
     bits = _int_opt("precision", df["precision"] if precision is None else precision, 53, 4096)
-    seed = _int_opt("seed", df["seed"] if seed is None else seed, 0)
+    seed = _int_opt("seed", df["seed"] if seed is None else seed, 0, 2**63 - 1)
     policy = _alpha_policy(thm, alpha)
     if data is not None:
         if isinstance(data, (str, os.PathLike)):
@@ -148,7 +147,7 @@ def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
                              f"{cx['token']}, block {cx['block']}: network {cx['got']}, recursion {cx['want']}")
                 o.data["counterexample"] = cx
     elif kind == "composition":
-        sizes = [(dd, nn, min(kk, ctx.k) if ctx.k else 0) for dd, nn, kk in s["sizes"]]
+        sizes = [(dd, nn, min(kk, ctx.k)) for dd, nn, kk in s["sizes"]]
         o = checks.composition(con, checks.Recursion.from_spec(alg, s), sizes, alpha_sym, seed=ctx.seed)
     elif kind == "certified":
         o, _ = checks.certified(con, checks.Recursion.from_spec(alg, s), ctx.data, ctx.k, ctx.alpha_value,
@@ -188,7 +187,8 @@ def run_theorem_claim(thm, claim, ctx: Context, alpha_sym) -> Evidence:
     else:
         raise ValueError(claim.kind)
     return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
-                    {**o.data, "text": claim.text, "kind": claim.kind}, o.assumptions, time.perf_counter() - t0)
+                    {**o.data, "text": claim.text, "kind": claim.kind}, o.assumptions, time.perf_counter() - t0,
+                    erratum=claim.erratum)
 
 
 # ---------------------------------------------------------------- verify
@@ -221,11 +221,13 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
             say(f"{v.name}: {c.name}")
             checks_.append(run_claim(c, con, alg, ctx, alpha_sym))
         results.append(VariantResult(v.name, v.role, v.summary, v.justification, checks_, describe(con, alg)))
-        recs[v.name] = next(checks.Recursion.from_spec(alg, c.spec) for c in claims if c.kind == "certified")
+        rec_claim = next((c for c in claims if c.kind == "certified"), None)
+        if rec_claim is not None:
+            recs[v.name] = checks.Recursion.from_spec(alg, rec_claim.spec)
     alpha_sym = sp.Symbol("alpha", positive=True)
     thm_claims = []
     if variant is None:
-        for c in thm.claims(None):
+        for c in thm.claims():
             say(f"theorem: {c.name}")
             thm_claims.append(run_theorem_claim(thm, c, ctx, alpha_sym))
 
@@ -275,15 +277,17 @@ def describe(con, alg) -> dict:
 def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
     """Per-Newton-layer table (certified, float64) and the reference curves."""
     from numeric import checks
-    pick = variant or ("exact" if "exact" in cons else thm.basis[0])
-    if pick not in cons:
+    roles = {v.name: v.role for v in thm.variants}
+    pick = variant or next((name for name in thm.basis if roles.get(name) == "exact" and name in cons),
+                           thm.basis[0])
+    if pick not in cons or pick not in recs:
         return {}
     con, alg = cons[pick]
     alpha_sym = next(p for p in con.params if p.name == "alpha")
     vr = next(r for r in results if r.name == pick)
     cert = next((e for e in vr.checks if e.method.startswith("certified")), None)
     table = [dict(r) for r in ((cert.data.get("table") if cert else None) or [])]
-    out = {"variant": pick, "per_layer": table}
+    out = {"variant": pick, "per_layer": table, "step_name": thm.step_name, "recursion_name": thm.recursion_name}
     try:
         f64, dev = checks.float64_predictions(con, recs[pick], ctx.data, ctx.k, ctx.alpha_value, alpha_sym)
         for row, v in zip(table, f64):
@@ -292,11 +296,10 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
         out["float64_backend"] = dev
     except Exception as e:  # float64 column is informative only
         out["float64_error"] = f"{type(e).__name__}: {e}"
-    if ctx.n >= 1:
-        ref = checks.reference_curves(ctx.data, ctx.alpha_value, ctx.k, ctx.bits)
-        out["reference"] = ref
-        for row in table:
-            row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])
+    ref = checks.reference_curves(ctx.data, ctx.alpha_value, ctx.k, ctx.bits)
+    out["reference"] = ref
+    for row in table:
+        row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])
     out["data_predictions"] = [{"iteration": r["iteration"], "network": r["network"], "recursion": r["recursion"]}
                                for r in table]
     return out
@@ -308,20 +311,25 @@ ROOT_CAUSE_KINDS = ("layer_maps", "readout_vector")
 def collect_errata(results, thm_claims) -> list[dict]:
     """Errata are the printed statements found false where they are made: a
     layer's claimed output, a printed formula.  The failures they cause
-    downstream (induction, composition) are evidence, not further errata."""
-    out = []
-    for r in results:
-        if r.role != "printed":
+    downstream (induction, composition) are evidence, not further errata, and
+    claims about this run (its alpha, its data) are never errata.  Two claims
+    refuted for the same reason are one erratum."""
+    out, by_reason = [], {}
+    candidates = [e for r in results if r.role == "printed" for e in r.checks
+                  if e.verdict == "refuted" and e.data.get("kind") in ROOT_CAUSE_KINDS]
+    candidates += [e for e in thm_claims if e.verdict == "refuted" and e.erratum]
+    for e in candidates:
+        w = e.data.get("where", {})
+        reason = w.get("reason")
+        if reason and reason in by_reason:
+            by_reason[reason]["where"] += f"; also {e.cite}"
             continue
-        for e in r.checks:
-            if e.verdict == "refuted" and e.data.get("kind") in ROOT_CAUSE_KINDS:
-                w = e.data.get("where", {})
-                loc = "; ".join(f"{k} {v}" for k, v in w.items() if k in ("layer", "kind", "block", "token") and v)
-                out.append({"where": f"{e.cite}" + (f" ({loc})" if loc else ""), "printed": e.data.get("text", e.claim),
-                            "finding": e.detail, "claim": e.claim})
-    for e in thm_claims:
-        if e.verdict == "refuted":
-            out.append({"where": e.cite, "printed": e.data.get("text", e.claim), "finding": e.detail, "claim": e.claim})
+        loc = "; ".join(f"{k} {w[k]}" for k in ("layer", "block") if w.get(k))
+        entry = {"where": f"{e.cite}" + (f" ({loc})" if loc else ""), "printed": e.data.get("text", e.claim),
+                 "finding": e.detail, "claim": e.claim}
+        out.append(entry)
+        if reason:
+            by_reason[reason] = entry
     return out
 
 
@@ -355,14 +363,14 @@ def parser() -> argparse.ArgumentParser:
                             "algorithm in context'. Exit 0: verified; 1: refuted or inconclusive; 2: usage error.")
     p.add_argument("theorem", nargs="?", help="theorem id (see --list)")
     p.add_argument("--list", action="store_true", help="list the catalogue")
-    p.add_argument("--k", help="number of Newton iterations (default 12)")
-    p.add_argument("--d", help="dimension for the numeric checks (default 20)")
-    p.add_argument("--n", help="number of examples for the numeric checks (default 40)")
+    p.add_argument("--k", help="number of iterations, 0..64 (default: the theorem's, 16 for newton_k_plus_8)")
+    p.add_argument("--d", help="dimension for the numeric checks, 1..200 (default 20)")
+    p.add_argument("--n", help="number of examples for the numeric checks, 1..1000 (default 40)")
     p.add_argument("--alpha", help="how to choose alpha: spectral (1/||SS'||_2), double-spectral (2/||SS'||_2), "
                                    "frobenius (1/||SS'||_F), trace (1/tr S^2), a theorem's alias (newton_k_plus_8: "
                                    "paper, code) or a positive number")
-    p.add_argument("--precision", help="bits for ball / multiprecision arithmetic (default 256)")
-    p.add_argument("--seed", help="seed of the sampled data (default 0)")
+    p.add_argument("--precision", help="bits for ball / multiprecision arithmetic, 53..4096 (default 256)")
+    p.add_argument("--seed", help="seed of the sampled data, 0..2^63-1 (default 0)")
     p.add_argument("--variant", help="check one construction variant alone")
     p.add_argument("--data", help=".npz with X (n x d), y (n), x_test (d)")
     p.add_argument("--json", help="write the result as JSON to this file")
@@ -370,6 +378,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports-out", help="directory for reports (default reports-out)")
     p.add_argument("--quiet", action="store_true", help="print only the verdict line")
     return p
+
+
+def _check_writable(args, kinds) -> None:
+    """Fail before the run, not after it, when an output cannot be written."""
+    if args.json:
+        parent = os.path.dirname(os.path.abspath(args.json))
+        if os.path.isdir(args.json) or not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise UsageError(f"cannot write --json {args.json}")
+    if kinds and "none" not in kinds:
+        out = os.path.abspath(args.out)
+        probe = out
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UsageError(f"--out {args.out} exists and is not a directory")
+        if not os.access(probe, os.W_OK):
+            raise UsageError(f"cannot write reports into --out {args.out}")
 
 
 def main(argv=None) -> int:
@@ -383,9 +408,10 @@ def main(argv=None) -> int:
         if not args.theorem:
             raise UsageError("name a theorem to check (see --list)")
         kinds = [r.strip() for r in args.report.split(",") if r.strip()]
-        bad = [r for r in kinds if r not in ("html", "pdf", "none")]
+        bad = [r for r in kinds if r not in ("html", "pdf", "none")] or ([] if kinds else ["(nothing)"])
         if bad:
             raise UsageError(f"--report takes html, pdf or none, got {', '.join(bad)}")
+        _check_writable(args, kinds)
         progress = None if args.quiet else (lambda m: print(f"  checking {m}", file=sys.stderr, flush=True))
         result = verify(args.theorem, k=args.k, d=args.d, n=args.n, alpha=args.alpha, precision=args.precision,
                         seed=args.seed, variant=args.variant, data=args.data, progress=progress)

@@ -214,7 +214,7 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     return claims
 
 
-def theorem_claims(alg) -> list[Claim]:
+def theorem_claims() -> list[Claim]:
     s = sp.Symbol("S")
     rec = {"start": alpha * s, "step": newton_step}
     return [
@@ -232,7 +232,7 @@ def theorem_claims(alg) -> list[Claim]:
               {"alpha": "paper"}, statement=False),
         Claim("convergence with the run's alpha", "convergence", "Section 3.1 (rate), with alpha of this run",
               r"$\|I - M_k S\|_2 \le \epsilon$ after $O(\log\kappa + \log\log(1/\epsilon))$ steps",
-              {"alpha": "run"}, statement=False),
+              {"alpha": "run"}, statement=False, erratum=False),
     ]
 
 
@@ -276,6 +276,8 @@ THEOREM = Theorem(
     ),
     claims=theorem_claims,
     defaults={"k": 16, "d": 20, "n": 40, "precision": 256, "seed": 0, "alpha": "spectral"},
+    step_name="Newton iteration",
+    recursion_name="Newton recursion",
     alpha_aliases={"paper": ("double-spectral", "as printed in eq. (5) and eq. (37)"),
                    "code": ("frobenius", "the official repository's Newton baseline at HEAD")},
     basis=("corrected", "exact"),
