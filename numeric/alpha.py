@@ -76,4 +76,6 @@ def batch_value(policy: str, S):
     if policy == "frobenius":
         return 1 / torch.linalg.matrix_norm(S2)
     top = torch.linalg.eigvalsh(S)[..., -1]
-    return (2.0 if policy == "double-spectral" else 1.0) / top**2
+    if policy == "spectral":
+        return (1.0 - 2.0**-40) / top**2     # rounded down, as in value()
+    return 2.0 / top**2

@@ -40,7 +40,7 @@ class Recursion:
 
     @classmethod
     def from_spec(cls, alg: Algebra, spec: dict) -> "Recursion":
-        return cls(alg, spec["start"], spec["step"], spec["readout"], spec["invariant"], tuple(spec["carrier"][:2]))
+        return cls(alg, spec["start"], spec["step"], spec["readout"], spec["invariant"], tuple(spec["carrier"]))
 
     def iterates(self, S, k: int, coeffs: dict, be: Backend | None = None) -> list:
         """[M_0, ..., M_k] as sympy matrices (be None) or backend matrices."""
@@ -77,10 +77,10 @@ class Recursion:
     def carrier_value(self, T, S, Xcols, coeffs: dict, be: Backend):
         """The claimed carrier block for data tokens whose x's are the columns
         of Xcols: F(T) Xcols where the invariant's carrier block is F(T) x_t."""
-        kind, block = self.carrier
-        F = Template(self.invariant(self.alg.matrix("T"))).get(kind, block, self.alg).right_factor("x_t")
+        kind, block, letter = self.carrier
+        F = Template(self.invariant(self.alg.matrix("T"))).get(kind, block, self.alg).right_factor(letter)
         if F is None:
-            raise ValueError(f"the invariant's block {block} is not of the form F x_t")
+            raise ValueError(f"the invariant's block {block} is not of the form F {letter}")
         env = {"S": Mat(be, S)}
         for name in self.alg.mats:
             env[name], env[name + "'"] = Mat(be, T), Mat(be, be.T(T))
@@ -293,7 +293,7 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
     coeffs = {alpha_sym: alpha_value, rec.alg.n: n}
     S, b = moments(data.X, data.y, be)
     Ms = rec.iterates(S, k, coeffs, be) if recursion else None
-    kind, block = rec.carrier
+    kind, block, _ = rec.carrier
     cols = [j for j, _ in net.block_of(net.embed(data), kind, block)]
     Xk = be.matrix([[data.X[j][r] for j in cols] for r in range(d)])   # d x (tokens of the carrier kind)
     z = be.matrix([[v] for v in data.x_test])
@@ -559,18 +559,19 @@ def ols_min_norm(data: Data, bits: int):
         return (z * w)[0, 0], int(sum(1 for i in range(data.d) if ev[i] > tol))
 
 
-def reference_curves(data: Data, alpha_value, kmax: int, bits: int) -> dict:
-    """|prediction - OLS prediction| per iteration for Newton and GD
-    (eta = 1/lambda_max(S)); OLS is the minimum-norm solution S^+ X'y."""
+def reference_curves(rec: Recursion, data: Data, alpha_value, alpha_sym, kmax: int, bits: int) -> dict:
+    """|prediction - OLS prediction| per step for the claim's recursion and
+    for GD (eta = 1/lambda_max(S)); OLS is the minimum-norm solution S^+ X'y."""
     be = ArbBackend(bits)
     lo, hi = spectrum(data, bits)
     ols_mp, rank = ols_min_norm(data, bits)
     with be.precision(bits):
         S, b = moments(data.X, data.y, be)
         ols = be.num(float(ols_mp))
-        Ms = newton(S, be.num(alpha_value), kmax, be)
-        newton_err = [float(abs(predict(data.x_test, be.mm(M, b), be) - ols).mid()) for M in Ms]
-        out = {"ols": float(ols_mp), "rank": rank, "recursion": newton_err,
+        coeffs = {alpha_sym: alpha_value, rec.alg.n: data.n}
+        z = be.matrix([[v] for v in data.x_test])
+        rec_err = [float(abs(rec.prediction(M, z, b, coeffs, be) - ols).mid()) for M in rec.iterates(S, kmax, coeffs, be)]
+        out = {"ols": float(ols_mp), "rank": rank, "recursion": rec_err,
                "lambda_min": float(lo), "lambda_max": float(hi)}
         if hi > 0:
             eta = be.num(float(1 / hi))
