@@ -377,7 +377,11 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     stated tolerance on the relative error, never a proof."""
     from . import alpha as alpha_mod
     from .backends import TorchBatchBackend
-    be = TorchBatchBackend(batch)
+    try:
+        be = TorchBatchBackend(batch)
+    except ImportError:
+        return Outcome("inconclusive", "float64 batch (torch)", "torch is not installed (pip install torch==2.13.0, "
+                       "then the project's [torch] extra); the batch check was skipped", {"batch": batch})
     torch = be.torch
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch, n, d, generator=g, dtype=torch.float64)

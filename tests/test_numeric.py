@@ -174,3 +174,18 @@ def test_width_check_can_fail():
     con = Construction("w", lay, TokenFormat((TokenKind("ex", (("x", "x"),)),)), (), (), (), ("ex", "p"))
     o = lemmas.width(con, d)
     assert o.verdict == "refuted" and "d**2" in o.detail
+
+
+def test_without_torch_the_batch_check_is_skipped_not_crashed(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_torch(name, *a, **k):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("no torch")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    con, alg, c = _claim("exact", "float64_batch")
+    o = checks.float64_batch(con, checks.Recursion.from_spec(alg, c.spec), 3, 5, 2, 4, 0, "spectral", ALPHA)
+    assert o.verdict == "inconclusive" and "torch is not installed" in o.detail
