@@ -131,6 +131,7 @@ def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b):
         x = sp.Matrix([_q(v) for v in data.X[j]])
         cols.update({"x_t": x, "x_t'": x.T})
         coeffs[alg.y["t"]] = _q(data.y[j])
+        coeffs[alg.i["t"]] = j + 1          # the example's index (positions are affine in it)
     nrow = len(data.X) - 1
     xn = sp.Matrix([_q(v) for v in data.X[nrow]])
     cols.update({"x_n": xn, "x_n'": xn.T})

@@ -78,7 +78,7 @@ class Network:
         for t, (kind, j) in enumerate(self.seq):
             for block, inp in self.con.tokens.kind(kind).inputs:
                 vals = {"x": lambda: data.X[j], "y": lambda: [data.y[j]], "one": lambda: [1],
-                        "x_test": lambda: data.x_test}[inp]()
+                        "x_test": lambda: data.x_test, "pos": lambda: [t + 1], "pos2": lambda: [(t + 1) ** 2]}[inp]()
                 if len(vals) != self.bsize[block]:
                     raise ValueError(f"input {inp} does not fit block {block}")
                 for r, v in enumerate(vals):

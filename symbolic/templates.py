@@ -13,7 +13,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from .layers import MLP, Attention, Construction, Layer, Mov, Mul
+from .layers import MLP, Attention, Construction, Layer, Mov, Mul, TokenFormat
 from .layout import Layout
 from .ncalg import Alphabet, Poly, SumError, sum_over_examples
 
@@ -39,6 +39,9 @@ class Algebra:
         self.y = {r: sp.Symbol(f"y_{r}") for r in ("t", "j", "n")}
         self.yy = sp.Symbol("yy")                  # y'y
         self.n = sp.Symbol("n", positive=True, integer=True)
+        # example indices of the roles (the last example's index is n)
+        self.i = {"t": sp.Symbol("i_t", positive=True, integer=True),
+                  "j": sp.Symbol("i_j", positive=True, integer=True), "n": self.n}
         self.mats: dict[str, Poly] = {}
 
     def matrix(self, name: str, symmetric: bool = False) -> Poly:
@@ -60,9 +63,9 @@ class Algebra:
     def rename(self, p: Poly, src: str, dst: str) -> Poly:
         if src == dst:
             return p
-        return p.subs({f"x_{src}": self.x[dst]}, {self.y[src]: self.y[dst]})
+        return p.subs({f"x_{src}": self.x[dst]}, {self.y[src]: self.y[dst], self.i[src]: self.i[dst]})
 
-    def input_poly(self, name: str, role: str) -> Poly:
+    def input_poly(self, name: str, role: str, position: sp.Expr) -> Poly:
         if name == "x":
             return self.x[role]
         if name == "y":
@@ -71,6 +74,10 @@ class Algebra:
             return self.const(1)
         if name == "x_test":
             return self.z
+        if name == "pos":
+            return self.const(position)
+        if name == "pos2":
+            return self.const(sp.expand(position**2))
         raise KeyError(f"unknown token input {name!r}")
 
 
@@ -87,8 +94,19 @@ class Template:
         return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+def position(tokens: TokenFormat, kind: str, role: str, alg: Algebra) -> sp.Expr:
+    """1-based position in the sequence of the token of ``kind`` in ``role``:
+    example i occupies positions P(i-1)+1 .. Pi (P kinds per example); the tail
+    follows the n examples."""
+    ex, tail = tokens.example_kinds, tokens.tail_kinds
+    if kind in ex:
+        return len(ex) * (alg.i[role] - 1) + ex.index(kind) + 1
+    return len(ex) * alg.n + tail.index(kind) + 1
+
+
 def input_template(con: Construction, alg: Algebra) -> Template:
-    return Template({k.name: {b: alg.input_poly(i, "t") for b, i in k.inputs} for k in con.tokens.kinds})
+    return Template({k.name: {b: alg.input_poly(i, "t", position(con.tokens, k.name, "t", alg)) for b, i in k.inputs}
+                     for k in con.tokens.kinds})
 
 
 class Evaluator:
@@ -195,11 +213,57 @@ class Evaluator:
                     score = self.alg.assume_symmetric(score)
                     vals = {o: self.alg.assume_symmetric(v) for o, v in vals.items()}
                 heads.append((score, vals))
-            contrib = self._combine(op.activation, heads, f"{where}, keys of kind '{kk}'")
+            contrib, selected = self._combine(op.activation, heads, f"{where}, keys of kind '{kk}'")
             for o, p in contrib.items():
                 s = self._sum_keys(kk, p.scale(norm), f"{where}, keys of kind '{kk}'")
                 total[o] = total.get(o, self.alg.zero()) + s
+            for role, vals in selected:   # ReLU picked exactly one key: the one of example `role`
+                for o, p in vals.items():
+                    s = self.alg.rename(p, "j", role).scale(norm)
+                    total[o] = total.get(o, self.alg.zero()) + s
         return total
+
+    def _relu_scalar(self, c: sp.Expr):
+        """ReLU of a score that is a number or a positional expression in the
+        example indices: ('const', value), ('delta', role) when the score is
+        1 - k f^2 with f an integer-valued linear form vanishing exactly at
+        i_j = i_role (k >= 1, so it is 1 there and <= 0 elsewhere), or None."""
+        c = sp.expand(sp.sympify(c).subs(self.params))
+        if c.is_number:
+            return "const", sp.Max(c, 0)
+        idx = {self.alg.i["t"], self.alg.i["j"], self.alg.n}
+        if not c.free_symbols <= idx:
+            return None
+        k, factors = sp.factor_list(sp.expand(1 - c))
+        if len(factors) != 1 or factors[0][1] != 2 or not k.is_number or k < 1:
+            return None
+        f = factors[0][0]
+        if sp.Poly(f, *sorted(idx, key=str)).total_degree() != 1 or \
+                not all(sp.sympify(co).is_integer for co in sp.Poly(f, *sorted(idx, key=str)).coeffs()):
+            return None
+        f = sp.expand(f)
+
+        def root(var):          # f is linear: f = 0 at var = root
+            a = f.coeff(var)
+            return sp.expand(-(f - a * var) / a)
+
+        def never(sol):         # no index in 1..n (or no integer) solves f = 0
+            return any(g.is_number and (not g.is_integer or bad)
+                       for g, bad in ((sol - self.alg.n, sol - self.alg.n > 0 if (sol - self.alg.n).is_number else False),
+                                      (sol - 1, sol - 1 < 0 if (sol - 1).is_number else False)))
+
+        ij, it = self.alg.i["j"], self.alg.i["t"]
+        if not f.has(ij):
+            # the score does not depend on the key; it vanishes only where f = 0 has no index solution
+            return ("const", sp.Integer(0)) if f.has(it) and never(root(it)) else None
+        sol = root(ij)
+        for role in ("t", "n"):
+            gap = sp.expand(sol - self.alg.i[role])
+            if gap == 0:
+                return "delta", role
+            if gap.is_number and not gap.is_integer:
+                return "const", sp.Integer(0)
+        return ("const", sp.Integer(0)) if never(sol) else None
 
     def _combine(self, act: str, heads, where: str) -> dict[str, Poly]:
         out: dict[str, Poly] = {}
@@ -208,10 +272,11 @@ class Evaluator:
             for o, v in vals.items():
                 out[o] = out.get(o, self.alg.zero()) + factor * v
 
+        selected: list[tuple[str, dict]] = []
         if act == "linear":
             for s, v in heads:
                 add(v, s)
-            return out
+            return out, selected
         groups: list[list] = []   # [score, U (heads with +score), W (heads with -score), head ids]
         for m, (s, v) in enumerate(heads):
             for g in groups:
@@ -224,11 +289,22 @@ class Evaluator:
         for s, plus, minus, _ in groups:
             U = _sum_maps([v for _, v in plus], self.alg)
             W = _sum_maps([v for _, v in minus], self.alg)
-            if not s.letters() and not s.coeff_symbols() - set(self.params):
-                c = sp.sympify(s.as_dict().get(((), ()), 0)).subs(self.params)
-                add(U, self.alg.const(sp.Max(c, 0)))
-                add(W, self.alg.const(sp.Max(-c, 0)))
-                continue
+            if not s.letters():
+                c = sp.sympify(s.as_dict().get(((), ()), 0))
+                has_u = any(v.terms for v in U.values())
+                has_w = any(v.terms for v in W.values())
+                r_plus = self._relu_scalar(c) if has_u else ("const", 0)
+                r_minus = self._relu_scalar(-c) if has_w else ("const", 0)
+                if r_plus and r_minus and r_plus[0] == r_minus[0] == "const":
+                    add(U, self.alg.const(r_plus[1]))
+                    add(W, self.alg.const(r_minus[1]))
+                    continue
+                if r_plus and r_plus[0] == "delta" and not has_w:
+                    selected.append((r_plus[1], U))
+                    continue
+                if r_minus and r_minus[0] == "delta" and not has_u:
+                    selected.append((r_minus[1], W))
+                    continue
             blocks = set(U) | set(W)
             if all((U.get(o, self.alg.zero()) + W.get(o, self.alg.zero())).is_zero() for o in blocks):
                 add(U, s)   # ReLU(s) U - ReLU(-s) U = s U
@@ -246,7 +322,7 @@ class Evaluator:
             raise LemmaFailure(
                 f"ReLU of the score s = {s} (heads {heads_txt}): {why}", where,
                 score=s, same_values=bool(same and minus))
-        return out
+        return out, selected
 
 
 def _sum_maps(maps, alg) -> dict[str, Poly]:

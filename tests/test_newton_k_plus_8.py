@@ -71,7 +71,7 @@ def test_printed_readout_vector_erratum():
 
 
 # ------------------------------------------------------------------ working variants
-@pytest.mark.parametrize("name", ["corrected", "exact"])
+@pytest.mark.parametrize("name", ["corrected", "exact", "exact-paper-format"])
 def test_induction_proved_for_all_k(name):
     con, alg, cl = claims_of(name)
     o = induction(con, alg, cl["induction: prediction = x_test' M_k X'y for all k"])
@@ -126,7 +126,8 @@ def no_ops(name):
     return out
 
 
-@pytest.mark.parametrize("name, site, mode", [*_perturbations("exact"), *_perturbations("corrected")])
+@pytest.mark.parametrize("name, site, mode", [*_perturbations("exact"), *_perturbations("corrected"),
+                                              *_perturbations("exact-paper-format")])
 def test_every_single_block_perturbation_is_caught(name, site, mode):
     v = THM.variant(name)
     alg = Algebra()

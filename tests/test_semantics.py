@@ -96,3 +96,39 @@ def _dense(W, net):
         for r in range(so.stop - so.start):
             M[so.start + r, si.start + r] = float(v)
     return M
+
+
+POS_LAY = Layout.of(("x", d), ("y", 1), ("one", 1), ("pos", 1), ("pos2", 1), ("w", d), ("p", 1))
+POS_TOK = TokenFormat((TokenKind("x", (("x", "x"), ("one", "one"), ("pos", "pos"), ("pos2", "pos2"))),
+                       TokenKind("y", (("y", "y"), ("one", "one"), ("pos", "pos"), ("pos2", "pos2"))),
+                       TokenKind("test", (("x", "x_test"), ("one", "one"), ("pos", "pos"), ("pos2", "pos2")), False)))
+
+
+def prev_head(shift=1, src="x", dst="w"):
+    """score 1 - (p_t - p_j - shift)^2: selects the token `shift` places back."""
+    s = shift
+    return Head(BlockMap.of({("pos2", "one"): -1, ("one", "pos2"): -1, ("pos", "pos"): 2, ("pos", "one"): 2 * s,
+                             ("one", "pos"): -2 * s, ("one", "one"): 1 - s * s}), BlockMap.of({(dst, src): n}))
+
+
+@pytest.mark.parametrize("queries, keys, shift", [(("y",), ("x",), 1), (("test",), ("y",), 1), (("y",), None, 1),
+                                                  (("test",), ("x",), 2)])
+def test_positional_selection_agrees_with_the_exact_evaluator(queries, keys, shift):
+    con = Construction("p", POS_LAY, POS_TOK, (Layer("L", (Attention((prev_head(shift),), keys=keys, queries=queries),)),),
+                       (), (), ("test", "p"), (c, n))
+    alg = Algebra()
+    tin = input_template(con, alg)
+    tout = Evaluator(con, alg).apply_layer(con.init[0], tin)
+    assert counterexample_layers(con, alg, ["L"], tin, tout, {c: 1}, trials=4) is None
+    # the test token copies x_n from y_n's predecessor chain only when shift 2 lands on x_n
+    if queries == ("test",) and shift == 2:
+        assert tout.get("test", "w", alg) == alg.x["n"]
+
+
+def test_positional_shift_across_examples_is_not_assumed():
+    # y-token t selecting the x-token of example t-1 (3 places back) has no uniform template rule
+    con = Construction("p", POS_LAY, POS_TOK, (Layer("L", (Attention((prev_head(3),), keys=("x",), queries=("y",)),)),),
+                       (), (), ("test", "p"), (c, n))
+    alg = Algebra()
+    with pytest.raises(LemmaFailure):
+        Evaluator(con, alg).apply_layer(con.init[0], input_template(con, alg))

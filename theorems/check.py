@@ -236,7 +236,8 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
         basis = f"variant {variant} alone"
     else:
         verdict = combine(r.verdict for r in results if r.name in thm.basis)
-        basis = "variants " + " and ".join(thm.basis)
+        basis = "variant " + thm.basis[0] if len(thm.basis) == 1 else \
+            "variants " + ", ".join(thm.basis[:-1]) + " and " + thm.basis[-1]
     numbers = layer_numbers(thm, results, cons, recs, ctx, variant)
     errata = collect_errata(results, thm_claims)
     env = environment(ctx, time.perf_counter() - t_start)

@@ -53,6 +53,15 @@ EXACT_TOKENS = TokenFormat((
 ), "one token per example holding [x_j; y_j], then x_test")
 
 
+PAPER_EXACT_LAYOUT = Layout.of(
+    ("Tx", d, "T x_t"), ("x", d, "x_t"), ("y", 1, "y_j (y-tokens)"), ("one", 1, "constant 1"),
+    ("pos", 1, "position p of the token (1-based)"), ("pos2", 1, "p^2"), ("pred", 1, "prediction"))
+PAPER_EXACT_TOKENS = TokenFormat((
+    TokenKind("x", (("x", "x"), ("one", "one"), ("pos", "pos"), ("pos2", "pos2"))),
+    TokenKind("y", (("y", "y"), ("one", "one"), ("pos", "pos"), ("pos2", "pos2"))),
+    TokenKind("test", (("x", "x_test"), ("one", "one"), ("pos", "pos"), ("pos2", "pos2")), per_example=False),
+), "x_1, y_1, ..., x_n, y_n, x_test as in App. B.2, each token also holding 1, p and p^2 (its position)")
+
 # ---------------------------------------------------------------- weights, once
 def two_heads(score: dict, value: dict, value_sign_2: int) -> tuple[Head, Head]:
     """Heads with scores +s and -s.  With value_sign_2 = -1 they add
@@ -124,11 +133,40 @@ def build_exact() -> Construction:
     return Construction("exact", lay, EXACT_TOKENS, init, step, readout, ("test", "pred"), (alpha, n))
 
 
+def previous_token_head(src: str, dst: str) -> Head:
+    """An exact mov: the score 1 - (p_t - p_j - 1)^2 = -p_t^2 - p_j^2 + 2 p_t p_j + 2 p_t - 2 p_j is 1 for the
+    previous token and <= 0 for every other (positions are integers), so ReLU selects exactly that token;
+    the value n * (block src) cancels the 1/n normaliser."""
+    return Head(BlockMap.of({("pos2", "one"): -1, ("one", "pos2"): -1, ("pos", "pos"): 2, ("pos", "one"): 2,
+                             ("one", "pos"): -2}), BlockMap.of({(dst, src): n}))
+
+
+def build_exact_paper_format() -> Construction:
+    lay, keys = PAPER_EXACT_LAYOUT, ("x",)
+    init = (Layer("E-1", (gram_attention("x", -1, keys),), "eqs. (21)-(22), corrected",
+                  "alpha S x_t gathered straight into the empty Tx block (replaces mov, I-2, aff)"),)
+    step = (newton_layer(-1, keys, lay),)
+    readout = (
+        Layer("P-1", (Attention((previous_token_head("Tx", "Tx"),), keys=("x",), queries=("y",)),),
+              "eq. (33) mov, realised exactly", "each y-token receives T x_j from its x-token (positional ReLU head)"),
+        Layer("P-2", (Attention(two_heads({("x", "Tx"): 1}, {("pred", "y"): n}, -1), keys=("y",), queries=("test",)),),
+              "replaces eqs. (33)-(35): mul, Lemma B.3, mov, mul",
+              "pred = (1/n) sum_j (x_test' T x_j) n y_j over the y-tokens = x_test' T X'y"),
+    )
+    return Construction("exact-paper-format", lay, PAPER_EXACT_TOKENS, init, step, readout, ("test", "pred"),
+                        (alpha, n))
+
+
 # ---------------------------------------------------------------- templates
-def invariant(alg, T, lay_kind: str):
+def invariant(alg, T, lay_kind: str, con: Construction | None = None):
     """Hidden state after the initialisation and after every Newton layer:
     every x-token holds [T x_t; x_t] (eq. (26)); the test token [T x_test; x_test]."""
     xt, z, y = alg.x["t"], alg.z, alg.const(alg.y["t"])
+    if lay_kind == "paper-exact":   # the inputs (x, y, 1, positions) stay; Tx is added
+        from symbolic.templates import input_template
+        base = {k: dict(v) for k, v in input_template(con, alg).kinds.items()}
+        base["x"]["Tx"], base["test"]["Tx"] = T * xt, T * z
+        return base
     if lay_kind == "printed":
         return {"x": {"Tx": T * xt, "x": xt, "one": alg.const(1)},
                 "y": {"y": y, "one": alg.const(1)},
@@ -183,8 +221,8 @@ def printed_layer_claims(alg) -> list[Claim]:
 
 
 def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
-    lay_kind = "exact" if con.layout is EXACT_LAYOUT else "printed"
-    inv = lambda T: invariant(alg, T, lay_kind)
+    lay_kind = {id(EXACT_LAYOUT): "exact", id(PAPER_EXACT_LAYOUT): "paper-exact"}.get(id(con.layout), "printed")
+    inv = lambda T: invariant(alg, T, lay_kind, con)
     # what the network is claimed to compute, stated once for every check that compares with it
     rec = {"invariant": inv, "carrier": (con.tokens.kinds[0].name, "Tx", "x_t"),
            "start": lambda: alg.const(alpha) * alg.S, "step": newton_step,
@@ -267,6 +305,14 @@ THEOREM = Theorem(
                 "one two-head ReLU layer with scores x_t' T x_j and values n y_j reads out x_t' T X'y. "
                 "All layers are exact, so no approximation enters.",
                 build_exact, lambda con, alg: variant_claims("exact", con, alg)),
+        Variant("exact-paper-format", "exact",
+                "Exact layers in the paper's token format (separate x- and y-tokens): 1 init layer, 1 per "
+                "iteration, 2 readout layers.",
+                "Keeps App. B.2's sequence x_1, y_1, ..., x_n, y_n, x_test and realises the borrowed steps exactly: "
+                "the mov of eq. (33) by a ReLU head whose score 1 - (p_t - p_j - 1)^2 selects the previous token "
+                "(positions p and p^2 in the embedding, as Akyurek et al.'s mov also uses positions); mul, "
+                "Lemma B.3's sum, the second mov and the final mul become one two-head layer over the y-tokens.",
+                build_exact_paper_format, lambda con, alg: variant_claims("exact-paper-format", con, alg)),
         Variant("keys-include-test", "ablation",
                 "Corrected, but every attention layer of the init and Newton phase uses all tokens as keys.",
                 "Settles open question 2: if x_test is a key (full attention over the whole sequence, "
@@ -280,7 +326,7 @@ THEOREM = Theorem(
     recursion_name="Newton recursion",
     alpha_aliases={"paper": ("double-spectral", "as printed in eq. (5) and eq. (37)"),
                    "code": ("frobenius", "the official repository's Newton baseline at HEAD")},
-    basis=("corrected", "exact"),
+    basis=("corrected", "exact", "exact-paper-format"),
     notes=(
         "Keys: Definition B.1 sums over j = 1..n, the n examples; we read the key set as the example "
         "tokens, so x_test and the y-tokens are queries but not keys in the init and Newton layers "
@@ -293,9 +339,11 @@ THEOREM = Theorem(
         "alpha is 1/||SS'||_2 by default (half the printed value); --alpha paper uses 2/||SS'||_2 as in eq. (5), "
         "--alpha code the official repository's 1/||SS'||_F, --alpha trace the rational 1/tr(S^2). The exact "
         "small-size compositions always use 1/tr(S^2), which is rational.",
-        "Borrowed primitives (mov, mul; Akyurek et al. 2023) are evaluated with their ideal semantics. "
-        "Akyurek's mul is a GeLU approximation and mov a softmax approximation, so the printed k+8 count "
-        "rests on them; variant exact removes them and needs k+2 layers.",
+        "Borrowed primitives (mov, mul; Akyurek et al. 2023) are evaluated with their ideal semantics in the "
+        "printed and corrected variants. Akyurek's mul is a GeLU approximation and mov a softmax approximation, "
+        "so the printed k+8 count rests on them. Without them: variant exact-paper-format keeps the paper's "
+        "token format and needs k+3 exact layers (its mov is a ReLU head on positions p, p^2); variant exact "
+        "puts y_j in the x-token and needs k+2.",
         "Attention is full (non-causal) ReLU attention normalised by 1/n (Definition B.1). Remark B.6 "
         "(causal attention) is a sketch with a different T per token and is not checked.",
         "Token format: the printed variant uses the theory's format of App. B.2 (x-tokens, then y-tokens with y in "
