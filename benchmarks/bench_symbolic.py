@@ -35,9 +35,22 @@ def expansion_time(k):
     return time.perf_counter() - t
 
 
+def _expand_in_child(k, conn):
+    conn.send(expansion_time(k))
+
+
 if __name__ == "__main__":
+    import multiprocessing as mp
     p = proof_time()
     print(f"all-k induction, {len(THEOREM.variants)} variants: {p:.3f} s (target < 10 s: {'OK' if p < 10 else 'MISSED'})")
     for k in (1, 2, 3):
-        e = expansion_time(k)
+        parent, child = mp.Pipe()
+        proc = mp.Process(target=_expand_in_child, args=(k, child))
+        proc.start()
+        proc.join(30)
+        if proc.is_alive():
+            proc.terminate()
+            print(f"baseline: explicit expansion of k={k} steps at d=3: > 30 s (stopped); ratio proof/expansion < {p / 30:.3g}")
+            break
+        e = parent.recv()
         print(f"baseline: explicit expansion of k={k} steps at d=3: {e:.3f} s; ratio proof/expansion = {p / e:.3g}")
