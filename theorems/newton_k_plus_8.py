@@ -11,7 +11,9 @@ evaluator.  The variants are:
 * ``printed``   : the construction exactly as printed.
 * ``corrected`` : the printed construction with the one fix that eqs. (21) and
   (28) need (second head's value negated), borrowed primitives kept.
-* ``exact``     : our realisation with no borrowed primitive: k+2 layers.
+* ``exact-paper-format`` : the paper's token format, every borrowed primitive
+  replaced by an exact layer (mov by a positional ReLU head): k+3 layers.
+* ``exact``     : y_j in the x-token, no borrowed primitive: k+2 layers.
 * ``keys-include-test`` : an ablation settling open question 2 (x_test as an
   attention key during the Newton phase).
 """
@@ -51,7 +53,6 @@ EXACT_TOKENS = TokenFormat((
     TokenKind("xy", (("x", "x"), ("y", "y"))),
     TokenKind("test", (("x", "x_test"),), per_example=False),
 ), "one token per example holding [x_j; y_j], then x_test")
-
 
 PAPER_EXACT_LAYOUT = Layout.of(
     ("Tx", d, "T x_t"), ("x", d, "x_t"), ("y", 1, "y_j (y-tokens)"), ("one", 1, "constant 1"),
