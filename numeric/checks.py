@@ -372,10 +372,11 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
 
 
 def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, batch: int, seed: int,
-                  alpha_policy: str, alpha_sym, tol: float = 1e-8) -> Outcome:
-    """The construction and the recursion on a batch of sampled prompts at
-    once, in float64 (torch; CUDA when present).  Supporting evidence with a
-    stated tolerance on the relative error, never a proof."""
+                  alpha_policy: str, alpha_sym, tol: float = 1e-8, first: Data | None = None) -> Outcome:
+    """The construction and the recursion on a batch of prompts at once, in
+    float64 (torch; CUDA when present): ``first`` (the user's prompt, if any)
+    and sampled Gaussian ones.  Supporting evidence with a stated tolerance on
+    the relative error, never a proof."""
     from . import alpha as alpha_mod
     from .backends import TorchBatchBackend
     try:
@@ -388,6 +389,10 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     X = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
     y = (X @ torch.randn(batch, d, 1, generator=g, dtype=torch.float64))[..., 0]
     z = torch.randn(batch, d, generator=g, dtype=torch.float64)
+    if first is not None:
+        X[0] = torch.tensor([[float(v) for v in r] for r in first.X], dtype=torch.float64)
+        y[0] = torch.tensor([float(v) for v in first.y], dtype=torch.float64)
+        z[0] = torch.tensor([float(v) for v in first.x_test], dtype=torch.float64)
     X, y, z = X.to(be.device), y.to(be.device), z.to(be.device)
     data = Data([[X[:, j, r] for r in range(d)] for j in range(n)], [y[:, j] for j in range(n)],
                 [z[:, r] for r in range(d)])
@@ -410,7 +415,8 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     verdict = "verified" if float(rel.max()) <= tol else "inconclusive"   # floats alone never refute
     over = f"; the network overflows on {stats['nonfinite']} prompts" if stats["nonfinite"] else ""
     return Outcome(verdict, method,
-                   f"{batch} Gaussian prompts (seed {seed}), d={d}, n={n}, k={k}, alpha {alpha_policy}: "
+                   (f"your prompt and {batch - 1} Gaussian ones" if first is not None else f"{batch} Gaussian prompts")
+                   + f" (seed {seed}), d={d}, n={n}, k={k}, alpha {alpha_policy}: "
                    f"max |network - recursion| / (|x_test| |M_k X'y|) = "
                    f"{stats['max_rel']:.3g} (median {stats['median_rel']:.3g}; tolerance {tol:g}){over}"
                    + ("" if verdict == "verified" else f"; worst prompt #{worst}: network {float(pred_net[worst]):.6g}, "

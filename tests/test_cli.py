@@ -121,6 +121,8 @@ def test_user_data_gives_per_layer_predictions(tmp_path):
     assert [p["iteration"] for p in preds] == list(range(15))
     for p in preds:
         assert abs(p["network"] - p["recursion"]) < 1e-12
+    batch = [c for v in r["variants"] if v["name"] == "exact" for c in v["checks"] if c["name"].startswith("float64")]
+    assert batch and batch[0]["detail"].startswith("your prompt and")
     # Newton converges to the OLS prediction on this well-posed data
     ols = float(np.array([0.3, 0.1, -1.0]) @ np.linalg.lstsq(X, X @ np.array([1.0, -2.0, 0.5]), rcond=None)[0])
     assert abs(preds[-1]["recursion"] - ols) < 1e-9 < abs(preds[0]["recursion"] - ols)

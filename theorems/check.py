@@ -33,6 +33,7 @@ class Context:
     alpha_policy: str
     data: object
     data_source: str
+    user_data: bool = False
     alpha_value: object = None
     alpha_info: dict = None
 
@@ -94,7 +95,7 @@ def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=N
         d = _int_opt("d", df["d"] if d is None else d, 1, 200)
         n = _int_opt("n", df["n"] if n is None else n, 1, 1000)
         data_obj, source = gaussian(d, n, seed), f"Gaussian sample, seed {seed}: x ~ N(0, I), w ~ N(0, I), y = Xw"
-    ctx = Context(k, d, n, bits, seed, policy, data_obj, source)
+    ctx = Context(k, d, n, bits, seed, policy, data_obj, source, user_data=data is not None)
     ctx.alpha_value, ctx.alpha_info = alpha_for(thm, ctx)
     return ctx
 
@@ -154,7 +155,8 @@ def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
                                 alpha_sym, ctx.bits)
     elif kind == "float64_batch":
         o = checks.float64_batch(con, checks.Recursion.from_spec(alg, s), ctx.d, ctx.n, ctx.k, s["batch"], ctx.seed,
-                                 ctx.alpha_policy, alpha_sym)
+                                 ctx.alpha_policy, alpha_sym,
+                                 first=ctx.data if ctx.user_data else None)
     elif kind == "layer_count":
         o = lemmas.layer_count(con, s["bound"])
     elif kind == "width":

@@ -215,9 +215,9 @@ def printed_layer_claims(alg) -> list[Claim]:
         c("Newton layer, attention + MLP", ["N"], hT, nxt, "eqs. (27)-(30)",
           r"$[T x_t; x_t] \mapsto [(2T - T S T^\top) x_t; x_t]$"),
         c("readout R-1..R-3 (mov, mul, Lemma B.3)", ["R-1", "R-2", "R-3"], hT, r3, "eqs. (33)-(34), Lemma B.3",
-          r"every column receives $\hat w = T X^\top y$"),
+          r"every column receives $\hat{w} = T X^\top y$"),
         c("readout R-4..R-5 (mov, mul)", ["R-4", "R-5"], r3, r5, "eq. (35)",
-          r"the $x_{\mathrm{test}}$ column holds $\langle \hat w, x_{\mathrm{test}}\rangle$"),
+          r"the $x_{\mathrm{test}}$ column holds $\langle \hat{w}, x_{\mathrm{test}}\rangle$"),
     ]
 
 
@@ -277,7 +277,7 @@ def theorem_claims() -> list[Claim]:
 
 STATEMENT = (r"For any $k$ there are transformer weights such that, on any in-context examples "
              r"$\{(x_i, y_i)\}_{i=1}^n$ and test point $x_{\mathrm{test}}$, the transformer predicts "
-             r"$x_{\mathrm{test}}^\top \hat w_k$ with $\hat w_k = M_k X^\top y$, $M_0 = \alpha S$ for some "
+             r"$x_{\mathrm{test}}^\top \hat{w}_k$ with $\hat{w}_k = M_k X^\top y$, $M_0 = \alpha S$ for some "
              r"$\alpha > 0$, $M_{j} = 2M_{j-1} - M_{j-1} S M_{j-1}$, $S = X^\top X$. The hidden width is "
              r"$O(d)$ and the number of layers is $k+8$.")
 
