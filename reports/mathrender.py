@@ -30,6 +30,7 @@ __all__ = ["MathRenderer", "split_dollars", "split_mixed", "normalise"]
 # ------------------------------------------------------------------ parsing
 _PROSE_WORD = re.compile(r"^[A-Za-z][a-z]+(?:'s)?[,.;:]?$|^(?:a|I)$")
 _MULTI_SUB = re.compile(r"(?<![\\A-Za-z])([A-Za-z])_([A-Za-z]{2,})\b")
+_ACCENT_SUB = re.compile(r"(\\(?:hat|tilde|bar|vec|dot)\{[^{}]*\})(?=[_^])")
 
 
 def normalise(tex: str) -> str:
@@ -37,6 +38,8 @@ def normalise(tex: str) -> str:
     (LaTeX would subscript only the ``t``)."""
     tex = tex.strip()
     tex = _MULTI_SUB.sub(lambda m: f"{m.group(1)}_{{\\mathrm{{{m.group(2)}}}}}", tex)
+    # an accent followed by a script: group it, so renderers put the accent on the base only (\hat{w}_k)
+    tex = _ACCENT_SUB.sub(lambda m: "{" + m.group(1) + "}", tex)
     return tex
 
 

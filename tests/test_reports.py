@@ -137,3 +137,9 @@ def test_sparse_result_renders(result):
     assert result.variants[0].checks[0].claim in _text(page)
     assert "Errata</h2>" not in page and "<svg" not in page
     assert text_table(bare).endswith(f"rests on {bare.verdict_basis})")
+
+
+def test_accent_with_script_is_grouped():
+    from reports.mathrender import normalise
+    assert normalise(r"\hat{w}_k = M_k") == r"{\hat{w}}_k = M_k"
+    assert normalise(r"\hat{w} + x_test") == r"\hat{w} + x_{\mathrm{test}}"
