@@ -358,11 +358,11 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
                        f"nonzero amount{pred}", {"table": table}, where={"iteration": e["iteration"]}), table
     worst = max(max(r.get("pred_bound", 0.0), r["carrier_bound"]) for r in table)
     scale = 1.0 + max((abs(r.get("recursion", 0.0)) for r in table), default=0.0)
-    tol = 2.0 ** (-(bits // 2)) * scale
+    tol = 2.0 ** (-(bits // 4)) * scale
     if not worst <= tol:
         return Outcome("inconclusive", method,
                        f"d={data.d}, n={data.n}, k={k}: every difference ball contains 0, but the certified bound "
-                       f"{worst:.3g} exceeds 2^-{bits // 2} x (1 + |prediction|) = {tol:.3g}: the precision is too low "
+                       f"{worst:.3g} exceeds 2^-{bits // 4} x (1 + |prediction|) = {tol:.3g}: the precision is too low "
                        "to separate network and recursion; raise --precision", {"table": table, "max_bound": worst}), table
     return Outcome("verified", method,
                    f"d={data.d}, n={data.n}, k={k}: |network - recursion| <= {worst:.3g} (certified) for every "

@@ -164,3 +164,15 @@ def test_errata_are_about_the_paper_not_the_run(alpha, tmp_path):
     # one root cause (V_1 = V_2 in the Newton layer) is one erratum, citing both equations it breaks
     newton = [w for w in where if "(27)" in w]
     assert len(newton) == 1 and "also eqs. (27)-(30)" in newton[0]
+
+
+def test_many_iterations_stay_certified(tmp_path):
+    """Balls widen with every layer: the default precision grows with k, so a deep run is still certified."""
+    out = tmp_path / "r.json"
+    code, _, err = run("newton_k_plus_8", "--variant", "exact", "--k", "48", "--d", "4", "--n", "8",
+                       "--report", "none", "--json", str(out), "--quiet")
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    assert r["settings"]["precision_bits"] == 96 + 8 * 48
+    cert = next(c for c in r["variants"][0]["checks"] if c["name"].startswith("certified"))
+    assert cert["verdict"] == "verified"

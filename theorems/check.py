@@ -71,7 +71,11 @@ def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=N
     from numeric.forward import Data
     df = thm.defaults
     k = _int_opt("k", df["k"] if k is None else k, 0, 64)
-    bits = _int_opt("precision", df["precision"] if precision is None else precision, 53, 4096)
+    if precision is None:
+        # balls widen by a few bits per layer (about 5 here): keep a margin that grows with k
+        bits = max(int(df["precision"]), 96 + 8 * k)
+    else:
+        bits = _int_opt("precision", precision, 53, 4096)
     seed = _int_opt("seed", df["seed"] if seed is None else seed, 0, 2**63 - 1)
     policy = _alpha_policy(thm, alpha)
     if data is not None:
@@ -372,7 +376,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", help="how to choose alpha: spectral (1/||SS'||_2), double-spectral (2/||SS'||_2), "
                                    "frobenius (1/||SS'||_F), trace (1/tr S^2), a theorem's alias (newton_k_plus_8: "
                                    "paper, code) or a positive number")
-    p.add_argument("--precision", help="bits for ball / multiprecision arithmetic, 53..4096 (default 256)")
+    p.add_argument("--precision", help="bits for ball / multiprecision arithmetic, 53..4096 "
+                                       "(default max(256, 96 + 8k))")
     p.add_argument("--seed", help="seed of the sampled data, 0..2^63-1 (default 0)")
     p.add_argument("--variant", help="check one construction variant alone")
     p.add_argument("--data", help=".npz with X (n x d), y (n), x_test (d)")
