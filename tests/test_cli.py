@@ -176,3 +176,16 @@ def test_many_iterations_stay_certified(tmp_path):
     assert r["settings"]["precision_bits"] == 96 + 8 * 48
     cert = next(c for c in r["variants"][0]["checks"] if c["name"].startswith("certified"))
     assert cert["verdict"] == "verified"
+
+
+@pytest.mark.parametrize("X, y, x_test", [
+    (np.array([[1., 2.], [2., 4.], [3., 6.]]), np.array([1., 2., 3.]), np.array([1., 0.])),   # rank 1, n > d
+    (np.array([[1, 2], [3, 4], [5, 7]]), np.array([1, 2, 3]), np.array([1, 1])),             # integer arrays
+])
+def test_unusual_but_valid_data(tmp_path, X, y, x_test):
+    out = tmp_path / "r.json"
+    code, _, err = run("newton_k_plus_8", "--data", _npz(tmp_path, X=X, y=y, x_test=x_test), "--k", "3",
+                       "--report", "none", "--json", str(out), "--quiet")
+    assert code == 0, err
+    claims = {c["name"]: c for c in json.loads(out.read_text())["claims"]}
+    assert claims["convergence with the paper's alpha"]["verdict"] == "refuted"   # holds for every S
