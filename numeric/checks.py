@@ -483,7 +483,8 @@ def convergence(data: Data, alpha_value, bits: int, policy: str | None = None,
         kappa = hi / lo if not singular else mpmath.inf
         at_boundary = bool(abs(mu_top - 2) <= mpmath.mpf(2) ** (-(bits // 2)))
         interior = bool(0 < mu_low and mu_top < 2 and e0 < 1) and not at_boundary and not singular
-        bounds = {e: max(0, int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / -mpmath.log(e0), 2))))
+        bounds = {e: 0 if e0 == 0 else        # M_0 S = I: nothing to iterate
+                  max(0, int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / -mpmath.log(e0), 2))))
                   for e in eps_list} if interior else {}
     if singular and not at_boundary:
         return Outcome("inconclusive", method, "S is singular (n < d or rank-deficient X, to the run's precision); "

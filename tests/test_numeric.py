@@ -189,3 +189,9 @@ def test_without_torch_the_batch_check_is_skipped_not_crashed(monkeypatch):
     con, alg, c = _claim("exact", "float64_batch")
     o = checks.float64_batch(con, checks.Recursion.from_spec(alg, c.spec), 3, 5, 2, 4, 0, "spectral", ALPHA)
     assert o.verdict == "inconclusive" and "torch is not installed" in o.detail
+
+
+def test_convergence_when_the_first_iterate_is_already_exact():
+    from numeric.forward import Data as D
+    o = checks.convergence(D([[2]], [1], [1]), sp.Rational(1, 16), 128)   # S = 4, alpha lambda^2 = 1: M_0 S = 1
+    assert o.verdict == "verified" and all(r["measured"] == 0 for r in o.data["rows"])
