@@ -68,6 +68,7 @@ def test_printed_readout_vector_erratum():
     from symbolic.layout import d
     o = lemmas.readout_vector(con, cl["readout vector u = [0_{3d}; 1]"].spec["size"], d)
     assert o.verdict == "refuted" and "5*d + 3" in o.detail
+    assert lemmas.readout_vector(con, 5 * d + 3, d).verdict == "verified"   # a vector of the layout's width
 
 
 # ------------------------------------------------------------------ working variants
