@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from .data import exact_moments
 from .forward import Data
 
 POLICIES = {
@@ -25,17 +26,8 @@ class AlphaError(ValueError):
     pass
 
 
-def _rational(q) -> sp.Rational:
-    if isinstance(q, float):
-        q = Fraction(q)
-    if isinstance(q, Fraction):
-        return sp.Rational(q.numerator, q.denominator)
-    return sp.Rational(q)
-
-
 def gram(data: Data) -> sp.Matrix:
-    X = sp.Matrix([[_rational(v) for v in r] for r in data.X])
-    return X.T * X
+    return exact_moments(data)[0]
 
 
 def value(policy: str, data: Data, bits: int) -> sp.Rational:

@@ -17,7 +17,7 @@ from symbolic.templates import Algebra, Template
 from dataclasses import dataclass
 
 from .backends import ArbBackend, ExactBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
-from .data import small_integers
+from .data import exact_moments, small_integers
 from .forward import Data, Network
 from . import alpha as alpha_mod
 from .recursions import gd, moments, newton, predict
@@ -141,9 +141,7 @@ def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b):
 
 def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, params: dict) -> sp.Matrix:
     """The hidden state a template denotes on concrete data (exact)."""
-    S = sp.Matrix([[_q(v) for v in r] for r in data.X])
-    b = S.T * sp.Matrix([_q(v) for v in data.y])
-    S = S.T * S
+    S, b = exact_moments(data)
     H = sp.zeros(net.D, len(net.seq))
     for t, (kind, j) in enumerate(net.seq):
         per = net.con.tokens.kind(kind).per_example
@@ -233,8 +231,7 @@ def composition(con: Construction, rec: Recursion, sizes, alpha_sym, seed: int =
 def _compose_one(con, rec: Recursion, data: Data, k, alpha_sym, be):
     d, n = data.d, data.n
     alg = rec.alg
-    Xs = sp.Matrix([[_q(v) for v in r] for r in data.X])
-    S = Xs.T * Xs
+    S, b = exact_moments(data)
     a = alpha_mod.value("trace", data, 0) if (S * S).trace() != 0 else sp.Integer(1)   # any alpha > 0 will do
     params = {alpha_sym: a}
     net = Network(con, d, n, be, params)
@@ -255,7 +252,6 @@ def _compose_one(con, rec: Recursion, data: Data, k, alpha_sym, be):
                         **data_json(data), "alpha": str(a), **mm}
     pred = _q(net.read(H))
     z = sp.Matrix([_q(v) for v in data.x_test])
-    b = Xs.T * sp.Matrix([_q(v) for v in data.y])
     want = rec.prediction(Ms[k], z, b, {alpha_sym: a, alg.n: n})
     if pred != want:
         return {"layer": con.readout[-1].name if con.readout else "-", "stage": "readout", "iteration": k,

@@ -59,6 +59,23 @@ def load_npz(path: str) -> Data:
     return Data(X.astype(float).tolist(), y.astype(float).tolist(), xt.astype(float).tolist())
 
 
+def exact(v):
+    """A number read exactly as a sympy Rational (a float is a dyadic rational)."""
+    import sympy as sp
+    if isinstance(v, float):
+        v = Fraction(v)
+    if isinstance(v, Fraction):
+        return sp.Rational(v.numerator, v.denominator)
+    return sp.Rational(v)
+
+
+def exact_moments(data: Data):
+    """S = X'X and b = X'y as exact sympy matrices."""
+    import sympy as sp
+    X = sp.Matrix([[exact(v) for v in r] for r in data.X])
+    return X.T * X, X.T * sp.Matrix([exact(v) for v in data.y])
+
+
 def is_finite(data: Data) -> bool:
     vals = [v for r in data.X for v in r] + list(data.y) + list(data.x_test)
     return all(math.isfinite(float(v)) for v in vals)

@@ -107,7 +107,7 @@ class Network:
             H = self.apply_op(op, H)
         return H
 
-    def _linear(self, W: BlockMap, H: Hidden, sizes: Mapping[str, int]) -> Hidden:
+    def _linear(self, W: BlockMap, H: Hidden) -> Hidden:
         be, out = self.be, {}
         for o, i, c in W:
             term = be.scale(self.coef(c), H[i])
@@ -146,10 +146,10 @@ class Network:
                     upd[o] = term if o not in upd else be.add(upd[o], term)
             return self._add_update(H, upd)
         if isinstance(op, MLP):
-            Z = self._linear(op.W1, H, self.bsize)
+            Z = self._linear(op.W1, H)
             if op.activation == "relu":
                 Z = {b: be.relu(z) for b, z in Z.items()}
-            return self._add_update(H, self._linear(op.W2, Z, self.bsize), qmask)
+            return self._add_update(H, self._linear(op.W2, Z), qmask)
         get, put = be.get, be.set
         if isinstance(op, Mov):
             src, dst = H[op.src], be.copy(H[op.dst])

@@ -265,7 +265,9 @@ class Evaluator:
                 return "const", sp.Integer(0)
         return ("const", sp.Integer(0)) if never(sol) else None
 
-    def _combine(self, act: str, heads, where: str) -> dict[str, Poly]:
+    def _combine(self, act: str, heads, where: str) -> tuple[dict[str, Poly], list[tuple[str, dict]]]:
+        """(contributions to sum over the keys, [(role, values)] of heads whose
+        ReLU selects exactly the key of that role)."""
         out: dict[str, Poly] = {}
 
         def add(vals: Mapping[str, Poly], factor: Poly):
@@ -277,7 +279,7 @@ class Evaluator:
             for s, v in heads:
                 add(v, s)
             return out, selected
-        groups: list[list] = []   # [score, U (heads with +score), W (heads with -score), head ids]
+        groups: list[list] = []   # [score s, heads with score +s, heads with score -s]
         for m, (s, v) in enumerate(heads):
             for g in groups:
                 if s == g[0]:
@@ -285,14 +287,16 @@ class Evaluator:
                 if s == -g[0]:
                     g[2].append((m, v)); break
             else:
-                groups.append([s, [(m, v)], [], None])
-        for s, plus, minus, _ in groups:
+                groups.append([s, [(m, v)], []])
+        for s, plus, minus in groups:
             U = _sum_maps([v for _, v in plus], self.alg)
             W = _sum_maps([v for _, v in minus], self.alg)
+            has_u = any(v.terms for v in U.values())
+            has_w = any(v.terms for v in W.values())
+            if not has_u and not has_w:
+                continue                      # the heads write nothing
             if not s.letters():
                 c = sp.sympify(s.as_dict().get(((), ()), 0))
-                has_u = any(v.terms for v in U.values())
-                has_w = any(v.terms for v in W.values())
                 r_plus = self._relu_scalar(c) if has_u else ("const", 0)
                 r_minus = self._relu_scalar(-c) if has_w else ("const", 0)
                 if r_plus and r_minus and r_plus[0] == r_minus[0] == "const":
@@ -308,8 +312,6 @@ class Evaluator:
             blocks = set(U) | set(W)
             if all((U.get(o, self.alg.zero()) + W.get(o, self.alg.zero())).is_zero() for o in blocks):
                 add(U, s)   # ReLU(s) U - ReLU(-s) U = s U
-                continue
-            if all(not W.get(o, self.alg.zero()).terms for o in blocks) and all(not U.get(o, self.alg.zero()).terms for o in blocks):
                 continue
             same = blocks and all((U.get(o, self.alg.zero()) - W.get(o, self.alg.zero())).is_zero() for o in blocks)
             heads_txt = ", ".join(str(m + 1) for m, _ in plus + minus)
