@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from .backends import ArbBackend, ExactBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
 from .data import exact_moments, small_integers
 from .forward import Data, Network
-from . import alpha as alpha_mod
 from .recursions import gd, moments, newton, predict
 
 
@@ -37,10 +36,7 @@ class Recursion:
     readout: Callable
     invariant: Callable
     carrier: tuple
-
-    @classmethod
-    def from_spec(cls, alg: Algebra, spec: dict) -> "Recursion":
-        return cls(alg, spec["start"], spec["step"], spec["readout"], spec["invariant"], tuple(spec["carrier"]))
+    symmetric: bool = True        # the state is symmetric (a hypothesis the step lemma uses and re-proves)
 
     def iterates(self, S, k: int, coeffs: dict, be: Backend | None = None) -> list:
         """[M_0, ..., M_k] as sympy matrices (be None) or backend matrices."""
@@ -174,9 +170,11 @@ def data_json(data: Data) -> dict:
 
 # ---------------------------------------------------------------- layer lemma counterexamples
 def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Template, tout: Template,
-                          params: dict, max_d: int = 3, max_n: int = 3, trials: int = 25, seed: int = 0):
+                          params: dict | None = None, max_d: int = 3, max_n: int = 3, trials: int = 25,
+                          seed: int = 0, params_for: Callable | None = None):
     """Smallest (d, then n, then trial order) exact instance where the layers
-    do not map the input template to the output template."""
+    do not map the input template to the output template.  Parameter values
+    are ``params``, or ``params_for(data)`` (rationals for that instance)."""
     layers = select_layers(con, layer_specs)
     be = ExactBackend()
     rng = random.Random(seed)
@@ -191,22 +189,24 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
                     lo, hi = _entry_range(trial, trials)
                     A = sp.Matrix(d, d, lambda i, j: rng.randint(lo, hi))
                     T = A + A.T
-                net = Network(con, d, n, be, params)
-                H0 = template_matrix(net, alg, tin, data, T, params)
+                pv = dict(params or {}) if params_for is None else params_for(data)
+                net = Network(con, d, n, be, pv)
+                H0 = template_matrix(net, alg, tin, data, T, pv)
                 H = net.from_rows(H0.tolist())
                 for L in layers:
                     H = net.apply_layer(L, H)
                 got = hidden_to_sympy(net, H)
-                want = template_matrix(net, alg, tout, data, T, params)
+                want = template_matrix(net, alg, tout, data, T, pv)
                 mm = first_mismatch(net, got, want)
                 if mm:
                     return {"d": d, "n": n, **data_json(data), "T": str(T.tolist()) if T is not None else None,
-                            "alpha": str(params.get(list(params)[0])) if params else None, **mm}
+                            "params": {str(s): str(v) for s, v in pv.items()}, **mm}
     return None
 
 
 # ---------------------------------------------------------------- exact composition
-def composition(con: Construction, rec: Recursion, sizes, alpha_sym, seed: int = 0, trials: int = 1) -> Outcome:
+def composition(con: Construction, rec: Recursion, sizes, params_for: Callable, seed: int = 0,
+                trials: int = 1) -> Outcome:
     """Run the composed network in exact rationals and compare every stage
     boundary with the invariant at M_l, and the prediction with the recursion."""
     be = ExactBackend()
@@ -215,7 +215,7 @@ def composition(con: Construction, rec: Recursion, sizes, alpha_sym, seed: int =
     for (d, n, k) in sizes:
         for _ in range(trials):
             data = small_integers(d, n, rng)
-            mm = _compose_one(con, rec, data, k, alpha_sym, be)
+            mm = _compose_one(con, rec, data, k, params_for, be)
             if mm:
                 return Outcome("refuted", "exact composition (rationals)",
                                f"d={d}, n={n}, k={k}: after layer {mm['layer']} (end of the {mm['stage']} layers "
@@ -228,15 +228,15 @@ def composition(con: Construction, rec: Recursion, sizes, alpha_sym, seed: int =
                    + ", ".join(f"({d}, {n}, {k})" for d, n, k in checked), {"sizes": checked})
 
 
-def _compose_one(con, rec: Recursion, data: Data, k, alpha_sym, be):
+def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     d, n = data.d, data.n
     alg = rec.alg
     S, b = exact_moments(data)
-    a = alpha_mod.value("trace", data, 0) if (S * S).trace() != 0 else sp.Integer(1)   # any alpha > 0 will do
-    params = {alpha_sym: a}
+    params = params_for(data)
+    pj = {str(s): str(v) for s, v in params.items()}
     net = Network(con, d, n, be, params)
     H = net.embed(data)
-    Ms = rec.iterates(S, k, {alpha_sym: a, alg.n: n})
+    Ms = rec.iterates(S, k, {**params, alg.n: n})
     stage_of = con.layers(k)
     last_init = len(con.init) - 1
     for idx, (stage, it, L) in enumerate(stage_of):
@@ -249,13 +249,13 @@ def _compose_one(con, rec: Recursion, data: Data, k, alpha_sym, be):
             if mm:
                 group = [x.name for x in (con.init if stage == "init" else con.step)]
                 return {"layer": L.name, "layers": group, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
-                        **data_json(data), "alpha": str(a), **mm}
+                        **data_json(data), "params": pj, **mm}
     pred = _q(net.read(H))
     z = sp.Matrix([_q(v) for v in data.x_test])
-    want = rec.prediction(Ms[k], z, b, {alpha_sym: a, alg.n: n})
+    want = rec.prediction(Ms[k], z, b, {**params, alg.n: n})
     if pred != want:
         return {"layer": con.readout[-1].name if con.readout else "-", "stage": "readout", "iteration": k,
-                "d": d, "n": n, "k": k, **data_json(data), "alpha": str(a), "token": con.output[0],
+                "d": d, "n": n, "k": k, **data_json(data), "params": pj, "token": con.output[0],
                 "kind": con.output[0], "block": con.output[1], "got": [str(pred)], "want": [str(want)]}
     return None
 
@@ -266,28 +266,30 @@ def _entry_range(trial: int, trials: int) -> tuple[int, int]:
     return (-1, 1) if trial < trials // 2 else (-2, 2)
 
 
-def search_composition_counterexample(con, rec: Recursion, alpha_sym, max_d=3, max_n=3, k=1, trials=20, seed=0):
+def search_composition_counterexample(con, rec: Recursion, params_for, max_d=3, max_n=8, k=1, trials=20, seed=0):
+    """Smallest exact instance (d, then n up to ``max_n``, then entry size) where the
+    composed network leaves the recursion; fewer trials at the larger n."""
     rng = random.Random(seed)
     be = ExactBackend()
     for d in range(1, max_d + 1):
         for n in range(1, max_n + 1):
-            for trial in range(trials):
+            for trial in range(trials if n <= 3 else max(2, trials // 5)):
                 data = small_integers(d, n, rng, *_entry_range(trial, trials))
-                mm = _compose_one(con, rec, data, k, alpha_sym, be)
+                mm = _compose_one(con, rec, data, k, params_for, be)
                 if mm:
                     return mm
     return None
 
 
 # ---------------------------------------------------------------- certified balls
-def per_layer(con: Construction, rec: Recursion, data: Data, k: int, alpha_value, alpha_sym,
+def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dict,
               be: Backend, readout_each: bool = True, recursion: bool = True) -> dict:
     """Network vs recursion after the initialisation and after every step:
     the carrier block against the invariant's (every entry) and, with
     ``readout_each``, the prediction read out from H_l by the readout layers."""
     d, n = data.d, data.n
-    net = Network(con, d, n, be, {alpha_sym: alpha_value})
-    coeffs = {alpha_sym: alpha_value, rec.alg.n: n}
+    net = Network(con, d, n, be, params)
+    coeffs = {**params, rec.alg.n: n}
     S, b = moments(data.X, data.y, be)
     Ms = rec.iterates(S, k, coeffs, be) if recursion else None
     kind, block, _ = rec.carrier
@@ -324,14 +326,14 @@ def _up(x) -> float:
     return math.nextafter(float(abs(x).upper()), math.inf)
 
 
-def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value, alpha_sym,
+def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dict,
               bits: int, readout_each: bool = True) -> tuple[Outcome, list[dict]]:
     """Run the network and the recursion in ball arithmetic.  A difference ball
     that excludes 0 is a certified refutation; otherwise its radius bounds
     |network - recursion|."""
     be = ArbBackend(bits)
     with be.precision(bits):
-        res = per_layer(con, rec, data, k, alpha_value, alpha_sym, be, readout_each)
+        res = per_layer(con, rec, data, k, params, be, readout_each)
         table, excluded = [], []
         for r in res["rows"]:
             cd = r["carrier_diffs"]
@@ -368,12 +370,12 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, alpha_value
 
 
 def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, batch: int, seed: int,
-                  alpha_policy: str, alpha_sym, tol: float = 1e-8, first: Data | None = None) -> Outcome:
+                  params_for: Callable, policy_text: str = "", tol: float = 1e-8,
+                  first: Data | None = None) -> Outcome:
     """The construction and the recursion on a batch of prompts at once, in
     float64 (torch; CUDA when present): ``first`` (the user's prompt, if any)
     and sampled Gaussian ones.  Supporting evidence with a stated tolerance on
     the relative error, never a proof."""
-    from . import alpha as alpha_mod
     from .backends import TorchBatchBackend
     try:
         be = TorchBatchBackend(batch)
@@ -393,9 +395,9 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     data = Data([[X[:, j, r] for r in range(d)] for j in range(n)], [y[:, j] for j in range(n)],
                 [z[:, r] for r in range(d)])
     S, b = moments(data.X, data.y, be)
-    a = alpha_mod.batch_value(alpha_policy, S)
-    coeffs = {alpha_sym: a, rec.alg.n: n}
-    net = Network(con, d, n, be, {alpha_sym: a})
+    params = params_for(S)
+    coeffs = {**params, rec.alg.n: n}
+    net = Network(con, d, n, be, params)
     pred_net, _ = net.run(data, k, keep=False)
     Ms = rec.iterates(S, k, coeffs, be)
     zt = be.matrix([[v] for v in data.x_test])
@@ -412,24 +414,24 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     over = f"; the network overflows on {stats['nonfinite']} prompts" if stats["nonfinite"] else ""
     return Outcome(verdict, method,
                    (f"your prompt and {batch - 1} Gaussian ones" if first is not None else f"{batch} Gaussian prompts")
-                   + f" (seed {seed}), d={d}, n={n}, k={k}, alpha {alpha_policy}: "
+                   + f" (seed {seed}), d={d}, n={n}, k={k}{', ' + policy_text if policy_text else ''}: "
                    f"max |network - recursion| / (|x_test| |M_k X'y|) = "
                    f"{stats['max_rel']:.3g} (median {stats['median_rel']:.3g}; tolerance {tol:g}){over}"
                    + ("" if verdict == "verified" else f"; worst prompt #{worst}: network {float(pred_net[worst]):.6g}, "
                                                        f"recursion {float(pred_rec[worst]):.6g}"), stats)
 
 
-def float64_predictions(con, rec: Recursion, data: Data, k, alpha_value, alpha_sym) -> tuple[list[float], str]:
+def float64_predictions(con, rec: Recursion, data: Data, k, params: dict) -> tuple[list[float], str]:
     """The network's prediction after each step, in float64 (torch, CUDA if present)."""
     try:
         be = TorchBackend()
     except ImportError:
         be = NumpyBackend()
-    res = per_layer(con, rec, data, k, float(alpha_value), alpha_sym, be, recursion=False)
+    res = per_layer(con, rec, data, k, {s: float(v) for s, v in params.items()}, be, recursion=False)
     return [float(r["pred_net"]) for r in res["rows"]], be.name
 
 
-# ---------------------------------------------------------------- recursions: convergence, OLS, GD
+# ---------------------------------------------------------------- OLS and the GD baseline
 def spectrum(data: Data, bits: int) -> tuple:
     import mpmath
     with mpmath.mp.workprec(bits):
@@ -438,113 +440,6 @@ def spectrum(data: Data, bits: int) -> tuple:
         ev = mpmath.eigsy(S, eigvals_only=True)
         ev = sorted([ev[i] for i in range(len(ev))])
         return ev[0], ev[-1]
-
-
-def _residuals(S, alpha, kmax, d, be):
-    """Certified enclosures [lower, upper] of ||I - M_k S||_F for k = 0..kmax,
-    with M_k from the one Newton-Schulz implementation."""
-    I = be.identity(d)
-    out = []
-    for M in newton(S, alpha, kmax, be):
-        R = be.sub(I, be.mm(M, S))
-        fro = sum((R[i, j] * R[i, j] for i in range(d) for j in range(d)), be.num(0))
-        lo = float(fro.lower())
-        out.append((math.sqrt(max(math.nextafter(lo, -math.inf), 0.0)), math.sqrt(_up(fro))))
-    return out
-
-
-def convergence(data: Data, alpha_value, bits: int, policy: str | None = None,
-                eps_list=(1e-3, 1e-6, 1e-12, 1e-24, 1e-48), kmax: int = 400) -> Outcome:
-    """Does Newton-Schulz from M_0 = alpha S reach ||I - M_k S||_F <= eps within
-    the rate bound?  On each eigenvector of S it maps mu = alpha lambda^2 by
-    mu -> newton_step(mu, 1) = 2mu - mu^2, so 1 - mu_k = (1 - mu_0)^(2^k).  For
-    0 < mu <= ... < 2 (e_0 = max |1 - mu_0| < 1) the residual is at most
-    sqrt(d) e_0^(2^k), so k <= ceil(log2(ln(sqrt(d)/eps) / -ln e_0)) =
-    O(log kappa + log log 1/eps).  A rate is refuted only by a certified lower
-    bound above eps at the bound; a residual the precision cannot resolve is
-    inconclusive.  With mu_0 = 2 on the top eigenvector (alpha at the boundary)
-    the map sends 2 to the fixed point 0: no convergence for any S."""
-    import mpmath
-    from . import alpha as alpha_mod
-    from .recursions import newton_step
-    method = f"certified residuals (arb, {bits} bits)"
-    lo, hi = spectrum(data, bits)
-    singular = data.n < data.d or lo <= hi * 2.0 ** (-(bits // 2))
-    floor = 2.0 ** (-(bits // 2))
-    eps_list = [e for e in eps_list if e >= floor]
-    with mpmath.mp.workprec(bits):
-        a = mpmath.mpf(int(sp.Rational(alpha_value).p)) / int(sp.Rational(alpha_value).q)
-        mu_top, mu_low = a * hi**2, a * lo**2
-        e0 = max(abs(1 - mu_low), abs(1 - mu_top))
-        kappa = hi / lo if not singular else mpmath.inf
-        at_boundary = bool(abs(mu_top - 2) <= mpmath.mpf(2) ** (-(bits // 2)))
-        interior = bool(0 < mu_low and mu_top < 2 and e0 < 1) and not at_boundary and not singular
-        bounds = {e: 0 if e0 == 0 else        # M_0 S = I: nothing to iterate
-                  max(0, int(mpmath.ceil(mpmath.log(mpmath.log(mpmath.sqrt(data.d) / e) / -mpmath.log(e0), 2))))
-                  for e in eps_list} if interior else {}
-    if singular and not at_boundary:
-        return Outcome("inconclusive", method, "S is singular (n < d or rank-deficient X, to the run's precision); "
-                                               "the rate is stated for full rank", {})
-    reach = [b for b in bounds.values() if b <= kmax]
-    kk = min(kmax, max(reach, default=60) + 2)
-    be = ArbBackend(bits)
-    with be.precision(bits):
-        S, _ = moments(data.X, data.y, be)
-        res = _residuals(S, be.num(alpha_value), kk, data.d, be)
-    upper = [u for _, u in res]
-    data_out = {"residual": upper, "residual_lower": [l for l, _ in res], "kappa": float(kappa), "e0": float(e0),
-                "alpha": float(alpha_value), "mu_top": float(mu_top)}
-    e0_txt = f"{float(e0):.6g}" if abs(1 - float(e0)) > 1e-5 else f"1 - {float(1 - e0):.3g}" if e0 < 1 else \
-        f"1 + {float(e0 - 1):.3g}" if e0 > 1 else "1"
-    head = (f"alpha = {float(alpha_value):.6g}, kappa(S) = {float(kappa):.4g}, alpha lambda_max^2 = {float(mu_top):.6g}, "
-            f"e_0 = max|1 - alpha lambda^2| = {e0_txt}")
-    if interior:
-        rows, verdicts = [], []
-        for e in eps_list:
-            b = bounds[e]
-            measured = next((k for k, u in enumerate(upper) if u <= e), None)
-            if b > kmax:
-                v = "inconclusive"          # the bound lies beyond the iterations run
-            elif measured is not None and measured <= b:
-                v = "verified"
-            elif res[min(b, kk)][0] > e:
-                v = "refuted"               # certified: still above eps at the bound
-            else:
-                v = "inconclusive"          # the precision cannot resolve eps there
-            verdicts.append(v)
-            rows.append({"eps": e, "measured": measured, "bound": b, "verdict": v})
-        data_out["rows"] = rows
-        txt = "; ".join(f"eps={r['eps']:.0e}: {r['measured']} <= {r['bound']}" + ("" if r["verdict"] == "verified"
-                        else f" ({r['verdict']})") for r in rows)
-        overall = "refuted" if "refuted" in verdicts else "inconclusive" if "inconclusive" in verdicts else "verified"
-        return Outcome(overall, method,
-                       f"{head} < 1. Iterations to ||I - M_k S||_F <= eps, measured (certified upper bound) vs the "
-                       f"bound ceil(log2(ln(sqrt(d)/eps)/-ln e_0)) = O(log kappa + log log 1/eps): {txt}", data_out)
-    small = ""
-    if policy is not None:
-        a1 = alpha_mod.value(policy, Data([[1]], [1], [1]), bits)
-        ex = ExactBackend()
-        vals = [str(M[0, 0]) for M in newton(ex.matrix([[1]]), ex.num(a1), 5, ex)]
-        small = (f" Smallest instance under the same policy, d = n = 1, X = [[1]] (S = 1, S^+ = 1): alpha = {a1}, "
-                 f"M_0..M_5 = {', '.join(vals)}.")
-        data_out["small"] = vals
-    mu = sp.Symbol("mu")
-    f = sp.expand(newton_step(mu, 1))     # the step on one eigenvector, in mu = alpha lambda^2
-    if at_boundary and f.subs(mu, 2) == 0 and f.subs(mu, 0) == 0:
-        k30 = min(30, kk)
-        return Outcome("refuted", "symbolic (all S) + exact smallest instance + " + method,
-                       f"{head}: the top eigenvalue of M_0 S is 2, and on each eigenvector the step is f(mu) = {f}, "
-                       "with f(2) = 0 = f(0): the component of every M_k (k >= 1) along the top eigenvector of S is 0 "
-                       "and ||I - M_k S||_2 >= 1 for all k: no convergence, for every S." + small
-                       + f" At d={data.d}, n={data.n} ({bits}-bit alpha), certified enclosure of ||I - M_k S||_F at "
-                       f"k = {k30}: [{res[k30][0]:.3g}, {res[k30][1]:.3g}].", data_out)
-    if mu_top > 2:
-        grown = res[-1][0] > res[0][1]
-        return Outcome("refuted" if grown else "inconclusive", method,
-                       f"{head}: alpha lambda_max^2 > 2 is outside the convergence range (0, 2); certified "
-                       f"||I - M_k S||_F >= {res[-1][0]:.3g} at k = {kk} (was <= {res[0][1]:.3g} at k = 0)." + small,
-                       data_out)
-    return Outcome("inconclusive", method, f"{head}: the rate bound cannot be evaluated", data_out)
 
 
 def ols_min_norm(data: Data, bits: int):
@@ -568,7 +463,7 @@ def ols_min_norm(data: Data, bits: int):
         return (z * w)[0, 0], int(sum(1 for i in range(data.d) if ev[i] > tol))
 
 
-def reference_curves(rec: Recursion, data: Data, alpha_value, alpha_sym, kmax: int, bits: int) -> dict:
+def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: int) -> dict:
     """|prediction - OLS prediction| per step for the claim's recursion and
     for GD (eta = 1/lambda_max(S)); OLS is the minimum-norm solution S^+ X'y."""
     be = ArbBackend(bits)
@@ -577,7 +472,7 @@ def reference_curves(rec: Recursion, data: Data, alpha_value, alpha_sym, kmax: i
     with be.precision(bits):
         S, b = moments(data.X, data.y, be)
         ols = be.num(float(ols_mp))
-        coeffs = {alpha_sym: alpha_value, rec.alg.n: data.n}
+        coeffs = {**params, rec.alg.n: data.n}
         z = be.matrix([[v] for v in data.x_test])
         rec_err = [float(abs(rec.prediction(M, z, b, coeffs, be) - ols).mid()) for M in rec.iterates(S, kmax, coeffs, be)]
         out = {"ols": float(ols_mp), "rank": rank, "recursion": rec_err,

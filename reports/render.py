@@ -65,8 +65,9 @@ def text_table(result) -> str:
     s = r.settings or {}
     run = ", ".join(f"{k}={s[k]}" for k in ("k", "d", "n") if k in s)
     extra = []
-    if (r.alpha or {}).get("formula"):
-        extra.append(f"alpha={r.alpha['formula']}")
+    for name, a in (r.parameters or {}).items():
+        if a.get("formula"):
+            extra.append(f"{name}={a['formula']}")
     if "precision_bits" in s:
         extra.append(f"{s['precision_bits']} bits")
     if "seed" in s:
@@ -213,7 +214,6 @@ def _per_layer_view(numbers: dict) -> list[dict]:
 def _env_rows(result) -> list[tuple[str, str]]:
     env = result.environment or {}
     s = result.settings or {}
-    a = result.alpha or {}
     rows = []
     if "python" in env:
         rows.append(("Python", env["python"]))
@@ -237,13 +237,13 @@ def _env_rows(result) -> list[tuple[str, str]]:
         rows.append(("Sizes", sizes))
     if s.get("variant") not in (None, "all"):
         rows.append(("Variant", str(s["variant"])))
-    if a:
-        pol = f"{a.get('policy', '?')}: alpha = {a.get('formula', '?')}"
+    for name, a in (result.parameters or {}).items():
+        pol = f"{a.get('policy', '?')}: {name} = {a.get('formula', '?')}"
         if "value" in a:
             pol += f" = {fmt(a['value'])}"
-        rows.append(("Alpha", pol + (f" ({a['why']})" if a.get("why") else "")))
+        rows.append((f"Parameter {name}", pol + (f" ({a['why']})" if a.get("why") else "")))
         if a.get("value_exact"):
-            rows.append(("Alpha, exact", str(a["value_exact"])))
+            rows.append((f"Parameter {name}, exact", str(a["value_exact"])))
     if "seconds" in env:
         rows.append(("Run time", f"{env['seconds']} s"))
     if "date" in env:
@@ -299,7 +299,7 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
                         "rows": [_check_view(e) for e in r.claims]})
     n_checks = sum(len(v.checks) for v in r.variants) + len(r.claims)
     counts = {k: sum(1 for v in r.variants for e in v.checks if e.verdict == k)
-              + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive")}
+              + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive", "error")}
     return {"r": r, "m": math_renderer, "pdf": pdf, "standalone": standalone,
             "variants": variants, "summary": summary, "n_checks": n_checks, "counts": counts,
             "claims": [_check_view(e) for e in r.claims],

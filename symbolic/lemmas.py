@@ -228,61 +228,65 @@ def width(con: Construction, dsym) -> Outcome:
                    {"width": str(w), "blocks": {b.name: str(b.size) for b in con.layout.blocks}})
 
 
-def readout_vector(con: Construction, size: sp.Expr, dsym) -> Outcome:
-    w = con.layout.width
-    if sp.simplify(w - size) == 0:
-        return Outcome("verified", "exact (all d)", f"u has {size} entries, the width", {})
-    return Outcome("refuted", "exact (all d)",
-                   f"u has {size} entries but the construction's layout has width {w}; "
-                   f"the prediction slot is read as block '{con.output[1]}' (smallest counterexample d = 1: "
-                   f"{size.subs(dsym, 1)} vs {w.subs(dsym, 1)})",
-                   {"u_size": str(size), "width": str(w)})
-
-
-def _unroll(start: sp.Expr, step, k: int) -> sp.Expr:
-    s = sp.Symbol("S")
+def _unroll(start: sp.Expr, step, k: int, var: sp.Symbol) -> sp.Expr:
     M = start
     for _ in range(k):
-        M = sp.expand(step(M, s))
+        M = sp.expand(step(M, var))
     return M
 
 
-def moments(k: int, printed: sp.Expr, start: sp.Expr, step, alpha: sp.Symbol) -> Outcome:
-    """Compare a printed closed form of M_k (a polynomial in the commuting
-    symbol S) with the recursion M_0 = start, M_{j+1} = step(M_j, S)."""
-    s = sp.Symbol("S")
-    M = _unroll(start, step, k)
+def closed_form(k: int, printed: sp.Expr, start: sp.Expr, step, var: sp.Symbol, params=()) -> Outcome:
+    """Compare a printed closed form of the k-th iterate (a polynomial in the
+    commuting symbol ``var`` and the parameters) with the recursion
+    M_0 = start, M_{j+1} = step(M_j, var), unrolled exactly.  A refutation names
+    every coefficient that differs, and the smallest instance (var a square,
+    parameters small integers) where the two values differ."""
+    M = _unroll(start, step, k, var)
     diff = sp.expand(printed - M)
+    gens = (var, *params)
     if diff == 0:
-        return Outcome("verified", "symbolic (all S)", f"M_{k} = {M}", {"derived": str(M)})
-    P, Q = sp.Poly(printed, s, alpha), sp.Poly(M, s, alpha)
+        return Outcome("verified", f"symbolic (all {var})", f"iterate {k} = {M}", {"derived": str(M)})
+    P, Q = sp.Poly(printed, *gens), sp.Poly(M, *gens)
     monos = sorted(set(P.monoms()) | set(Q.monoms()))
-    first = next(m for m in monos if P.coeff_monomial(m) != Q.coeff_monomial(m))
-    term = s**first[0] * alpha**first[1]
-    # smallest instance: d = n = 1, X = [[x]] (S = x^2), the smallest S and alpha where the two differ
-    at = next(({s: v, alpha: a} for v in (1, 4, 9, 16) for a in (1, 2, 3)
-               if printed.subs({s: v, alpha: a}) != M.subs({s: v, alpha: a})), None)
-    cx = (f" Counterexample: d = n = 1, X = [[{sp.sqrt(at[s])}]] (S = {at[s]}), alpha = {at[alpha]}: printed "
-          f"{printed.subs(at)}, recursion {M.subs(at)}") if at else ""
-    return Outcome("refuted", "symbolic (all S)",
-                   f"M_{k} = {M} by the recursion; the printed formula has coefficient "
-                   f"{P.coeff_monomial(first)} on {term} where the recursion gives {Q.coeff_monomial(first)}.{cx}",
-                   {"derived": str(M), "printed": str(printed), "term": str(term)})
+    bad = [m for m in monos if P.coeff_monomial(m) != Q.coeff_monomial(m)]
+    mono = lambda m: sp.Mul(*[g**e for g, e in zip(gens, m)])
+    terms = [{"term": str(mono(m)), "printed": str(P.coeff_monomial(m)), "derived": str(Q.coeff_monomial(m))}
+             for m in bad]
+    at = None
+    for v in (1, 4, 9, 16):
+        for pv in ((1,), (2,), (3,)):
+            sub = {var: v, **{p: pv[0] for p in params}}
+            if printed.subs(sub) != M.subs(sub):
+                at = sub
+                break
+        if at:
+            break
+    cx = ""
+    if at:
+        pvals = ", ".join(f"{p} = {at[p]}" for p in params)
+        cx = (f" Counterexample: d = n = 1, X = [[{sp.sqrt(at[var])}]] ({var} = {at[var]})"
+              + (f", {pvals}" if pvals else "") + f": printed {printed.subs(at)}, recursion {M.subs(at)}")
+    listing = "; ".join(f"{t['term']}: printed {t['printed']}, derived {t['derived']}" for t in terms)
+    return Outcome("refuted", f"symbolic (all {var})",
+                   f"iterate {k} = {M} by the recursion; {len(terms)} coefficient(s) differ from the printed formula "
+                   f"({listing}).{cx}",
+                   {"derived": str(M), "printed": str(printed), "term": terms[0]["term"], "terms": terms},
+                   where={"term": terms[0]["term"]})
 
 
-def moments_degree(kmax: int, start: sp.Expr, step, degree) -> Outcome:
-    """M_k is a polynomial in S whose powers run from degree(k)[0] to
-    degree(k)[1]: checked exactly for k <= kmax."""
-    s = sp.Symbol("S")
+def closed_form_degree(kmax: int, start: sp.Expr, step, degree, var: sp.Symbol) -> Outcome:
+    """The k-th iterate is a polynomial in ``var`` whose powers run from
+    degree(k)[0] to degree(k)[1]: checked exactly for k <= kmax."""
     rows = []
     for k in range(kmax + 1):
-        degs = [m[0] for m in sp.Poly(_unroll(start, step, k), s).monoms()]
+        degs = [m[0] for m in sp.Poly(_unroll(start, step, k, var), var).monoms()]
         lo, hi = degree(k)
         rows.append({"k": k, "lowest": min(degs), "degree": max(degs), "claimed": [lo, hi],
                      "odd_only": all(x % 2 for x in degs)})
         if max(degs) != hi or min(degs) < lo:
             return Outcome("refuted", f"exact for k <= {kmax}",
-                           f"M_{k} has powers S^{min(degs)} .. S^{max(degs)}, claimed S^{lo} .. S^{hi}", {"rows": rows})
+                           f"iterate {k} has powers {var}^{min(degs)} .. {var}^{max(degs)}, claimed {var}^{lo} .. "
+                           f"{var}^{hi}", {"rows": rows})
     return Outcome("verified", f"exact for k <= {kmax}",
-                   f"for k <= {kmax} the powers of S in M_k run from S^{rows[0]['claimed'][0]} up to exactly the "
-                   f"claimed degree ({', '.join(str(r['degree']) for r in rows)})", {"rows": rows})
+                   f"for k <= {kmax} the powers of {var} in the iterates run from {var}^{rows[0]['claimed'][0]} up to "
+                   f"exactly the claimed degree ({', '.join(str(r['degree']) for r in rows)})", {"rows": rows})

@@ -309,18 +309,90 @@ def _powers_of(c, y: sp.Symbol, what: str) -> list[tuple[int, sp.Expr]]:
         raise SumError(f"the coefficient {sp.sstr(c)} of {what} is not polynomial in {y}") from None
 
 
-def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr) -> Poly:
-    """``sum_{j=1}^n p(x_j, y_j)`` for a polynomial in which the example letter
-    ``x_j`` occurs at most twice per term and ``y_j`` polynomially.
+@dataclass(frozen=True)
+class SumPiece:
+    """One term of a sum over the examples j = 1..n, split into what the rules
+    look at: the scalar words and main word (with adjacent ``x_j x_j'`` already
+    contracted to the Gram letter), how many Gram pairs were contracted, how many
+    single occurrences of ``x_j`` remain, the power of the scalar label ``y_j``,
+    and the coefficient (which may hold the key's index ``i_j``)."""
+    scal: tuple[Word, ...]
+    word: Word
+    pairs: int
+    singles: int
+    deg_y: int
+    coeff: sp.Expr
+    j: str
+    jt: str
+    index: sp.Symbol | None
+    moments: Mapping[str, object]
+    n: sp.Expr
+    ab: "Alphabet"
+
+    @property
+    def indexed(self) -> bool:
+        return self.index is not None and sp.sympify(self.coeff).has(self.index)
+
+
+def _rule_free(p: SumPiece):
+    """sum_j c = n c for a term free of the example (data, label and index)."""
+    if p.pairs == p.singles == p.deg_y == 0 and not p.indexed:
+        return Poly._term(p.scal, p.word, p.coeff * p.n, p.ab)
+
+
+def _rule_index_powers(p: SumPiece):
+    """sum_{i=1}^n q(i) for a coefficient polynomial in the key's index i_j
+    (positions are affine in it): Faulhaber's sums, exactly, as a polynomial in n."""
+    if p.pairs == p.singles == p.deg_y == 0 and p.indexed:
+        try:
+            sp.Poly(p.coeff, p.index)
+        except sp.PolynomialError:
+            return None
+        total = sp.expand(sp.summation(sp.expand(p.coeff), (p.index, 1, p.n)))
+        return Poly._term(p.scal, p.word, total, p.ab)
+
+
+def _rule_gram(p: SumPiece):
+    """sum_j x_j x_j' = S (one Gram pair, nothing else of example j)."""
+    if p.pairs == 1 and p.singles == 0 and p.deg_y == 0 and not p.indexed:
+        return Poly._term(p.scal, p.word, p.coeff, p.ab)
+
+
+def _rule_label(p: SumPiece):
+    """sum_j y_j x_j = b = X'y (one x_j, in the word or in a scalar, times y_j)."""
+    if p.pairs == 0 and p.singles == 1 and p.deg_y == 1 and not p.indexed:
+        b = p.moments["b"]
+        bt = b + "'"
+        sub = lambda w: tuple(b if x == p.j else bt if x == p.jt else x for x in w)
+        return Poly._term([sub(s) for s in p.scal], sub(p.word), p.coeff, p.ab)
+
+
+def _rule_label_square(p: SumPiece):
+    """sum_j y_j^2 = y'y."""
+    if p.pairs == p.singles == 0 and p.deg_y == 2 and not p.indexed:
+        return Poly._term(p.scal, p.word, p.coeff * p.moments["yy"], p.ab)
+
+
+# The summation rules, tried in order; each is sound on its own (tests/test_ncalg.py tests each alone).
+# A term no rule takes is refused, never summed as if it were constant.
+SUM_RULES = (("free of the example", _rule_free), ("powers of the key's index", _rule_index_powers),
+             ("Gram pair", _rule_gram), ("label moment", _rule_label), ("label square", _rule_label_square))
+
+
+def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr,
+                      index: sp.Symbol | None = None) -> Poly:
+    """``sum_{j=1}^n p(x_j, y_j, i_j)`` by the rules of :data:`SUM_RULES`.
 
     ``moments`` names the data moments: ``S`` (sum x_j x_j'), ``b`` (sum y_j x_j),
-    ``yy`` (sum y_j^2, a commutative symbol); a term free of the example sums to
-    n times itself.  Every other term raises :class:`SumError` naming it.
+    ``yy`` (sum y_j^2, a commutative symbol).  ``index`` is the key's example
+    index (positions are affine in it): a coefficient that depends on it is
+    summed by Faulhaber's formulas when the term holds nothing else of example j,
+    and refused otherwise.  Every term no rule takes raises :class:`SumError`
+    naming it.  The result never holds ``x_j``, ``y_j`` or ``i_j``.
     """
     ab = p.ab
     jt = ab.tr[j]
-    S, b, yy = moments["S"], moments["b"], moments["yy"]
-    bt = b + "'"
+    S = moments["S"]
     out = Poly.zero(ab)
     for (scal, w), c in p.terms:
         scal = list(scal)
@@ -342,25 +414,19 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
                 new.append(w[i])
                 i += 1
         pairs = len(w) - len(new)
-        count = sum(1 for x in new if x in (j, jt)) + sum(1 for s_ in scal for x in s_ if x in (j, jt))
+        singles = sum(1 for x in new if x in (j, jt)) + sum(1 for s_ in scal for x in s_ if x in (j, jt))
         what = term_str((tuple(scal), w))
         for deg_y, cy in _powers_of(c, y_j, what):
-            bad = SumError(f"the sum over examples of the term {sp.sstr(cy * y_j**deg_y)} * {what} does not reduce "
-                           "to the data moments S = X'X, b = X'y, y'y (or n for a term free of the example)")
-            words, scal2 = list(new), list(scal)
-            if pairs == 1 and count == 0 and deg_y == 0:
-                cc = cy
-            elif pairs or count > 1:
-                raise bad
-            elif count == 0 and deg_y == 0:
-                cc = cy * n
-            elif count == 0 and deg_y == 2:
-                cc = cy * yy
-            elif count == 1 and deg_y == 1:
-                cc = cy
-                words = [b if x == j else bt if x == jt else x for x in words]
-                scal2 = [tuple(b if x == j else bt if x == jt else x for x in s_) for s_ in scal]
-            else:
-                raise bad
-            out = out + Poly._term(scal2, tuple(words), cc, ab)
+            piece = SumPiece(tuple(scal), tuple(new), pairs, singles, deg_y, cy, j, jt, index, moments, n, ab)
+            got = next((r for r in (rule(piece) for _, rule in SUM_RULES) if r is not None), None)
+            if got is None:
+                dep = (f" (its coefficient depends on the key's index {index}, which only a term free of the "
+                       "example's data can carry)") if piece.indexed else ""
+                raise SumError(f"the sum over examples of the term {sp.sstr(cy * y_j**deg_y)} * {what} does not "
+                               "reduce to the data moments S = X'X, b = X'y, y'y (or n, or sums of powers of the "
+                               f"index, for a term free of the example){dep}")
+            out = out + got
+    leaked = {x for x in out.letters() if x in (j, jt)} | ({y_j, index} & out.coeff_symbols())
+    if leaked:   # a rule that left the key's role in the result would be unsound: refuse loudly
+        raise SumError(f"internal: the sum over examples left {sorted(map(str, leaked))} free")
     return out

@@ -139,11 +139,21 @@ class Evaluator:
                 out[o] = out.get(o, self.alg.zero()) + h[i].scale(self._coef(c))
         return out
 
+    def _no_key_role(self, p: Poly, where: str) -> None:
+        """No template may hold a free symbol of the key's role (x_j, y_j, i_j):
+        the next layer would confuse it with its own key."""
+        a = self.alg
+        leaked = sorted({x for x in p.letters() if x in ("x_j", "x_j'")}
+                        | {str(s) for s in p.coeff_symbols() & {a.y["j"], a.i["j"]}})
+        if leaked:
+            raise LemmaFailure(f"the update still holds the key's role ({', '.join(leaked)}) after the sum over "
+                               "the keys; no rule sums it", where)
+
     def _sum_keys(self, kind: str, p: Poly, where: str) -> Poly:
         if not self.con.tokens.kind(kind).per_example:
             return p
         try:
-            return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n)
+            return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n, index=self.alg.i["j"])
         except SumError as e:
             raise LemmaFailure(str(e), where) from None
 
@@ -160,6 +170,7 @@ class Evaluator:
         for q in queries:
             upd = self._update(op, tpl, q, f"{where}, query token kind '{q}'")
             for b, p in upd.items():
+                self._no_key_role(p, f"{where}, query token kind '{q}', block {b}")
                 new[q][b] = new[q].get(b, self.alg.zero()) + p
         return Template({k: {b: p for b, p in v.items() if p.terms} for k, v in new.items()})
 

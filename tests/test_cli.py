@@ -32,13 +32,13 @@ def test_list():
 
 @pytest.mark.parametrize("args, needle", [
     (["no_such_theorem"], "unknown theorem 'no_such_theorem'"),
-    (["newton_k_plus_8", "--k", "-1"], "--k"),
-    (["newton_k_plus_8", "--d", "0"], "--d"),
-    (["newton_k_plus_8", "--n", "0"], "--n"),
-    (["newton_k_plus_8", "--k", "three"], "--k must be an integer"),
-    (["newton_k_plus_8", "--precision", "x"], "--precision"),
-    (["newton_k_plus_8", "--alpha", "-1"], "--alpha"),
-    (["newton_k_plus_8", "--alpha", "nan"], "--alpha"),
+    (["newton_k_plus_8", "--k", "-1"], "k must be between 0 and 64"),
+    (["newton_k_plus_8", "--d", "0"], "d must be between"),
+    (["newton_k_plus_8", "--n", "0"], "n must be between"),
+    (["newton_k_plus_8", "--k", "three"], "k must be an integer"),
+    (["newton_k_plus_8", "--precision", "x"], "precision must be an integer"),
+    (["newton_k_plus_8", "--alpha", "-1"], "alpha must be positive"),
+    (["newton_k_plus_8", "--alpha", "nan"], "alpha must be one of"),
     (["newton_k_plus_8", "--variant", "nope"], "unknown variant"),
     (["newton_k_plus_8", "--report", "docx"], "--report"),
     (["newton_k_plus_8", "--bogus"], "unrecognized"),
@@ -100,7 +100,8 @@ def test_verified_run_exits_0_and_writes_json(tmp_path):
             assert {"name", "verdict", "method", "detail"} <= set(c)
     assert any("(21)" in e["where"] for e in r["errata"])
     assert all({"where", "printed", "finding"} <= set(e) for e in r["errata"])
-    assert r["alpha"]["policy"] == "spectral"
+    assert r["parameters"]["alpha"]["policy"] == "spectral"
+    assert r["exit_code"] == 0
 
 
 def test_printed_variant_alone_exits_1():
@@ -143,7 +144,7 @@ def test_edge_sizes_run(d, n, tmp_path):
     (["--out", "/etc/passwd"], "not a directory"),
     (["--json", "/nonexistent-dir/r.json"], "cannot write --json"),
     (["--report", ""], "--report"),
-    (["--seed", str(2**64)], "--seed"),
+    (["--seed", str(2**64)], "seed must be between"),
 ])
 def test_unusable_outputs_fail_before_the_run(args, needle):
     code, _, err = run("newton_k_plus_8", "--k", "1", "--d", "2", "--n", "3", *args)
@@ -189,3 +190,50 @@ def test_unusual_but_valid_data(tmp_path, X, y, x_test):
     assert code == 0, err
     claims = {c["name"]: c for c in json.loads(out.read_text())["claims"]}
     assert claims["convergence with the paper's alpha"]["verdict"] == "refuted"   # holds for every S
+
+
+# ---------------------------------------------------------------- exit codes a script can use
+def test_exit_codes_are_distinct_and_documented():
+    from theorems.base import EXIT_CODES
+    assert EXIT_CODES == {"verified": 0, "refuted": 1, "inconclusive": 3, "error": 4}
+
+
+def test_inconclusive_exits_3(tmp_path):
+    """Too few bits to separate network and recursion: undecided, not refuted."""
+    code, out, _ = run("newton_k_plus_8", "--variant", "exact", "--k", "20", "--d", "8", "--n", "20",
+                       "--precision", "53", "--report", "none", "--quiet")
+    assert code == 3 and "INCONCLUSIVE" in out
+
+
+def test_a_crashing_checker_is_an_error_not_a_refutation(monkeypatch, capsys):
+    """A checker that raises gives the outcome 'error' and exit 4, with one line naming the traceback file."""
+    from theorems import check, kinds
+    spec_cls = kinds.Width
+    real = kinds.KINDS[spec_cls]
+
+    def boom(spec, run):
+        raise RuntimeError("checker exploded")
+
+    monkeypatch.setitem(kinds.KINDS, spec_cls, kinds.Kind(real.name, spec_cls, boom))
+    r = check.verify("newton_k_plus_8", k=2, d=2, n=3, variant="exact")
+    ev = next(e for v in r.variants for e in v.checks if e.data["kind"] == "width")
+    assert ev.verdict == "error" and r.verdict == "error"
+    assert r.errors and os.path.exists(r.errors[0]) and "checker exploded" in open(r.errors[0]).read()
+    code = check.main(["newton_k_plus_8", "--k", "2", "--d", "2", "--n", "3", "--variant", "exact",
+                       "--report", "none", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 4
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and "traceback is in" in lines[0] and "Traceback" not in err
+
+
+def test_an_internal_error_outside_the_checkers_exits_4(monkeypatch, capsys):
+    from theorems import check
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("deep inside")
+
+    monkeypatch.setattr(check, "verify", boom)
+    code = check.main(["newton_k_plus_8", "--report", "none", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4 and len(err) == 1 and err[0].startswith("internal error") and "traceback is in" in err[0]

@@ -90,3 +90,36 @@ def test_sum_rule_splits_mixed_powers_of_y(ab):
         sum_over_examples((xt.T * xj).scale(yj + 2), "x_j", yj, MOM, n)
     with pytest.raises(SumError, match="not polynomial"):
         sum_over_examples(xt.scale(1 / yj), "x_j", yj, MOM, n)
+
+
+# ---- each summation rule alone
+IJ = sp.Symbol("i_j", positive=True, integer=True)
+
+
+def test_sum_rule_index_powers_is_faulhaber(ab):
+    xt = L(ab, "x_t")
+    got = sum_over_examples(xt.scale(IJ**2 + 3 * IJ), "x_j", yj, MOM, n, index=IJ)
+    assert got == xt.scale(n * (n + 1) * (2 * n + 1) / 6 + 3 * n * (n + 1) / 2)
+
+
+def test_sum_rule_index_is_never_a_constant(ab):
+    """Without the index rule a coefficient i_j would be summed as n i_j, leaving i_j free."""
+    xt, xj = L(ab, "x_t"), L(ab, "x_j")
+    from symbolic.ncalg import SUM_RULES, SumPiece, _rule_free
+    piece = SumPiece((), ("x_t",), 0, 0, 0, IJ, "x_j", "x_j'", IJ, MOM, n, ab)
+    assert _rule_free(piece) is None                     # the constant rule refuses an indexed coefficient
+    with pytest.raises(SumError, match="index"):
+        sum_over_examples((xt.T * xj).scale(IJ), "x_j", yj, MOM, n, index=IJ)   # i_j x_j: not a moment
+    with pytest.raises(SumError, match="index"):
+        sum_over_examples((xt.T * xj).scale(IJ * yj), "x_j", yj, MOM, n, index=IJ)
+    assert [name for name, _ in SUM_RULES][0] == "free of the example"
+
+
+def test_sum_rule_label_square_and_gram_alone(ab):
+    from symbolic.ncalg import SumPiece, _rule_gram, _rule_label_square
+    p = SumPiece((), ("T", "S"), 1, 0, 0, sp.Integer(1), "x_j", "x_j'", IJ, MOM, n, ab)
+    assert _rule_gram(p) == L(ab, "T") * L(ab, "S")
+    assert _rule_label_square(p) is None
+    q = SumPiece((), (), 0, 0, 2, sp.Integer(3), "x_j", "x_j'", IJ, MOM, n, ab)
+    assert _rule_label_square(q) == Poly.const(3 * sp.Symbol("yy"), ab)
+    assert _rule_gram(q) is None

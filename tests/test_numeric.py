@@ -14,6 +14,7 @@ from numeric.recursions import newton
 from symbolic import lemmas
 from symbolic.templates import Algebra
 from theorems import newton_k_plus_8 as fu
+from theorems import newton_schulz as ns
 
 ALPHA = fu.alpha
 
@@ -70,6 +71,10 @@ def test_softmax_rows_respect_the_mask():
         assert abs(P[0].sum() - 1) < 1e-12 and P[0, 2] == 0 and (P[1] == 0).all()
 
 
+def SPECTRAL(S):
+    return {ALPHA: fu.THEOREM.parameter("alpha").batch("spectral", S)}
+
+
 def _claim(variant, kind):
     v = fu.THEOREM.variant(variant)
     alg = Algebra()
@@ -81,11 +86,11 @@ def test_certified_bound_verified_for_working_and_refuted_for_printed():
     data = gaussian(4, 9, seed=2)
     a = sp.Rational(1, 1000)
     con, alg, c = _claim("exact", "certified")
-    ok, table = checks.certified(con, checks.Recursion.from_spec(alg, c.spec), data, 5, a, ALPHA, 128)
+    ok, table = checks.certified(con, c.spec.recursion, data, 5, {ALPHA: a}, 128)
     assert ok.verdict == "verified" and len(table) == 6
     assert all(r["pred_contains_zero"] and r["pred_bound"] < 1e-20 for r in table)
     con, alg, c = _claim("printed", "certified")
-    bad, _ = checks.certified(con, checks.Recursion.from_spec(alg, c.spec), data, 2, a, ALPHA, 128)
+    bad, _ = checks.certified(con, c.spec.recursion, data, 2, {ALPHA: a}, 128)
     assert bad.verdict == "refuted" and "certified nonzero" in bad.detail
 
 
@@ -94,37 +99,48 @@ def test_boundary_alpha_stalls_exactly():
     Ms = newton(ex.matrix([[1]]), ex.num(2), 4, ex)
     assert [M[0, 0] for M in Ms] == [2, 0, 0, 0, 0]
     data = gaussian(5, 12, seed=1)
-    from numeric.alpha import value
-    o = checks.convergence(data, value("double-spectral", data, 128), 128, policy="double-spectral")
+    from theorems.newton_schulz import value
+    o = ns.convergence(data, value("double-spectral", data, 128), 128, policy="double-spectral")
     assert o.verdict == "refuted" and "f(2) = 0 = f(0)" in o.detail
     assert o.data["small"] == ["2", "0", "0", "0", "0", "0"]
 
 
 def test_convergence_verified_inside_the_range_and_refuted_outside():
-    from numeric.alpha import value
+    from theorems.newton_schulz import value
     data = gaussian(5, 12, seed=1)
     for policy in ("spectral", "trace", "frobenius"):
-        o = checks.convergence(data, value(policy, data, 128), 128, policy=policy, eps_list=(1e-3, 1e-9))
+        o = ns.convergence(data, value(policy, data, 128), 128, policy=policy, eps_list=(1e-3, 1e-9))
         assert o.verdict == "verified", (policy, o.detail)
         assert all(r["measured"] <= r["bound"] for r in o.data["rows"])
     too_big = 3 * value("spectral", data, 128)   # mu_0 = 3 on the top eigenvector: diverges
-    o = checks.convergence(data, too_big, 128, eps_list=(1e-3,))
+    o = ns.convergence(data, too_big, 128, eps_list=(1e-3,))
     assert o.verdict == "refuted" and "outside the convergence range" in o.detail
 
 
-def test_moments_checker_accepts_the_true_formula_and_rejects_the_printed_one():
+def test_closed_form_checker_accepts_the_true_formula_and_names_every_wrong_coefficient():
     a, s = ALPHA, sp.Symbol("S")
     from numeric.recursions import newton_step as step
-    assert lemmas.moments(1, 2 * a * s - a**2 * s**3, a * s, step, a).verdict == "verified"
-    bad = lemmas.moments(1, 2 * a * s - 4 * a**2 * s**3, a * s, step, a)
+    assert lemmas.closed_form(1, 2 * a * s - a**2 * s**3, a * s, step, s, (a,)).verdict == "verified"
+    bad = lemmas.closed_form(1, 2 * a * s - 4 * a**2 * s**3, a * s, step, s, (a,))
     assert bad.verdict == "refuted" and "-4" in bad.detail and "S**3*alpha**2" in bad.detail
-    assert lemmas.moments_degree(5, a * s, step, lambda k: (1, 2 ** (k + 1) - 1)).verdict == "verified"
-    assert lemmas.moments_degree(5, a * s, step, lambda k: (1, 2 ** k)).verdict == "refuted"
+    # two slips in M_2 (alpha^3 -> alpha^6, and a wrong sign): both are named
+    m2 = 4 * a * s - 6 * a**2 * s**3 + 4 * a**6 * s**5 + a**4 * s**7
+    bad2 = lemmas.closed_form(2, m2, a * s, step, s, (a,))
+    named = {t["term"] for t in bad2.data["terms"]}
+    assert bad2.verdict == "refuted" and {"S**5*alpha**6", "S**5*alpha**3", "S**7*alpha**4"} <= named
+    assert lemmas.closed_form_degree(5, a * s, step, lambda k: (1, 2 ** (k + 1) - 1), s).verdict == "verified"
+    assert lemmas.closed_form_degree(5, a * s, step, lambda k: (1, 2 ** k), s).verdict == "refuted"
+
+
+def test_printed_formula_is_written_once():
+    """The LaTeX shown for eqs. (38)-(39) is printed from the very sympy expression that is checked."""
+    for c in fu.theorem_claims()[:2]:
+        assert c.text == f"$M_{c.spec.k} = {sp.latex(c.spec.printed, order='rev-lex')}$"
 
 
 def test_alpha_policies_are_ordered_as_their_formulas():
     from theorems.check import make_context
-    vals = {p: make_context(fu.THEOREM, alpha=p, d=4, n=9).alpha_info["value"]
+    vals = {p: make_context(fu.THEOREM, alpha=p, d=4, n=9).param_info["alpha"]["value"]
             for p in ("spectral", "trace", "paper", "code")}
     assert vals["trace"] <= vals["code"] <= vals["spectral"]          # tr(S^2) >= ||S^2||_F >= lambda_max^2
     assert abs(vals["paper"] - 2 * vals["spectral"]) < 1e-12 * vals["paper"]
@@ -150,7 +166,7 @@ def test_batch_backend_matches_one_prompt_at_a_time():
 @pytest.mark.parametrize("variant, verdict", [("exact", "verified"), ("keys-include-test", "inconclusive")])
 def test_float64_batch_check(variant, verdict):
     con, alg, c = _claim(variant, "float64_batch")
-    o = checks.float64_batch(con, checks.Recursion.from_spec(alg, c.spec), 4, 9, 4, 16, 0, "spectral", ALPHA)
+    o = checks.float64_batch(con, c.spec.recursion, 4, 9, 4, 16, 0, SPECTRAL)
     assert o.verdict == verdict and o.data["batch"] == 16
 
 
@@ -187,11 +203,11 @@ def test_without_torch_the_batch_check_is_skipped_not_crashed(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
     con, alg, c = _claim("exact", "float64_batch")
-    o = checks.float64_batch(con, checks.Recursion.from_spec(alg, c.spec), 3, 5, 2, 4, 0, "spectral", ALPHA)
+    o = checks.float64_batch(con, c.spec.recursion, 3, 5, 2, 4, 0, SPECTRAL)
     assert o.verdict == "inconclusive" and "torch is not installed" in o.detail
 
 
 def test_convergence_when_the_first_iterate_is_already_exact():
     from numeric.forward import Data as D
-    o = checks.convergence(D([[2]], [1], [1]), sp.Rational(1, 16), 128)   # S = 4, alpha lambda^2 = 1: M_0 S = 1
+    o = ns.convergence(D([[2]], [1], [1]), sp.Rational(1, 16), 128)   # S = 4, alpha lambda^2 = 1: M_0 S = 1
     assert o.verdict == "verified" and all(r["measured"] == 0 for r in o.data["rows"])

@@ -7,26 +7,111 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
-Verdict = Literal["verified", "refuted", "inconclusive"]
+Verdict = Literal["verified", "refuted", "inconclusive", "error"]
+
+# what a script sees: python -m theorems.check exits with these codes
+EXIT_CODES = {"verified": 0, "refuted": 1, "inconclusive": 3, "error": 4}
 Role = Literal["printed", "corrected", "exact", "ablation"]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One statement the paper makes.  ``kind`` selects the checker; ``spec``
-    holds what that checker needs; ``cite`` says where the paper says it.
-    ``statement`` marks claims that are part of the theorem itself (they decide
-    the verdict); other claims are the paper's further formulas (their failures
-    are errata)."""
+    """One statement the paper makes.  ``spec`` is a typed spec (a frozen
+    dataclass registered in :mod:`theorems.kinds`); its class selects the
+    checker.  ``cite`` says where the paper says it.  ``statement`` marks claims
+    that are part of the theorem itself (they decide the verdict); other claims
+    are the paper's further formulas (their failures are errata)."""
     name: str
-    kind: str
     cite: str
     text: str
-    spec: dict = field(default_factory=dict, hash=False, compare=False)
+    spec: Any = field(hash=False, compare=False)
     statement: bool = True
-    erratum: bool = True      # False for claims about this run (its alpha, its data), not the printed text
+    erratum: bool = True      # False for claims about this run (its parameters, its data), not the printed text
+
+    @property
+    def kind(self) -> str:
+        return type(self.spec).kind
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One way to choose a parameter's value from the data: ``value(data, bits)``
+    gives an exact rational (every backend reads it exactly), ``batch(S)`` the
+    values for a (B, d, d) float64 tensor of Gram matrices."""
+    formula: str
+    why: str
+    value: Callable[..., Any]
+    batch: Callable[..., Any] | None = None
+
+
+class ParameterError(ValueError):
+    """A parameter's value cannot be formed on this data (reported as a usage error)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A constant the construction carries and the theorem leaves free (a step
+    size alpha, eta, gamma, ...), declared by the theorem with its policies.
+    The engines see only its symbol and its value."""
+    symbol: Any                         # sympy Symbol used in the weights
+    help: str
+    policies: Mapping[str, Policy]
+    default: str
+    exact_policy: str                   # rational on every rational instance: used by the exact checks
+    aliases: Mapping[str, tuple[str, str]] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+    def resolve(self, given) -> str:
+        """A policy name, or a positive number as a string; raises ParameterError."""
+        from fractions import Fraction
+        a = str(self.default if given is None else given)
+        a = self.aliases.get(a, (a,))[0]
+        if a in self.policies:
+            return a
+        try:
+            q = Fraction(a)
+        except (ValueError, ZeroDivisionError):
+            names = ", ".join([*self.policies, *self.aliases])
+            raise ParameterError(f"{self.name} must be one of {names} or a positive number, got {a!r}") from None
+        if not q > 0:
+            raise ParameterError(f"{self.name} must be positive, got {a}")
+        return a
+
+    def value(self, policy: str, data, bits: int):
+        import sympy as sp
+        from fractions import Fraction
+        if policy in self.policies:
+            return self.policies[policy].value(data, bits)
+        q = Fraction(policy)
+        return sp.Rational(q.numerator, q.denominator)
+
+    def exact(self, data):
+        """A rational value for an exact small instance (any positive value will do
+        where the policy is undefined on it, e.g. X = 0)."""
+        import sympy as sp
+        try:
+            return self.policies[self.exact_policy].value(data, 0)
+        except ParameterError:
+            return sp.Integer(1)
+
+    def batch(self, policy: str, S):
+        import torch
+        from fractions import Fraction
+        if policy in self.policies:
+            return self.policies[policy].batch(S)
+        return torch.full(S.shape[:1], float(Fraction(policy)), dtype=S.dtype, device=S.device)
+
+    def info(self, policy: str, value) -> dict:
+        pol = self.policies.get(policy)
+        alias = [f"{name} ({cite})" for name, (target, cite) in self.aliases.items() if target == policy]
+        why = (pol.why if pol else "given on the command line") + ("; " + "; ".join(alias) if alias else "")
+        return {"symbol": self.name, "policy": policy if pol else "given", "formula": pol.formula if pol else policy,
+                "value": float(value), "value_exact": str(value), "why": why}
 
 
 @dataclass(frozen=True)
@@ -51,9 +136,18 @@ class Theorem:
     defaults: dict
     basis: tuple[str, ...]    # variants the theorem's verdict rests on
     notes: tuple[str, ...] = ()  # settled open questions, stated assumptions
-    alpha_aliases: dict = field(default_factory=dict, hash=False, compare=False)  # name -> (policy, cite)
+    parameters: tuple[Parameter, ...] = ()   # the constants the construction leaves free, with their policies
     step_name: str = "iteration"          # what one step layer computes, for tables and figures
     recursion_name: str = "recursion"     # the algorithm the network is compared with
+    golden: dict = field(default_factory=lambda: {"k": 3, "d": 3, "n": 5, "seed": 0}, hash=False, compare=False)
+    limits: dict = field(default_factory=lambda: {"k": 64, "d": 200, "n": 1000}, hash=False, compare=False)
+    provenance: str = "transcribed"       # transcribed (from a stored full text) or reconstruction
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -116,15 +210,17 @@ class Result:
     settings: dict
     environment: dict
     notes: list[str]
-    alpha: dict
+    parameters: dict
     numbers: dict = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)     # files holding the tracebacks of internal errors
 
     def to_json(self) -> dict:
         return {"theorem": self.theorem, "title": self.title, "citation": self.citation, "statement": self.statement,
                 "verdict": self.verdict, "verdict_basis": self.verdict_basis,
                 "variants": [v.to_json() for v in self.variants],
                 "claims": [e.to_json() for e in self.claims],
-                "errata": _jsonable(self.errata), "alpha": _jsonable(self.alpha),
+                "errata": _jsonable(self.errata), "parameters": _jsonable(self.parameters),
+                "exit_code": EXIT_CODES[self.verdict], "errors": self.errors,
                 "settings": _jsonable(self.settings), "environment": self.environment,
                 "notes": self.notes, "numbers": _jsonable(self.numbers)}
 
@@ -140,7 +236,12 @@ class Result:
 
 
 def combine(verdicts) -> Verdict:
+    """One verdict from many: an internal error taints everything (it is never
+    counted as refuted or as verified); else any refutation refutes; else any
+    undecided claim (or none at all) leaves it inconclusive."""
     verdicts = list(verdicts)
+    if any(v == "error" for v in verdicts):
+        return "error"
     if any(v == "refuted" for v in verdicts):
         return "refuted"
     if not verdicts or any(v == "inconclusive" for v in verdicts):

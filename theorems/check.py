@@ -1,7 +1,8 @@
 """``python -m theorems.check THEOREM``: run every claim of a theorem through
 the engines and print (and render) the verdicts.
 
-Exit codes: 0 verified, 1 refuted or inconclusive, 2 usage or input error.
+Exit codes: 0 verified, 1 refuted, 2 usage or input error, 3 inconclusive,
+4 internal error (one line naming the file that holds the traceback).
 """
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 
 import sympy as sp
 
-from .base import Evidence, Result, VariantResult, combine
+from .base import EXIT_CODES, Evidence, Result, VariantResult, combine
 from .registry import UnknownTheorem, all_theorems, get
 
 
@@ -30,12 +31,12 @@ class Context:
     n: int
     bits: int
     seed: int
-    alpha_policy: str
     data: object
     data_source: str
     user_data: bool = False
-    alpha_value: object = None
-    alpha_info: dict = None
+    params: dict = None          # symbol -> exact value
+    policies: dict = None        # parameter name -> policy (or number)
+    param_info: dict = None      # parameter name -> what the report shows
 
 
 # ---------------------------------------------------------------- options
@@ -44,40 +45,32 @@ def _int_opt(name, v, lo, hi=None):
         try:
             v = int(str(v))
         except ValueError:
-            raise UsageError(f"--{name} must be an integer, got {v!r}") from None
+            raise UsageError(f"{name} must be an integer, got {v!r}") from None
     if v < lo or (hi is not None and v > hi):
-        raise UsageError(f"--{name} must be {'>= ' + str(lo) if hi is None else f'between {lo} and {hi}'}, got {v}")
+        raise UsageError(f"{name} must be {'>= ' + str(lo) if hi is None else f'between {lo} and {hi}'}, got {v}")
     return v
 
 
-def _alpha_policy(thm, a) -> str:
-    from numeric.alpha import POLICIES
-    a = str(thm.defaults["alpha"] if a is None else a)
-    a = thm.alpha_aliases.get(a, (a,))[0]
-    if a in POLICIES:
-        return a
-    try:
-        q = Fraction(a)
-    except (ValueError, ZeroDivisionError):
-        names = ", ".join([*POLICIES, *thm.alpha_aliases])
-        raise UsageError(f"--alpha must be one of {names} or a positive number, got {a!r}") from None
-    if not q > 0:
-        raise UsageError(f"--alpha must be positive, got {a}")
-    return a
-
-
-def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=None, data=None) -> Context:
+def make_context(thm, k=None, d=None, n=None, precision=None, seed=None, data=None, **params) -> Context:
     from numeric.data import DataError, gaussian, is_finite, load_npz
     from numeric.forward import Data
-    df = thm.defaults
-    k = _int_opt("k", df["k"] if k is None else k, 0, 64)
+    from .base import ParameterError
+    df, lim = thm.defaults, thm.limits
+    unknown = sorted(set(params) - {p.name for p in thm.parameters})
+    if unknown:
+        known = ", ".join(p.name for p in thm.parameters) or "none"
+        raise UsageError(f"{thm.id} has no parameter {', '.join(unknown)} (its parameters: {known})")
+    k = _int_opt("k", df["k"] if k is None else k, 0, lim["k"])
     if precision is None:
         # balls widen by a few bits per layer (about 5 here): keep a margin that grows with k
         bits = max(int(df["precision"]), 96 + 8 * k)
     else:
         bits = _int_opt("precision", precision, 53, 4096)
     seed = _int_opt("seed", df["seed"] if seed is None else seed, 0, 2**63 - 1)
-    policy = _alpha_policy(thm, alpha)
+    try:
+        policies = {p.name: p.resolve(params.get(p.name)) for p in thm.parameters}
+    except ParameterError as e:
+        raise UsageError(str(e)) from None
     if data is not None:
         if isinstance(data, (str, os.PathLike)):
             try:
@@ -93,114 +86,74 @@ def make_context(thm, k=None, d=None, n=None, alpha=None, precision=None, seed=N
             raise UsageError("data contains NaN or infinite values")
         for name, given, actual in (("d", d, data_obj.d), ("n", n, data_obj.n)):
             if given is not None and _int_opt(name, given, 1) != actual:
-                raise UsageError(f"--{name} {given} does not match the data file ({name} = {actual})")
+                raise UsageError(f"{name} = {given} does not match the data file ({name} = {actual})")
         d, n = data_obj.d, data_obj.n
     else:
-        d = _int_opt("d", df["d"] if d is None else d, 1, 200)
-        n = _int_opt("n", df["n"] if n is None else n, 1, 1000)
+        d = _int_opt("d", df["d"] if d is None else d, 1, lim["d"])
+        n = _int_opt("n", df["n"] if n is None else n, 1, lim["n"])
         data_obj, source = gaussian(d, n, seed), f"Gaussian sample, seed {seed}: x ~ N(0, I), w ~ N(0, I), y = Xw"
-    ctx = Context(k, d, n, bits, seed, policy, data_obj, source, user_data=data is not None)
-    ctx.alpha_value, ctx.alpha_info = alpha_for(thm, ctx)
+    ctx = Context(k, d, n, bits, seed, data_obj, source, user_data=data is not None)
+    ctx.policies = policies
+    ctx.params, ctx.param_info = {}, {}
+    for p in thm.parameters:
+        try:
+            v = p.value(policies[p.name], data_obj, bits)
+        except ParameterError as e:
+            raise UsageError(str(e)) from None
+        ctx.params[p.symbol] = v
+        ctx.param_info[p.name] = p.info(policies[p.name], v)
     return ctx
 
 
-def alpha_for(thm, ctx: Context):
-    """The run's alpha as an exact rational (every backend reads it exactly)."""
-    from numeric.alpha import POLICIES, AlphaError, value
-    try:
-        a = value(ctx.alpha_policy, ctx.data, ctx.bits)
-    except AlphaError as e:
-        raise UsageError(str(e)) from None
-    pol = ctx.alpha_policy
-    formula, why = POLICIES.get(pol, (pol, "given with --alpha"))
-    alias = [f"{name} ({cite})" for name, (target, cite) in thm.alpha_aliases.items() if target == pol]
-    return a, {"policy": pol if pol in POLICIES else "given", "formula": formula, "value": float(a),
-               "why": why + ("; " + "; ".join(alias) if alias else "")}
-
-
 # ---------------------------------------------------------------- claims
-def run_claim(claim, con, alg, ctx: Context, alpha_sym) -> Evidence:
-    from numeric import checks
-    from symbolic import lemmas
-    t0 = time.perf_counter()
-    s = claim.spec
-    kind = claim.kind
-    if kind == "layer_maps":
-        o = lemmas.layer_maps(con, alg, s["layers"], s["input"], s["output"], s.get("symmetric", False))
-        if o.verdict != "verified":
-            cx = checks.counterexample_layers(con, alg, s["layers"], s["input"], s["output"], {alpha_sym: 1},
-                                              seed=ctx.seed)
-            if cx:
-                o.verdict = "refuted"
-                o.detail += (f". Counterexample (alpha = 1): d={cx['d']}, n={cx['n']}, X={cx['X']}, "
-                             f"y={cx['y']}, x_test={cx['x_test']}" + (f", T={cx['T']}" if cx.get("T") else "")
-                             + f": token {cx['token']}, block {cx['block']}: layer output {cx['got']}, claimed {cx['want']}")
-                o.data["counterexample"] = cx
-                o.where.update({"token": cx["token"], "block": o.where.get("block", cx["block"])})
-            else:
-                o.detail += "; no counterexample found at d, n <= 3"
-    elif kind == "induction":
-        o = lemmas.induction(con, alg, s["invariant"], s["carrier"], s["start"], s["step"], s["readout"],
-                             s.get("symmetric", True))
-        if o.verdict != "verified":
-            cx = checks.search_composition_counterexample(con, checks.Recursion.from_spec(alg, s), alpha_sym,
-                                                          seed=ctx.seed)
-            if cx:
-                o.verdict = "refuted"
-                o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}, X={cx['X']}, y={cx['y']}, "
-                             f"x_test={cx['x_test']}, alpha={cx['alpha']}: after layer {cx['layer']}, token "
-                             f"{cx['token']}, block {cx['block']}: network {cx['got']}, recursion {cx['want']}")
-                o.data["counterexample"] = cx
-    elif kind == "composition":
-        sizes = [(dd, nn, min(kk, ctx.k)) for dd, nn, kk in s["sizes"]]
-        o = checks.composition(con, checks.Recursion.from_spec(alg, s), sizes, alpha_sym, seed=ctx.seed)
-    elif kind == "certified":
-        o, _ = checks.certified(con, checks.Recursion.from_spec(alg, s), ctx.data, ctx.k, ctx.alpha_value,
-                                alpha_sym, ctx.bits)
-    elif kind == "float64_batch":
-        o = checks.float64_batch(con, checks.Recursion.from_spec(alg, s), ctx.d, ctx.n, ctx.k, s["batch"], ctx.seed,
-                                 ctx.alpha_policy, alpha_sym,
-                                 first=ctx.data if ctx.user_data else None)
-    elif kind == "layer_count":
-        o = lemmas.layer_count(con, s["bound"])
-    elif kind == "width":
-        from symbolic.layout import d as dsym
-        o = lemmas.width(con, dsym)
-    elif kind == "readout_vector":
-        from symbolic.layout import d as dsym
-        o = lemmas.readout_vector(con, s["size"], dsym)
-    else:
-        raise ValueError(f"no checker for claim kind {kind}")
-    return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
-                    {**o.data, "where": o.where, "text": claim.text, "kind": kind}, o.assumptions,
-                    time.perf_counter() - t0)
+TRACEBACK_DIR = os.path.join(tempfile.gettempdir(), "icl-theorems")
 
 
-def run_theorem_claim(thm, claim, ctx: Context, alpha_sym) -> Evidence:
-    from numeric import checks
-    from numeric.alpha import value
-    from symbolic import lemmas
+def save_traceback(label: str) -> str:
+    """Write the current exception's traceback to a file; return its path."""
+    import traceback
+    os.makedirs(TRACEBACK_DIR, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)[:60]
+    path = os.path.join(TRACEBACK_DIR, f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{safe}.txt")
+    with open(path, "w") as f:
+        f.write(traceback.format_exc())
+    return path
+
+
+def run_claim(claim, run) -> Evidence:
+    """One claim through its kind's checker (and counterexample search).  A
+    crash inside a checker is the outcome ``error``, with the traceback saved:
+    never a refutation, never a verification."""
+    from symbolic.lemmas import Outcome
+    from .kinds import lookup
     t0 = time.perf_counter()
-    s = claim.spec
-    if claim.kind == "moments":
-        o = lemmas.moments(s["k"], s["printed"], s["start"], s["step"], alpha_sym)
-    elif claim.kind == "moments_degree":
-        o = lemmas.moments_degree(s["kmax"], s["start"], s["step"], s["degree"])
-    elif claim.kind == "convergence":
-        policy = ctx.alpha_policy if s["alpha"] == "run" else _alpha_policy(thm, s["alpha"])
-        a = ctx.alpha_value if s["alpha"] == "run" else value(policy, ctx.data, ctx.bits)
-        o = checks.convergence(ctx.data, a, ctx.bits, policy=policy)
-    else:
-        raise ValueError(claim.kind)
+    kind = lookup(claim.spec)
+    try:
+        o = kind.check(claim.spec, run)
+        if o.verdict != "verified" and kind.counterexample is not None:
+            o = kind.counterexample(claim.spec, run, o)
+    except UsageError:
+        raise
+    except Exception as e:
+        path = save_traceback(f"{run.theorem.id}-{claim.name}")
+        o = Outcome("error", f"internal error in the {kind.name} checker",
+                    f"{type(e).__name__}: {e} (traceback in {path})", {"traceback": path})
     return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
-                    {**o.data, "text": claim.text, "kind": claim.kind}, o.assumptions, time.perf_counter() - t0,
-                    erratum=claim.erratum)
+                    {**o.data, "where": o.where, "text": claim.text, "kind": kind.name}, o.assumptions,
+                    time.perf_counter() - t0, erratum=claim.erratum)
 
 
 # ---------------------------------------------------------------- verify
-def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, seed=None,
-           variant: str | None = None, data=None, progress=None) -> Result:
+def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
+           variant: str | None = None, data=None, progress=None, **params) -> Result:
+    """Check every claim of a theorem; returns a :class:`theorems.base.Result`.
+
+    ``k`` (iterations), ``d``, ``n`` (sizes of the numeric checks), ``precision``
+    (bits), ``seed``, ``variant`` (one construction alone), ``data`` (an .npz path
+    or a :class:`numeric.forward.Data`), and the theorem's parameters by name
+    (``alpha=...`` for newton_k_plus_8: a policy name or a positive number)."""
     from symbolic.templates import Algebra
+    from .kinds import Run, lookup
     try:
         thm = get(theorem_id)
     except UnknownTheorem as e:
@@ -208,11 +161,10 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
     names = [v.name for v in thm.variants]
     if variant is not None and variant not in names:
         raise UsageError(f"unknown variant '{variant}' for {theorem_id} (variants: {', '.join(names)})")
-    ctx = make_context(thm, k, d, n, alpha, precision, seed, data)
+    ctx = make_context(thm, k, d, n, precision, seed, data, **params)
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     results: list[VariantResult] = []
-    from numeric import checks
     cons, recs = {}, {}
     for v in thm.variants:
         if variant and v.name != variant:
@@ -221,22 +173,24 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
         con = v.build()
         cons[v.name] = (con, alg)
         claims = v.claims(con, alg)
-        alpha_sym = next(p for p in con.params if p.name == "alpha")
+        run = Run(thm, ctx, con, alg)
         checks_ = []
         for c in claims:
             say(f"{v.name}: {c.name}")
-            checks_.append(run_claim(c, con, alg, ctx, alpha_sym))
+            checks_.append(run_claim(c, run))
         results.append(VariantResult(v.name, v.role, v.summary, v.justification, checks_, describe(con, alg)))
-        rec_claim = next((c for c in claims if c.kind == "certified"), None)
+        rec_claim = next((c for c in claims if lookup(c.spec).name == "certified"), None)
         if rec_claim is not None:
-            recs[v.name] = checks.Recursion.from_spec(alg, rec_claim.spec)
-    alpha_sym = sp.Symbol("alpha", positive=True)
+            recs[v.name] = rec_claim.spec.recursion
     thm_claims = []
     if variant is None:
+        run = Run(thm, ctx)
         for c in thm.claims():
             say(f"theorem: {c.name}")
-            thm_claims.append(run_theorem_claim(thm, c, ctx, alpha_sym))
+            thm_claims.append(run_claim(c, run))
 
+    errors = [e.data["traceback"] for r in results for e in r.checks if e.verdict == "error"] + \
+             [e.data["traceback"] for e in thm_claims if e.verdict == "error"]
     if variant:
         verdict = results[0].verdict
         basis = f"variant {variant} alone"
@@ -244,13 +198,21 @@ def verify(theorem_id: str, k=None, d=None, n=None, alpha=None, precision=None, 
         verdict = combine(r.verdict for r in results if r.name in thm.basis)
         basis = "variant " + thm.basis[0] if len(thm.basis) == 1 else \
             "variants " + ", ".join(thm.basis[:-1]) + " and " + thm.basis[-1]
-    numbers = layer_numbers(thm, results, cons, recs, ctx, variant)
+    if errors:
+        verdict = "error"
+    try:
+        numbers = layer_numbers(thm, results, cons, recs, ctx, variant)
+    except Exception:
+        path = save_traceback(f"{thm.id}-numbers")
+        numbers, verdict = {"error": f"internal error (traceback in {path})"}, "error"
+        errors.append(path)
     errata = collect_errata(results, thm_claims)
     env = environment(ctx, time.perf_counter() - t_start)
     settings = {"k": ctx.k, "d": ctx.d, "n": ctx.n, "precision_bits": ctx.bits, "seed": ctx.seed,
-                "alpha": ctx.alpha_info["formula"], "data": ctx.data_source, "variant": variant or "all"}
+                **{name: info["formula"] for name, info in ctx.param_info.items()},
+                "data": ctx.data_source, "variant": variant or "all"}
     return Result(thm.id, thm.title, thm.citation, thm.statement, verdict, basis, results, thm_claims, errata,
-                  settings, env, list(thm.notes), {**ctx.alpha_info, "value_exact": str(ctx.alpha_value)}, numbers)
+                  settings, env, list(thm.notes), dict(ctx.param_info), numbers, errors)
 
 
 def describe(con, alg) -> dict:
@@ -290,20 +252,19 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
     if pick not in cons or pick not in recs:
         return {}
     con, alg = cons[pick]
-    alpha_sym = next(p for p in con.params if p.name == "alpha")
     vr = next(r for r in results if r.name == pick)
     cert = next((e for e in vr.checks if e.method.startswith("certified")), None)
     table = [dict(r) for r in ((cert.data.get("table") if cert else None) or [])]
     out = {"variant": pick, "per_layer": table, "step_name": thm.step_name, "recursion_name": thm.recursion_name}
     try:
-        f64, dev = checks.float64_predictions(con, recs[pick], ctx.data, ctx.k, ctx.alpha_value, alpha_sym)
+        f64, dev = checks.float64_predictions(con, recs[pick], ctx.data, ctx.k, ctx.params)
         for row, v in zip(table, f64):
             row["float64"] = v
             row["float64_err"] = abs(v - row["recursion"])
         out["float64_backend"] = dev
     except Exception as e:  # float64 column is informative only
         out["float64_error"] = f"{type(e).__name__}: {e}"
-    ref = checks.reference_curves(recs[pick], ctx.data, ctx.alpha_value, alpha_sym, ctx.k, ctx.bits)
+    ref = checks.reference_curves(recs[pick], ctx.data, ctx.params, ctx.k, ctx.bits)
     out["reference"] = ref
     for row in table:
         row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])
@@ -312,7 +273,7 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
     return out
 
 
-ROOT_CAUSE_KINDS = ("layer_maps", "readout_vector")
+ROOT_CAUSE_KINDS = ("layer_maps",)
 
 
 def collect_errata(results, thm_claims) -> list[dict]:
@@ -364,18 +325,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parser() -> argparse.ArgumentParser:
+EXIT_HELP = "Exit 0: verified; 1: refuted; 2: usage or input error; 3: inconclusive; 4: internal error."
+
+
+def parser(thm=None) -> argparse.ArgumentParser:
     p = _Parser(prog="python -m theorems.check",
                 description="Check a theorem of the form 'a transformer with these weights implements this "
-                            "algorithm in context'. Exit 0: verified; 1: refuted or inconclusive; 2: usage error.")
+                            "algorithm in context'. " + EXIT_HELP)
     p.add_argument("theorem", nargs="?", help="theorem id (see --list)")
     p.add_argument("--list", action="store_true", help="list the catalogue")
-    p.add_argument("--k", help="number of iterations, 0..64 (default: the theorem's, 16 for newton_k_plus_8)")
-    p.add_argument("--d", help="dimension for the numeric checks, 1..200 (default 20)")
-    p.add_argument("--n", help="number of examples for the numeric checks, 1..1000 (default 40)")
-    p.add_argument("--alpha", help="how to choose alpha: spectral (1/||SS'||_2), double-spectral (2/||SS'||_2), "
-                                   "frobenius (1/||SS'||_F), trace (1/tr S^2), a theorem's alias (newton_k_plus_8: "
-                                   "paper, code) or a positive number")
+    lim = thm.limits if thm else {"k": 64, "d": 200, "n": 1000}
+    df = thm.defaults if thm else {}
+    p.add_argument("--k", help=f"number of iterations / layers, 0..{lim['k']} (default {df.get('k', 'per theorem')})")
+    p.add_argument("--d", help=f"dimension for the numeric checks, 1..{lim['d']} (default {df.get('d', 20)})")
+    p.add_argument("--n", help=f"number of examples for the numeric checks, 1..{lim['n']} (default {df.get('n', 40)})")
+    for prm in (thm.parameters if thm else ()):
+        pols = ", ".join(f"{name} ({pol.formula})" for name, pol in prm.policies.items())
+        al = ", ".join(f"{a} = {t}" for a, (t, _) in prm.aliases.items())
+        p.add_argument(f"--{prm.name}", help=f"{prm.help}: {pols}" + (f", aliases {al}" if al else "")
+                       + f", or a positive number (default {prm.default})")
     p.add_argument("--precision", help="bits for ball / multiprecision arithmetic, 53..4096 "
                                        "(default max(256, 96 + 8k))")
     p.add_argument("--seed", help="seed of the sampled data, 0..2^63-1 (default 0)")
@@ -407,7 +375,28 @@ def _check_writable(args, kinds) -> None:
 
 def main(argv=None) -> int:
     try:
-        args = parser().parse_args(argv)
+        return _main(argv)
+    except SystemExit:
+        raise
+    except BaseException as e:      # the last line of defence: exit 4, never a traceback on the terminal
+        if isinstance(e, KeyboardInterrupt):
+            print("interrupted", file=sys.stderr)
+            return 130
+        path = save_traceback("cli")
+        print(f"internal error: {type(e).__name__}: {e}; the traceback is in {path}", file=sys.stderr)
+        return EXIT_CODES["error"]
+
+
+def _main(argv) -> int:
+    try:
+        first, _ = parser().parse_known_args(argv)
+        thm = None
+        if first.theorem and not first.list:
+            try:
+                thm = get(first.theorem)
+            except UnknownTheorem as e:
+                raise UsageError(str(e)) from None
+        args = parser(thm).parse_args(argv)
         if args.list:
             for t in all_theorems():
                 variants = ", ".join(v.name for v in t.variants)
@@ -421,8 +410,9 @@ def main(argv=None) -> int:
             raise UsageError(f"--report takes html, pdf or none, got {', '.join(bad)}")
         _check_writable(args, kinds)
         progress = None if args.quiet else (lambda m: print(f"  checking {m}", file=sys.stderr, flush=True))
-        result = verify(args.theorem, k=args.k, d=args.d, n=args.n, alpha=args.alpha, precision=args.precision,
-                        seed=args.seed, variant=args.variant, data=args.data, progress=progress)
+        params = {p.name: getattr(args, p.name) for p in thm.parameters if getattr(args, p.name) is not None}
+        result = verify(args.theorem, k=args.k, d=args.d, n=args.n, precision=args.precision,
+                        seed=args.seed, variant=args.variant, data=args.data, progress=progress, **params)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -442,7 +432,10 @@ def main(argv=None) -> int:
         return 2
     print(f"{result.theorem}: {result.verdict.upper()} ({result.verdict_basis})"
           + (f"; wrote {', '.join(paths)}" if paths else ""))
-    return 0 if result.verdict == "verified" else 1
+    if result.errors:
+        more = f" (and {len(result.errors) - 1} more in {TRACEBACK_DIR})" if len(result.errors) > 1 else ""
+        print(f"internal error: a checker crashed; the traceback is in {result.errors[0]}{more}", file=sys.stderr)
+    return EXIT_CODES[result.verdict]
 
 
 if __name__ == "__main__":

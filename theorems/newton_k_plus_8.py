@@ -24,8 +24,12 @@ import sympy as sp
 from symbolic.layers import (MLP, Attention, BlockMap, Construction, Head, Layer, Mov, Mul,
                              TokenFormat, TokenKind)
 from symbolic.layout import Layout, d
+from numeric.checks import Recursion
 from numeric.recursions import newton_step   # eq. (32): M <- 2M - M S M, written once
 from theorems.base import Claim, Theorem, Variant
+from theorems.kinds import (Certified, ClosedForm, ClosedFormDegree, Composition, Float64Batch, Induction,
+                            LayerCount, LayerMaps, Width)
+from theorems.newton_schulz import NewtonConvergence, alpha_parameter
 
 alpha = sp.Symbol("alpha", positive=True)
 n = sp.Symbol("n", positive=True, integer=True)
@@ -202,8 +206,7 @@ def printed_layer_claims(alg) -> list[Claim]:
             {"Tx": T * xt, "Tyx": (T * xt).scale(alg.y["t"]), "w": T * b})
 
     def c(name, layers, tin, tout, cite, text, sym=False):
-        return Claim(name, "layer_maps", cite, text,
-                     {"layers": layers, "input": tin, "output": tout, "symmetric": sym}, statement=True)
+        return Claim(name, cite, text, LayerMaps(tuple(layers), tin, tout, sym), statement=True)
 
     return [
         c("layer I-1 (mov)", ["I-1"], inp, movd, "eq. (20)", r"$x_t \mapsto [x_t; x_t]$"),
@@ -225,53 +228,56 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     lay_kind = {id(EXACT_LAYOUT): "exact", id(PAPER_EXACT_LAYOUT): "paper-exact"}.get(id(con.layout), "printed")
     inv = lambda T: invariant(alg, T, lay_kind, con)
     # what the network is claimed to compute, stated once for every check that compares with it
-    rec = {"invariant": inv, "carrier": (con.tokens.kinds[0].name, "Tx", "x_t"),
-           "start": lambda: alg.const(alpha) * alg.S, "step": newton_step,
-           "readout": lambda T: alg.z.T * T * alg.b}
+    rec = Recursion(alg, start=lambda: alg.const(alpha) * alg.S, step=newton_step,
+                    readout=lambda T: alg.z.T * T * alg.b, invariant=inv,
+                    carrier=(con.tokens.kinds[0].name, "Tx", "x_t"), symmetric=True)
     claims = []
     if var_name == "printed":
         claims += printed_layer_claims(alg)
     claims += [
-        Claim("induction: prediction = x_test' M_k X'y for all k", "induction", "Theorem 5.1; eqs. (24)-(35)",
+        Claim("induction: prediction = x_test' M_k X'y for all k", "Theorem 5.1; eqs. (24)-(35)",
               r"$\hat y = x_{\mathrm{test}}^\top M_k X^\top y,\ M_0 = \alpha S,\ M_{j+1} = 2M_j - M_j S M_j$",
-              {**rec, "symmetric": True}),
-        Claim("exact composition at small sizes", "composition", "Theorem 5.1",
+              Induction(rec)),
+        Claim("exact composition at small sizes", "Theorem 5.1",
               "the composed network equals the recursion exactly, every Newton layer and the prediction",
-              {"sizes": [(1, 2, 3), (2, 3, 3), (3, 5, 2)], **rec}),
-        Claim("certified at realistic size", "certified", "Theorem 5.1",
-              "ball arithmetic encloses |network - recursion| at the run's d, n, k", rec),
-        Claim("float64 on a batch of prompts", "float64_batch", "Theorem 5.1",
+              Composition(rec)),
+        Claim("certified at realistic size", "Theorem 5.1",
+              "ball arithmetic encloses |network - recursion| at the run's d, n, k", Certified(rec)),
+        Claim("float64 on a batch of prompts", "Theorem 5.1",
               "the same network on many sampled prompts at once, in float64 (torch, CUDA when present)",
-              {"batch": 64, **rec}, statement=False),
-        Claim("number of layers", "layer_count", "Theorem 5.1; Remark B.5",
-              r"$k + 8$ layers: 3 initial, 1 per iteration, 5 readout", {"bound": sp.Symbol("k") + 8}),
-        Claim("hidden width", "width", "Theorem 5.1", r"hidden dimension $O(d)$", {}),
+              Float64Batch(rec, 64), statement=False),
+        Claim("number of layers", "Theorem 5.1; Remark B.5",
+              r"$k + 8$ layers: 3 initial, 1 per iteration, 5 readout", LayerCount(sp.Symbol("k") + 8)),
+        Claim("hidden width", "Theorem 5.1", r"hidden dimension $O(d)$", Width(d)),
     ]
-    if var_name == "printed":
-        claims.append(Claim("readout vector u = [0_{3d}; 1]", "readout_vector", "eq. (35), Def. 3.3",
-                            r"$u = [0_{3d}; 1]$ reads the prediction", {"size": 3 * d + 1}, statement=False))
     return claims
 
 
+S_ = sp.Symbol("S")
+# eqs. (38)-(39) as printed: each formula is written once, here; its LaTeX is printed from it
+PRINTED_M1 = 2 * alpha * S_ - 4 * alpha**2 * S_**3
+PRINTED_M2 = 4 * alpha * S_ - 12 * alpha**2 * S_**3 + 16 * alpha**3 * S_**5 - 16 * alpha**4 * S_**7
+
+
+def _tex(e) -> str:
+    return sp.latex(e, order="rev-lex")
+
+
 def theorem_claims() -> list[Claim]:
-    s = sp.Symbol("S")
-    rec = {"start": alpha * s, "step": newton_step}
+    start = alpha * S_
     return [
-        Claim("sum of moments: M_1", "moments", "eq. (38)", r"$M_1 = 2\alpha S - 4\alpha^2 S^3$",
-              {"k": 1, "printed": 2 * alpha * s - 4 * alpha**2 * s**3, **rec}, statement=False),
-        Claim("sum of moments: M_2", "moments", "eq. (39)",
-              r"$M_2 = 4\alpha S - 12\alpha^2 S^3 + 16\alpha^3 S^5 - 16\alpha^4 S^7$",
-              {"k": 2, "printed": 4 * alpha * s - 12 * alpha**2 * s**3 + 16 * alpha**3 * s**5 - 16 * alpha**4 * s**7,
-               **rec}, statement=False),
-        Claim("sum of moments: degree", "moments_degree", "eq. (40)",
-              r"$M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s$",
-              {"kmax": 6, "degree": lambda k: (1, 2 ** (k + 1) - 1), **rec}, statement=False),
-        Claim("convergence with the paper's alpha", "convergence", "eq. (5), eq. (37), Section 3.1",
+        Claim("sum of moments: M_1", "eq. (38)", f"$M_1 = {_tex(PRINTED_M1)}$",
+              ClosedForm(1, PRINTED_M1, start, newton_step, S_, (alpha,)), statement=False),
+        Claim("sum of moments: M_2", "eq. (39)", f"$M_2 = {_tex(PRINTED_M2)}$",
+              ClosedForm(2, PRINTED_M2, start, newton_step, S_, (alpha,)), statement=False),
+        Claim("sum of moments: degree", "eq. (40)", r"$M_k = \sum_{s=1}^{2^{k+1}-1} \beta_s S^s$",
+              ClosedFormDegree(6, start, newton_step, lambda k: (1, 2 ** (k + 1) - 1), S_), statement=False),
+        Claim("convergence with the paper's alpha", "eq. (5), eq. (37), Section 3.1",
               r"with $\alpha = 2/\|SS^\top\|_2$, $M_k \to S^\dagger$ in $O(\log\kappa + \log\log(1/\epsilon))$ steps",
-              {"alpha": "paper"}, statement=False),
-        Claim("convergence with the run's alpha", "convergence", "Section 3.1 (rate), with alpha of this run",
+              NewtonConvergence("alpha", "paper"), statement=False),
+        Claim("convergence with the run's alpha", "Section 3.1 (rate), with alpha of this run",
               r"$\|I - M_k S\|_2 \le \epsilon$ after $O(\log\kappa + \log\log(1/\epsilon))$ steps",
-              {"alpha": "run"}, statement=False, erratum=False),
+              NewtonConvergence("alpha", "run"), statement=False, erratum=False),
     ]
 
 
@@ -322,11 +328,11 @@ THEOREM = Theorem(
                 build_keys_include_test, lambda con, alg: variant_claims("keys-include-test", con, alg)),
     ),
     claims=theorem_claims,
-    defaults={"k": 16, "d": 20, "n": 40, "precision": 256, "seed": 0, "alpha": "spectral"},
+    defaults={"k": 16, "d": 20, "n": 40, "precision": 256, "seed": 0},
     step_name="Newton iteration",
     recursion_name="Newton recursion",
-    alpha_aliases={"paper": ("double-spectral", "as printed in eq. (5) and eq. (37)"),
-                   "code": ("frobenius", "the official repository's Newton baseline at HEAD")},
+    parameters=(alpha_parameter(alpha, {"paper": ("double-spectral", "as printed in eq. (5) and eq. (37)"),
+                                        "code": ("frobenius", "the official repository's Newton baseline at HEAD")}),),
     basis=("corrected", "exact", "exact-paper-format"),
     notes=(
         "Keys: Definition B.1 sums over j = 1..n, the n examples; we read the key set as the example "
@@ -353,6 +359,9 @@ THEOREM = Theorem(
         "Lemma B.3's second head has the constant score -1, so ReLU silences it whatever its value matrix "
         "(eq. (19) computes ReLU(-1) = 0 itself): it is redundant, not wrong. The perturbation tests confirm that "
         "changing it changes nothing.",
+        "Eq. (35)'s read-out vector u = [0_{3d}; 1] is not checked against a width: the paper shows only the "
+        "non-zero rows and never states the width of its hidden state, so any comparison would rest on our own "
+        "layout (an earlier version of this tool reported it as an erratum; it is withdrawn).",
         "The empirical claims (trained GPT-2 layers track Newton, not GD) are not part of this check.",
     ),
 )

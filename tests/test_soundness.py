@@ -1,0 +1,95 @@
+"""Constructions built to fool the checker.  Each exploits a fault an
+adversarial review found; each must now be caught, at the mechanism."""
+import sympy as sp
+
+from numeric import checks
+from symbolic import lemmas
+from symbolic.layers import MLP, Attention, BlockMap, Construction, Head, Layer, TokenFormat, TokenKind
+from symbolic.layout import Layout, d
+from symbolic.templates import Algebra, Template, input_template
+
+n = sp.Symbol("n", positive=True, integer=True)
+
+# ---------------------------------------------------------------- 1. index-dependent sums
+LAY = Layout.of(("x", d), ("one", 1), ("pos", 1), ("acc", 1), ("pred", 1))
+TOK = TokenFormat((TokenKind("x", (("x", "x"), ("one", "one"), ("pos", "pos"))),
+                   TokenKind("test", (("x", "x_test"), ("one", "one"), ("pos", "pos")), per_example=False)))
+
+
+def positional_trap() -> Construction:
+    """L1: every x-token gets acc = (1/n) sum_j p_j = (n+1)/2.  L2: the test token gets
+    (1/n) sum_j p_j (acc_j - p_j) = (1 - n^2)/12.  L3 clears acc.  Summing p_j as a constant
+    leaves i_j free in acc, which L2 then reads as its own key's index: acc_j - p_j = 0, and the
+    three layers 'provably' change nothing.  In numbers the test token's pred is -1/4 at n = 2."""
+    score = BlockMap.of({("one", "pos"): 1})
+    L1 = Layer("L1", (Attention((Head(score, BlockMap.of({("acc", "one"): 1})),), activation="linear",
+                                keys=("x",), queries=("x",)),))
+    L2 = Layer("L2", (Attention((Head(score, BlockMap.of({("pred", "acc"): 1, ("pred", "pos"): -1})),),
+                                activation="linear", keys=("x",), queries=("test",)),))
+    L3 = Layer("L3", (MLP.linear(BlockMap.of({("acc", "acc"): -1}), LAY),))
+    return Construction("trap", LAY, TOK, (L1, L2, L3), (), (), ("test", "pred"), (n,))
+
+
+def test_positional_sum_cannot_prove_a_false_lemma():
+    con, alg = positional_trap(), Algebra()
+    tin = input_template(con, alg)
+    o = lemmas.layer_maps(con, alg, ["L1", "L2", "L3"], tin, tin)
+    assert o.verdict != "verified", o.detail
+    assert "pred" in o.detail            # the derived pred is (1 - n^2)/12, not 0
+    cx = checks.counterexample_layers(con, alg, ["L1", "L2", "L3"], tin, tin, {})
+    assert cx and cx["n"] == 2 and cx["block"] == "pred" and cx["got"] == ["-1/4"]
+
+
+def test_positional_sum_is_summed_exactly():
+    con, alg = positional_trap(), Algebra()
+    tin = input_template(con, alg)
+    from symbolic.templates import Evaluator
+    ev = Evaluator(con, alg)
+    out = ev.apply_layer(con.init[1], ev.apply_layer(con.init[0], tin))
+    assert out.get("x", "acc", alg) == alg.const((n + 1) / 2)
+    assert out.get("test", "pred", alg) == alg.const((1 - n**2) / 12)
+    # no template holds the key's index
+    for kind in out.kinds.values():
+        for p in kind.values():
+            assert alg.i["j"] not in p.coeff_symbols()
+
+
+def test_index_times_data_is_refused():
+    """sum_j i_j x_j is not a data moment: the engine must refuse, not sum it as i_j * b or n i_j x."""
+    LAY2 = Layout.of(("x", d), ("one", 1), ("pos", 1), ("out", d))
+    con = Construction("trap2", LAY2, TokenFormat((TokenKind("x", (("x", "x"), ("one", "one"), ("pos", "pos"))),)),
+                       (Layer("L", (Attention((Head(BlockMap.of({("one", "pos"): 1}), BlockMap.of({("out", "x"): 1})),),
+                                              activation="linear", keys=("x",)),)),), (), (), ("x", "out"), (n,))
+    alg = Algebra()
+    tin = input_template(con, alg)
+    o = lemmas.layer_maps(con, alg, ["L"], tin, tin)
+    assert o.verdict == "inconclusive" and "index" in o.detail
+
+
+# ---------------------------------------------------------------- 2. fixed sizes can be gamed
+def test_an_error_term_that_vanishes_at_the_old_sizes_is_caught():
+    """A Newton layer off by (n-2)(n-3)(n-5)(n-40): zero at every size the old exact
+    composition used (n = 2, 3, 5) and at the certified run's n = 40, wrong at n = 1, 4."""
+    from dataclasses import replace
+    from theorems import newton_k_plus_8 as fu
+    from theorems.kinds import Composition, composition_sizes
+    v = fu.THEOREM.variant("exact")
+    con = v.build()
+    trap = (n - 2) * (n - 3) * (n - 5) * (n - 40) / 1000
+    attn = con.step[0].ops[0]
+    h0 = attn.heads[0]
+    W = BlockMap(tuple((o, i, c + trap) for o, i, c in h0.W_KQ.entries))
+    bad = con.with_layer("step", "N", replace(con.step[0], ops=(replace(attn, heads=(replace(h0, W_KQ=W),
+                                                                                     *attn.heads[1:])),
+                                                               *con.step[0].ops[1:])))
+    alg = Algebra()
+    rec = next(c for c in v.claims(bad, alg) if c.kind == "composition").spec.recursion
+    exact = lambda data: {fu.alpha: fu.THEOREM.parameter("alpha").exact(data)}
+    old = checks.composition(bad, rec, [(1, 2, 3), (2, 3, 3), (3, 5, 2)], exact)
+    assert old.verdict == "verified"           # the trap is real: the old fixed sizes miss it
+    sizes = composition_sizes(Composition(rec), k=3, seed=0)
+    assert {nn for dd, nn, _ in sizes if dd == 1} >= set(range(1, 9))
+    new = checks.composition(bad, rec, sizes, exact)
+    assert new.verdict == "refuted" and new.data["counterexample"]["n"] in (1, 4)
+    o = lemmas.induction(bad, alg, rec.invariant, rec.carrier, rec.start, rec.step, rec.readout)
+    assert o.verdict != "verified"             # and the symbolic proof, the primary evidence, fails too

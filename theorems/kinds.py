@@ -1,0 +1,258 @@
+"""Claim kinds: one typed spec, one checker and (where there is one) one
+counterexample search per kind, in a table (after sympy's rule tables).
+
+A claim carries a spec, a frozen dataclass; its class names the kind.  The
+runner (``check.py``) looks the kind up here; it holds no chain of cases.
+Adding a kind is one ``@kind`` definition, here or in a theorem module that
+needs a kind of its own (``theorems/newton_schulz.py`` adds the Newton-Schulz
+convergence kind).
+
+A checker receives the spec and a :class:`Run` (the construction, the algebra,
+the run's sizes, data and parameter values) and returns a
+:class:`symbolic.lemmas.Outcome`.  A counterexample search is asked only when
+the checker did not verify; it may turn the outcome into a refutation, with
+the counterexample attached.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import sympy as sp
+
+
+@dataclass
+class Run:
+    """What a checker may read: the theorem, the run's context and, for a
+    variant's claim, its construction and algebra."""
+    theorem: Any
+    ctx: Any
+    con: Any = None
+    alg: Any = None
+
+    @property
+    def params(self) -> dict:
+        """The run's parameter values, by symbol (exact rationals)."""
+        return dict(self.ctx.params)
+
+    def exact_params(self, data) -> dict:
+        """Rational parameter values for an exact small instance."""
+        return {p.symbol: p.exact(data) for p in self.theorem.parameters}
+
+    def batch_params(self, S) -> dict:
+        return {p.symbol: p.batch(self.ctx.policies[p.name], S) for p in self.theorem.parameters}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    spec: type
+    check: Callable
+    counterexample: Callable | None = None
+    scope: str = "variant"          # variant: needs a construction; theorem: about the recursion alone
+
+
+KINDS: dict[type, Kind] = {}
+
+
+def kind(spec_cls: type, name: str, scope: str = "variant", counterexample: Callable | None = None):
+    """Register ``check`` as the checker of claims whose spec is ``spec_cls``."""
+    def deco(check):
+        KINDS[spec_cls] = Kind(name, spec_cls, check, counterexample, scope)
+        spec_cls.kind = name
+        return check
+    return deco
+
+
+def lookup(spec) -> Kind:
+    try:
+        return KINDS[type(spec)]
+    except KeyError:
+        raise TypeError(f"no claim kind is registered for spec type {type(spec).__name__}") from None
+
+
+# ====================================================================== specs
+@dataclass(frozen=True)
+class LayerMaps:
+    """Layers map the input template to the output template (for all sizes)."""
+    layers: tuple
+    input: Any
+    output: Any
+    symmetric: bool = False
+    kind: ClassVar[str] = "layer_maps"
+
+
+@dataclass(frozen=True)
+class Induction:
+    """Base, step and readout lemmas: the network computes the recursion for every k."""
+    recursion: Any                      # numeric.checks.Recursion
+    kind: ClassVar[str] = "induction"
+
+
+@dataclass(frozen=True)
+class Composition:
+    """The composed network equals the recursion exactly at small sizes: every n
+    from 1 to ``n_max`` at d = 1..``d_max`` plus ``drawn`` sizes drawn from the seed."""
+    recursion: Any
+    n_max: int = 8
+    d_max: int = 2
+    k_max: int = 2
+    drawn: int = 2
+    kind: ClassVar[str] = "composition"
+
+
+@dataclass(frozen=True)
+class Certified:
+    """Ball arithmetic encloses |network - recursion| at the run's sizes."""
+    recursion: Any
+    kind: ClassVar[str] = "certified"
+
+
+@dataclass(frozen=True)
+class Float64Batch:
+    """The network on a batch of prompts in float64: supporting evidence only."""
+    recursion: Any
+    batch: int = 64
+    kind: ClassVar[str] = "float64_batch"
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    bound: sp.Expr
+    kind: ClassVar[str] = "layer_count"
+
+
+@dataclass(frozen=True)
+class Width:
+    """The hidden width is O(size) in the given size symbol."""
+    size: sp.Symbol
+    kind: ClassVar[str] = "width"
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """A printed closed form of the k-th iterate, a polynomial in commuting
+    symbols, against the recursion unrolled exactly; every differing
+    coefficient is named."""
+    k: int
+    printed: Any                       # sympy expression, the single source (its LaTeX is printed from it)
+    start: Any
+    step: Callable
+    var: sp.Symbol
+    params: tuple = ()
+    kind: ClassVar[str] = "closed_form"
+
+
+@dataclass(frozen=True)
+class ClosedFormDegree:
+    """The k-th iterate's powers of ``var`` run over the stated range, k <= kmax."""
+    kmax: int
+    start: Any
+    step: Callable
+    degree: Callable
+    var: sp.Symbol
+    kind: ClassVar[str] = "closed_form_degree"
+
+
+# ====================================================================== checkers
+def _layer_counterexample(spec: LayerMaps, run: Run, o):
+    from numeric import checks
+    cx = checks.counterexample_layers(run.con, run.alg, spec.layers, spec.input, spec.output,
+                                      seed=run.ctx.seed, params_for=run.exact_params)
+    if cx:
+        o.verdict = "refuted"
+        pv = ", ".join(f"{k} = {v}" for k, v in cx.get("params", {}).items())
+        o.detail += (f". Counterexample{f' ({pv})' if pv else ''}: d={cx['d']}, n={cx['n']}, X={cx['X']}, "
+                     f"y={cx['y']}, x_test={cx['x_test']}" + (f", T={cx['T']}" if cx.get("T") else "")
+                     + f": token {cx['token']}, block {cx['block']}: layer output {cx['got']}, claimed {cx['want']}")
+        o.data["counterexample"] = cx
+        o.where.update({"token": cx["token"], "block": o.where.get("block", cx["block"])})
+    else:
+        o.detail += "; no counterexample found at d, n <= 3"
+    return o
+
+
+@kind(LayerMaps, "layer_maps", counterexample=_layer_counterexample)
+def _check_layer_maps(spec: LayerMaps, run: Run):
+    from symbolic import lemmas
+    return lemmas.layer_maps(run.con, run.alg, spec.layers, spec.input, spec.output, spec.symmetric)
+
+
+def _induction_counterexample(spec: Induction, run: Run, o):
+    from numeric import checks
+    cx = checks.search_composition_counterexample(run.con, spec.recursion, run.exact_params, seed=run.ctx.seed)
+    if cx:
+        o.verdict = "refuted"
+        pv = ", ".join(f"{k}={v}" for k, v in cx.get("params", {}).items())
+        o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}, X={cx['X']}, y={cx['y']}, "
+                     f"x_test={cx['x_test']}{', ' + pv if pv else ''}: after layer {cx['layer']}, token "
+                     f"{cx['token']}, block {cx['block']}: network {cx['got']}, recursion {cx['want']}")
+        o.data["counterexample"] = cx
+    return o
+
+
+@kind(Induction, "induction", counterexample=_induction_counterexample)
+def _check_induction(spec: Induction, run: Run):
+    from symbolic import lemmas
+    r = spec.recursion
+    return lemmas.induction(run.con, run.alg, r.invariant, r.carrier, r.start, r.step, r.readout, r.symmetric)
+
+
+def composition_sizes(spec: Composition, k: int, seed: int) -> list[tuple[int, int, int]]:
+    """Every n in 1..n_max at every d in 1..d_max, then ``drawn`` sizes drawn from
+    the seed (d up to 4, n up to 16): a fixed list of sizes cannot be dodged by an
+    error term that vanishes on it, and the report lists the sizes checked."""
+    import random
+    kk = min(k, spec.k_max)
+    sizes = [(d, n, kk) for d in range(1, spec.d_max + 1) for n in range(1, spec.n_max + 1)]
+    rng = random.Random(f"sizes-{seed}")
+    for _ in range(spec.drawn):
+        sizes.append((rng.randint(1, 4), rng.randint(spec.n_max + 1, 16), kk))
+    return sizes
+
+
+@kind(Composition, "composition")
+def _check_composition(spec: Composition, run: Run):
+    from numeric import checks
+    sizes = composition_sizes(spec, run.ctx.k, run.ctx.seed)
+    return checks.composition(run.con, spec.recursion, sizes, run.exact_params, seed=run.ctx.seed)
+
+
+@kind(Certified, "certified")
+def _check_certified(spec: Certified, run: Run):
+    from numeric import checks
+    o, _ = checks.certified(run.con, spec.recursion, run.ctx.data, run.ctx.k, run.params, run.ctx.bits)
+    return o
+
+
+@kind(Float64Batch, "float64_batch")
+def _check_float64(spec: Float64Batch, run: Run):
+    from numeric import checks
+    c = run.ctx
+    return checks.float64_batch(run.con, spec.recursion, c.d, c.n, c.k, spec.batch, c.seed, run.batch_params,
+                                policy_text=", ".join(f"{p} {v}" for p, v in c.policies.items()),
+                                first=c.data if c.user_data else None)
+
+
+@kind(LayerCount, "layer_count")
+def _check_layer_count(spec: LayerCount, run: Run):
+    from symbolic import lemmas
+    return lemmas.layer_count(run.con, spec.bound)
+
+
+@kind(Width, "width")
+def _check_width(spec: Width, run: Run):
+    from symbolic import lemmas
+    return lemmas.width(run.con, spec.size)
+
+
+@kind(ClosedForm, "closed_form", scope="theorem")
+def _check_closed_form(spec: ClosedForm, run: Run):
+    from symbolic import lemmas
+    return lemmas.closed_form(spec.k, spec.printed, spec.start, spec.step, spec.var, spec.params)
+
+
+@kind(ClosedFormDegree, "closed_form_degree", scope="theorem")
+def _check_closed_form_degree(spec: ClosedFormDegree, run: Run):
+    from symbolic import lemmas
+    return lemmas.closed_form_degree(spec.kmax, spec.start, spec.step, spec.degree, spec.var)
