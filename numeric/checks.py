@@ -12,6 +12,7 @@ import sympy as sp
 
 from symbolic.layers import Construction
 from symbolic.lemmas import Outcome, select_layers
+from symbolic.ncalg import Poly
 from symbolic.templates import Algebra, Template
 
 from dataclasses import dataclass
@@ -26,10 +27,17 @@ from .recursions import gd, moments, newton, predict
 @dataclass
 class Recursion:
     """What a network is claimed to compute, as the claim states it:
-    ``M_0 = start()`` (a polynomial in S and the parameters), ``M_{j+1} =
-    step(M_j, S)``, prediction ``readout(M)`` (a polynomial in T, z = x_test,
-    b = X'y), hidden state ``invariant(T)``.  Evaluated here on sympy matrices
-    (exact) or on backend matrices (balls, float64) through the same formulas."""
+    a named state (``state``: its letter, shape and symmetry, e.g. a matrix T,
+    a vector w, an m x d matrix W), ``T_0 = start()`` (a polynomial in S, b and
+    the parameters), ``T_{l+1} = step(T_l, P)`` with ``P`` the operands
+    ``S = X'X``, ``b = X'y`` (and ``C = Y'X`` for vector labels) and the
+    construction's matrix letters (at iteration l+1 for untied letters), the
+    prediction ``readout(T)`` (a polynomial in T, z = x_test, b, the letters),
+    and the hidden state ``invariant(T)``.  ``carrier`` = (token kind, block,
+    letter, side, scale) says where the state is read in the hidden state:
+    the block is ``scale * F letter`` (side "right") or ``scale * letter' F``
+    (side "left"), with F the state.  Evaluated here on sympy matrices (exact)
+    or on backend matrices (balls, float64) through the same formulas."""
     alg: Algebra
     start: Callable
     step: Callable
@@ -37,51 +45,104 @@ class Recursion:
     invariant: Callable
     carrier: tuple
     symmetric: bool = True        # the state is symmetric (a hypothesis the step lemma uses and re-proves)
+    state: tuple = ("T", ("d", "d"))
 
-    def iterates(self, S, k: int, coeffs: dict, be: Backend | None = None) -> list:
-        """[M_0, ..., M_k] as sympy matrices (be None) or backend matrices."""
+    def __post_init__(self):
+        self.carrier = tuple(self.carrier) + ("right", 1)[len(self.carrier) - 3:]
+
+    @property
+    def letter(self) -> Poly:
+        return self.alg.matrix(self.state[0], self.symmetric, tuple(self.state[1]))
+
+    def operands(self) -> dict:
+        """P for the symbolic step: the data moments and the weights' letters, as polynomials."""
+        a = self.alg
+        P = {"S": a.S, "b": a.b, **a.params}
+        if a.vector_labels:
+            P["C"] = Poly.letter("C", a.ab)
+        return P
+
+    def read(self, tpl: Template) -> Poly | None:
+        """The state read off the carrier block of a template (None if not of the carrier's form)."""
+        kind, block, letter, side, scale = self.carrier
+        p = tpl.get(kind, block, self.alg)
+        F = p.right_factor(letter) if side == "right" else p.left_factor(letter)
+        return None if F is None else F.scale(sp.Integer(1) / scale)
+
+    def _wrap_env(self, env: dict, be):
         if be is None:
-            M = self.start().evaluate({"S": S}, coeffs)
-            out = [M]
-            for _ in range(k):
-                M = self.step(M, S)
-                out.append(M)
-            return out
-        Sw = Mat(be, S)
-        M = self.start().evaluate({"S": Sw}, conv=lambda c: eval_coeff(c, coeffs, be))
-        out = [M.v]
-        for _ in range(k):
-            M = self.step(M, Sw)
-            out.append(M.v)
+            return env
+        return {k: (v if isinstance(v, Mat) else Mat(be, v)) for k, v in env.items()}
+
+    def _base_env(self, moments: dict, letters: dict, be) -> dict:
+        tr = (lambda v: v.T) if be is None else be.T
+        env = {}
+        for k, v in {**moments, **letters}.items():
+            env[k] = v
+            env.setdefault(k + "'", tr(v))
+        return env
+
+    def iterates(self, moments, k: int, coeffs: dict, be: Backend | None = None, letters_for=None) -> list:
+        """[T_0, ..., T_k] as sympy matrices (be None) or backend matrices.
+        ``moments``: {"S": S, "b": b, ...}; ``letters_for(l)``: the letters' values
+        at iteration l (1-based) as a dict name -> matrix."""
+        if not isinstance(moments, dict):
+            moments = {"S": moments}
+        lf = letters_for or (lambda it: {})
+        conv = None if be is None else (lambda c: eval_coeff(c, coeffs, be))
+        env0 = self._wrap_env(self._base_env(moments, lf(1), be), be)
+        one = None if be is None else Mat(be, be.matrix([[1]]))
+        M = self.start().evaluate(env0, coeffs, conv=conv, one=one)
+        out = [M if be is None else M.v]
+        for it in range(1, k + 1):
+            P = self._wrap_env(self._base_env(moments, lf(it), be), be)
+            M = self.step(M, P)
+            out.append(M if be is None else M.v)
         return out
 
-    def _env(self, T, z, b, tr, wrap):
-        env = {"z": z, "z'": tr(z), "b": b, "b'": tr(b)}
-        for name in self.alg.mats:
-            env[name], env[name + "'"] = T, tr(T)
-        return {k: wrap(v) for k, v in env.items()}
+    def _env(self, T, z, moments, letters, be):
+        tr = (lambda v: v.T) if be is None else be.T
+        env = self._base_env({**moments, "z": z}, letters, be)
+        name = self.state[0]
+        env[name], env[name + "'"] = T, tr(T)
+        return self._wrap_env(env, be)
 
-    def prediction(self, T, z, b, coeffs: dict, be: Backend | None = None):
+    def prediction(self, T, z, b, coeffs: dict, be: Backend | None = None, letters: dict | None = None,
+                   moments: dict | None = None):
         """readout(T) on a concrete T (sympy, or a backend matrix)."""
-        p = self.readout(self.alg.matrix("T"))
+        p = self.readout(self.letter)
+        mom = {"b": b, **(moments or {})}
         if be is None:
-            return p.evaluate(self._env(T, z, b, lambda m: m.T, lambda v: v), coeffs)[0, 0]
-        out = p.evaluate(self._env(T, z, b, be.T, lambda v: Mat(be, v)),
+            return p.evaluate(self._env(T, z, mom, letters or {}, None), coeffs)[0, 0]
+        out = p.evaluate(self._env(T, z, mom, letters or {}, be),
                          conv=lambda c: eval_coeff(c, coeffs, be), one=Mat(be, be.matrix([[1]])))
         return be.get(out.v, 0, 0)
 
-    def carrier_value(self, T, S, Xcols, coeffs: dict, be: Backend):
-        """The claimed carrier block for data tokens whose x's are the columns
-        of Xcols: F(T) Xcols where the invariant's carrier block is F(T) x_t."""
-        kind, block, letter = self.carrier
-        F = Template(self.invariant(self.alg.matrix("T"))).get(kind, block, self.alg).right_factor(letter)
-        if F is None:
-            raise ValueError(f"the invariant's block {block} is not of the form F {letter}")
-        env = {"S": Mat(be, S)}
-        for name in self.alg.mats:
-            env[name], env[name + "'"] = Mat(be, T), Mat(be, be.T(T))
-        val = F.evaluate(env, conv=lambda c: eval_coeff(c, coeffs, be), one=Mat(be, be.identity(be.shape(T)[0])))
-        return be.mm(val.v, Xcols)
+    def carrier_values(self, T, data: Data, cols: list, coeffs: dict, be: Backend, moments: dict,
+                       letters: dict | None = None) -> list:
+        """The claimed carrier block of every token of the carrier kind (``cols``: their
+        example indices, None for a tail token), evaluated from the invariant at state T."""
+        kind, block = self.carrier[:2]
+        p = Template(self.invariant(self.letter)).get(kind, block, self.alg)
+        a = self.alg
+        out = []
+        zc = be.matrix([[v] for v in data.x_test])
+        for j in cols:
+            env = self._env(T, zc, moments, letters or {}, be)
+            cf = dict(coeffs)
+            if j is not None:
+                x = be.matrix([[v] for v in data.X[j]])
+                env["x_t"], env["x_t'"] = Mat(be, x), Mat(be, be.T(x))
+                yj = data.y[j]
+                if isinstance(yj, (list, tuple)):
+                    yv = be.matrix([[v] for v in yj])
+                    env["y_t"], env["y_t'"] = Mat(be, yv), Mat(be, be.T(yv))
+                else:
+                    cf[a.y["t"]] = yj
+                cf[a.i["t"]] = j + 1
+            val = p.evaluate(env, conv=lambda c: eval_coeff(c, cf, be), one=Mat(be, be.matrix([[1]])))
+            out.append(val.v)
+        return out
 
 
 # ---------------------------------------------------------------- helpers
@@ -110,39 +171,81 @@ def hidden_to_sympy(net: Network, H) -> sp.Matrix:
     return out
 
 
-def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b: sp.Matrix) -> dict:
+def letter_values(con: Construction, params: dict, it: int = 1, be: Backend | None = None) -> dict:
+    """The construction's matrix letters at iteration ``it`` (untied letters have
+    one value per iteration), as sympy matrices (be None) or backend matrices."""
+    out = {}
+    for L in con.letters:
+        v = params.get(L.symbol)
+        if v is None:
+            continue
+        if L.untied:
+            v = v[min(max(it, 1), len(v)) - 1]
+        if be is None:
+            out[L.name] = v if isinstance(v, sp.MatrixBase) else sp.Matrix([[_q(x) for x in r] for r in v])
+        else:
+            out[L.name] = be.matrix(v) if isinstance(v, list) else v
+    return out
+
+
+def scalar_params(params: dict) -> dict:
+    return {s: v for s, v in params.items() if getattr(s, "is_commutative", True)}
+
+
+def label_moments(data: Data, exact: bool = True) -> dict:
+    """C = Y'X and Yy = Y'Y for vector labels (sympy, exact)."""
+    if data.m == 1 and not isinstance(data.y[0], (list, tuple)):
+        return {}
+    X = sp.Matrix([[_q(v) for v in r] for r in data.X])
+    Y = sp.Matrix([[_q(v) for v in r] for r in data.y])
+    return {"C": Y.T * X, "Yy": Y.T * Y}
+
+
+def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b: sp.Matrix,
+            letters: dict | None = None, state: str | None = None, moments: dict | None = None) -> dict:
     env = {"S": S, "b": b, "b'": b.T}
+    for k, v in {**(moments or {}), **(letters or {})}.items():
+        env[k] = v
+        env.setdefault(k + "'", v.T)
     if T is not None:
-        for name in alg.mats:
+        for name in ([state] if state else alg.mats):
             env[name], env[name + "'"] = T, T.T
     env.update(data_cols)
     return env
 
 
-def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b):
+def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None, state=None):
     cols = {"z": sp.Matrix([_q(v) for v in data.x_test])}
     cols["z'"] = cols["z"].T
     coeffs = {}
+    vec = isinstance(data.y[0], (list, tuple))
     if kind_per_example:
         x = sp.Matrix([_q(v) for v in data.X[j]])
         cols.update({"x_t": x, "x_t'": x.T})
-        coeffs[alg.y["t"]] = _q(data.y[j])
+        if vec:
+            yv = sp.Matrix([_q(v) for v in data.y[j]])
+            cols.update({"y_t": yv, "y_t'": yv.T})
+        else:
+            coeffs[alg.y["t"]] = _q(data.y[j])
         coeffs[alg.i["t"]] = j + 1          # the example's index (positions are affine in it)
     nrow = len(data.X) - 1
     xn = sp.Matrix([_q(v) for v in data.X[nrow]])
     cols.update({"x_n": xn, "x_n'": xn.T})
-    coeffs[alg.y["n"]] = _q(data.y[nrow])
-    return env_for(alg, cols, T, S, b), coeffs
+    if not vec:
+        coeffs[alg.y["n"]] = _q(data.y[nrow])
+    return env_for(alg, cols, T, S, b, letters, state, label_moments(data)), coeffs
 
 
-def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, params: dict) -> sp.Matrix:
+def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, params: dict,
+                    state: str | None = None, it: int = 1) -> sp.Matrix:
     """The hidden state a template denotes on concrete data (exact)."""
     S, b = exact_moments(data)
     H = sp.zeros(net.D, len(net.seq))
+    lets = letter_values(net.con, params, it)
     for t, (kind, j) in enumerate(net.seq):
         per = net.con.tokens.kind(kind).per_example
-        env, coeffs = token_env(alg, data, per, j, T, S, b)
-        coeffs.update({s: v for s, v in params.items()})
+        env, coeffs = token_env(alg, data, per, j, T, S, b, lets, state)
+        coeffs.update(scalar_params(params))
         coeffs[alg.n] = net.n
         for block, p in tpl.kinds.get(kind, {}).items():
             val = p.evaluate(env, coeffs)
@@ -164,7 +267,7 @@ def first_mismatch(net: Network, got: sp.Matrix, want: sp.Matrix):
 
 
 def data_json(data: Data) -> dict:
-    f = lambda v: str(_q(v)) if not isinstance(v, float) else v
+    f = lambda v: [f(u) for u in v] if isinstance(v, (list, tuple)) else str(_q(v)) if not isinstance(v, float) else v
     return {"X": [[f(v) for v in r] for r in data.X], "y": [f(v) for v in data.y], "x_test": [f(v) for v in data.x_test]}
 
 
@@ -190,17 +293,17 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
                     A = sp.Matrix(d, d, lambda i, j: rng.randint(lo, hi))
                     T = A + A.T
                 pv = dict(params or {}) if params_for is None else params_for(data)
-                net = Network(con, d, n, be, pv)
+                net = Network(con, d, n, be, pv, m=data.m)
                 H0 = template_matrix(net, alg, tin, data, T, pv)
                 H = net.from_rows(H0.tolist())
                 for L in layers:
-                    H = net.apply_layer(L, H)
+                    H = net.apply_layer(L, H, 1)
                 got = hidden_to_sympy(net, H)
                 want = template_matrix(net, alg, tout, data, T, pv)
                 mm = first_mismatch(net, got, want)
                 if mm:
                     return {"d": d, "n": n, **data_json(data), "T": str(T.tolist()) if T is not None else None,
-                            "params": {str(s): str(v) for s, v in pv.items()}, **mm}
+                            "params": _params_json(pv), **mm}
     return None
 
 
@@ -233,31 +336,42 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     alg = rec.alg
     S, b = exact_moments(data)
     params = params_for(data)
-    pj = {str(s): str(v) for s, v in params.items()}
-    net = Network(con, d, n, be, params)
+    pj = _params_json(params)
+    net = Network(con, d, n, be, params, m=data.m)
     H = net.embed(data)
-    Ms = rec.iterates(S, k, {**params, alg.n: n})
+    coeffs = {**scalar_params(params), alg.n: n}
+    moments = {"S": S, "b": b, **label_moments(data)}
+    Ms = rec.iterates(moments, k, coeffs, letters_for=lambda it: letter_values(con, params, it))
     stage_of = con.layers(k)
     last_init = len(con.init) - 1
     for idx, (stage, it, L) in enumerate(stage_of):
-        H = net.apply_layer(L, H)
+        H = net.apply_layer(L, H, it if stage == "step" else 0)
         boundary = (stage == "init" and idx == last_init) or (stage == "step" and L is con.step[-1])
         if boundary:
             ell = 0 if stage == "init" else it
-            want = template_matrix(net, alg, Template(rec.invariant(alg.matrix("T"))), data, Ms[ell], params)
+            want = template_matrix(net, alg, Template(rec.invariant(rec.letter)), data, Ms[ell], params,
+                                   rec.state[0], max(ell, 1))
             mm = first_mismatch(net, hidden_to_sympy(net, H), want)
             if mm:
                 group = [x.name for x in (con.init if stage == "init" else con.step)]
                 return {"layer": L.name, "layers": group, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
                         **data_json(data), "params": pj, **mm}
-    pred = _q(net.read(H))
+    got = net.read(H)
+    pred = [_q(v) for v in got] if isinstance(got, list) else _q(got)
     z = sp.Matrix([_q(v) for v in data.x_test])
-    want = rec.prediction(Ms[k], z, b, {**params, alg.n: n})
+    want = rec.prediction(Ms[k], z, b, coeffs, letters=letter_values(con, params, max(k, 1)), moments=moments)
     if pred != want:
         return {"layer": con.readout[-1].name if con.readout else "-", "stage": "readout", "iteration": k,
                 "d": d, "n": n, "k": k, **data_json(data), "params": pj, "token": con.output[0],
                 "kind": con.output[0], "block": con.output[1], "got": [str(pred)], "want": [str(want)]}
     return None
+
+
+def _params_json(params: dict) -> dict:
+    out = {}
+    for s, v in params.items():
+        out[str(s)] = (str(v.tolist()) if isinstance(v, sp.MatrixBase) else str(v))
+    return out
 
 
 def _entry_range(trial: int, trials: int) -> tuple[int, int]:
@@ -288,35 +402,48 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dic
     the carrier block against the invariant's (every entry) and, with
     ``readout_each``, the prediction read out from H_l by the readout layers."""
     d, n = data.d, data.n
-    net = Network(con, d, n, be, params)
-    coeffs = {**params, rec.alg.n: n}
+    net = Network(con, d, n, be, params, m=data.m)
+    coeffs = {**scalar_params(params), rec.alg.n: n}
     S, b = moments(data.X, data.y, be)
-    Ms = rec.iterates(S, k, coeffs, be) if recursion else None
-    kind, block, _ = rec.carrier
-    cols = [j for j, _ in net.block_of(net.embed(data), kind, block)]
-    Xk = be.matrix([[data.X[j][r] for j in cols] for r in range(d)])   # d x (tokens of the carrier kind)
-    z = be.matrix([[v] for v in data.x_test])
+    mom = {"S": S, "b": b}
+    lets = lambda it: letter_values(con, params, it, be)
+    Ms = rec.iterates(mom, k, coeffs, be, letters_for=lets) if recursion else None
+    kind, block = rec.carrier[:2]
     H = net.embed(data)
+    cols = [j for j, _ in net.block_of(H, kind, block)]
+    # fast path: a carrier block F(T) x_t is F(T) times the carrier tokens' x's, one product
+    F = Template(rec.invariant(rec.letter)).get(kind, block, rec.alg).right_factor("x_t") \
+        if all(j is not None for j in cols) else None
+    Xk = be.matrix([[data.X[j][r] for j in cols] for r in range(d)]) if F is not None else None
+    z = be.matrix([[v] for v in data.x_test])
     for L in con.init:
-        H = net.apply_layer(L, H)
+        H = net.apply_layer(L, H, 0)
     rows = []
     for ell in range(0, k + 1):
         if ell > 0:
             for L in con.step:
-                H = net.apply_layer(L, H)
+                H = net.apply_layer(L, H, ell)
         row = {"iteration": ell}
         if readout_each or ell == k:
             Hr = H
             for L in con.readout:
-                Hr = net.apply_layer(L, Hr)
+                Hr = net.apply_layer(L, Hr, 0)
             row["pred_net"] = net.read(Hr)
             if recursion:
-                row["pred_rec"] = rec.prediction(Ms[ell], z, b, coeffs, be)
+                row["pred_rec"] = rec.prediction(Ms[ell], z, b, coeffs, be, letters=lets(max(ell, 1)))
                 row["pred_diff"] = row["pred_net"] - row["pred_rec"]
         if recursion:
-            want = rec.carrier_value(Ms[ell], S, Xk, coeffs, be)
-            row["carrier_diffs"] = [v - be.get(want, r, c) for c, (_, vec) in enumerate(net.block_of(H, kind, block))
-                                    for r, v in enumerate(vec)]
+            got = [v for _, vec in net.block_of(H, kind, block) for v in vec]
+            if F is not None:
+                env = rec._env(Ms[ell], z, mom, lets(max(ell, 1)), be)
+                val = F.evaluate(env, conv=lambda c: eval_coeff(c, coeffs, be),
+                                 one=Mat(be, be.identity(d)))
+                W = be.mm(val.v, Xk)
+                want = [be.get(W, r, c) for c in range(len(cols)) for r in range(be.shape(W)[0])]
+            else:
+                vals = rec.carrier_values(Ms[ell], data, cols, coeffs, be, mom, lets(max(ell, 1)))
+                want = [be.get(v, r, 0) for v in vals for r in range(be.shape(v)[0])]
+            row["carrier_diffs"] = [g - w for g, w in zip(got, want)]
         rows.append(row)
     return {"rows": rows, "S": S, "b": b, "Ms": Ms}
 
@@ -396,14 +523,17 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
                 [z[:, r] for r in range(d)])
     S, b = moments(data.X, data.y, be)
     params = params_for(S)
-    coeffs = {**params, rec.alg.n: n}
+    coeffs = {**scalar_params(params), rec.alg.n: n}
     net = Network(con, d, n, be, params)
     pred_net, _ = net.run(data, k, keep=False)
-    Ms = rec.iterates(S, k, coeffs, be)
+    lets = lambda it: letter_values(con, params, it, be)
+    Ms = rec.iterates({"S": S, "b": b}, k, coeffs, be, letters_for=lets)
     zt = be.matrix([[v] for v in data.x_test])
-    pred_rec = rec.prediction(Ms[k], zt, b, coeffs, be)
-    # error relative to the scale |x_test| |M_k b| of the prediction (a bilinear form), per prompt
-    scale = torch.linalg.vector_norm(zt[..., 0], dim=-1) * torch.linalg.vector_norm((Ms[k] @ b)[..., 0], dim=-1)
+    pred_rec = rec.prediction(Ms[k], zt, b, coeffs, be, letters=lets(max(k, 1)))
+    # error relative to the scale of the prediction, per prompt: |x_test| |T_k X'y| for a matrix state,
+    # |x_test| |w_k| for a vector state
+    Tb = Ms[k] @ b if be.shape(Ms[k])[-1] == be.shape(b)[-2] else Ms[k]
+    scale = torch.linalg.vector_norm(zt[..., 0], dim=-1) * torch.linalg.vector_norm(Tb[..., 0], dim=-1)
     err = (pred_net - pred_rec).abs()
     rel = torch.where(torch.isfinite(err), err / scale.clamp_min(1e-300), torch.full_like(err, float("inf")))
     worst = int(torch.argmax(rel))
@@ -463,7 +593,7 @@ def ols_min_norm(data: Data, bits: int):
         return (z * w)[0, 0], int(sum(1 for i in range(data.d) if ev[i] > tol))
 
 
-def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: int) -> dict:
+def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: int, con=None) -> dict:
     """|prediction - OLS prediction| per step for the claim's recursion and
     for GD (eta = 1/lambda_max(S)); OLS is the minimum-norm solution S^+ X'y."""
     be = ArbBackend(bits)
@@ -472,9 +602,11 @@ def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: 
     with be.precision(bits):
         S, b = moments(data.X, data.y, be)
         ols = be.num(float(ols_mp))
-        coeffs = {**params, rec.alg.n: data.n}
+        coeffs = {**scalar_params(params), rec.alg.n: data.n}
         z = be.matrix([[v] for v in data.x_test])
-        rec_err = [float(abs(rec.prediction(M, z, b, coeffs, be) - ols).mid()) for M in rec.iterates(S, kmax, coeffs, be)]
+        lets = (lambda it: letter_values(con, params, it, be)) if con is not None else None
+        rec_err = [float(abs(rec.prediction(M, z, b, coeffs, be, letters=lets(max(i, 1)) if lets else None) - ols).mid())
+                   for i, M in enumerate(rec.iterates({"S": S, "b": b}, kmax, coeffs, be, letters_for=lets))]
         out = {"ols": float(ols_mp), "rank": rank, "recursion": rec_err,
                "lambda_min": float(lo), "lambda_max": float(hi)}
         if hi > 0:

@@ -12,8 +12,8 @@ from typing import Mapping
 
 import sympy as sp
 
-from symbolic.layers import MLP, Attention, BlockMap, Construction, Layer, Mov, Mul
-from symbolic.layout import d as d_sym
+from symbolic.layers import MLP, Attention, BlockMap, Construction, Layer, Mov, Mul, letter, split_entry
+from symbolic.layout import d as d_sym, m as m_sym
 
 from .backends import Backend, eval_coeff
 
@@ -34,23 +34,32 @@ class Data:
     def d(self) -> int:
         return len(self.x_test)
 
+    @property
+    def m(self) -> int:
+        """Label dimension: 1 for scalar labels, else the length of each y_j."""
+        return len(self.y[0]) if self.y and isinstance(self.y[0], (list, tuple)) else 1
+
 
 Hidden = dict  # block name -> backend matrix (size x N)
 
 
 @dataclass
 class Network:
-    """A construction made concrete at sizes d, n on one backend."""
+    """A construction made concrete at sizes d, n (and label size m) on one
+    backend.  ``params`` maps each scalar parameter's symbol to its value and
+    each matrix letter's symbol to its value (a list of rows or a backend
+    matrix; for an untied letter, a list of such values, one per iteration)."""
     con: Construction
     d: int
     n: int
     be: Backend
     params: Mapping[sp.Symbol, object]
+    m: int = 1
     offsets: dict = field(init=False)
     seq: list = field(init=False)
 
     def __post_init__(self):
-        self.sizes = {d_sym: self.d}
+        self.sizes = {d_sym: self.d, m_sym: self.m}
         self.offsets = self.con.layout.offsets(self.sizes)
         self.bsize = {b: s.stop - s.start for b, s in self.offsets.items()}
         self.D = self.con.layout.concrete_width(self.sizes)
@@ -62,6 +71,8 @@ class Network:
                 self.values[s] = self.n
         self._coef: dict = {}
         self._masks: dict = {}
+        self._letters: dict = {}
+        self.iteration = 0             # the step being applied (1..k), for untied letters
 
     def coef(self, c):
         key = sp.srepr(c)
@@ -69,15 +80,44 @@ class Network:
             self._coef[key] = eval_coeff(c, self.values, self.be)
         return self._coef[key]
 
+    def letter_value(self, name: str):
+        """The backend matrix of a matrix letter (``A'`` is the transpose of ``A``)."""
+        base, tr = (name[:-1], True) if name.endswith("'") else (name, False)
+        decl = next((L for L in self.con.letters if L.name == base), None)
+        if decl is None:
+            raise ValueError(f"matrix letter {base} is not declared by the construction")
+        it = self.iteration if decl.untied else 0
+        key = (base, it)
+        if key not in self._letters:
+            v = self.params.get(letter(base))
+            if v is None:
+                raise ValueError(f"no value for matrix letter {base}")
+            if decl.untied:
+                if not 1 <= it <= len(v):
+                    raise ValueError(f"untied letter {base} has {len(v)} values, iteration {it} asked")
+                v = v[it - 1]
+            self._letters[key] = v if not isinstance(v, list) else self.be.matrix(v)
+        v = self._letters[key]
+        return self.be.T(v) if tr and not decl.symmetric else v
+
+    def apply_entry(self, c, X):
+        """An entry applied to a block: c X, or c L X for a matrix letter L."""
+        s, L = split_entry(c)
+        if L is not None:
+            X = self.be.mm(self.letter_value(L), X)
+        return self.be.scale(self.coef(s), X)
+
     # -- tokens -----------------------------------------------------------------
     def embed(self, data: Data) -> Hidden:
         be = self.be
-        if data.d != self.d or data.n != self.n or any(len(r) != self.d for r in data.X) or len(data.y) != self.n:
-            raise ValueError(f"data shapes do not match d={self.d}, n={self.n}")
+        if data.d != self.d or data.n != self.n or any(len(r) != self.d for r in data.X) or len(data.y) != self.n \
+                or data.m != self.m:
+            raise ValueError(f"data shapes do not match d={self.d}, n={self.n}, m={self.m}")
         rows = {b: [[0] * self.N for _ in range(k)] for b, k in self.bsize.items()}
         for t, (kind, j) in enumerate(self.seq):
             for block, inp in self.con.tokens.kind(kind).inputs:
-                vals = {"x": lambda: data.X[j], "y": lambda: [data.y[j]], "one": lambda: [1],
+                vals = {"x": lambda: data.X[j], "y": lambda: list(data.y[j]) if data.m > 1 or isinstance(
+                            data.y[j], (list, tuple)) else [data.y[j]], "one": lambda: [1],
                         "x_test": lambda: data.x_test, "pos": lambda: [t + 1], "pos2": lambda: [(t + 1) ** 2]}[inp]()
                 if len(vals) != self.bsize[block]:
                     raise ValueError(f"input {inp} does not fit block {block}")
@@ -102,7 +142,9 @@ class Network:
         return self._masks[key]
 
     # -- layers -----------------------------------------------------------------
-    def apply_layer(self, layer: Layer, H: Hidden) -> Hidden:
+    def apply_layer(self, layer: Layer, H: Hidden, iteration: int | None = None) -> Hidden:
+        if iteration is not None:
+            self.iteration = iteration
         for op in layer.ops:
             H = self.apply_op(op, H)
         return H
@@ -110,7 +152,7 @@ class Network:
     def _linear(self, W: BlockMap, H: Hidden) -> Hidden:
         be, out = self.be, {}
         for o, i, c in W:
-            term = be.scale(self.coef(c), H[i])
+            term = self.apply_entry(c, H[i])
             out[o] = term if o not in out else be.add(out[o], term)
         return out
 
@@ -130,8 +172,8 @@ class Network:
             upd: Hidden = {}
             for h in op.heads:
                 S = None
-                for a, b, c in h.W_KQ:  # S[t, j] = sum c * h_t[a]' h_j[b]
-                    term = be.scale(self.coef(c), be.mm(be.T(H[a]), H[b]))
+                for a, b, c in h.W_KQ:  # S[t, j] = sum c * h_t[a]' L h_j[b]
+                    term = be.mm(be.T(H[a]), self.apply_entry(c, H[b]))
                     S = term if S is None else be.add(S, term)
                 if S is None:
                     continue
@@ -142,7 +184,7 @@ class Network:
                     A = be.act_mask(S, M, op.activation, c)
                 At = be.T(A)
                 for o, i, c in h.W_PV:
-                    term = be.scale(self.coef(c), be.mm(H[i], At))
+                    term = be.mm(self.apply_entry(c, H[i]), At)
                     upd[o] = term if o not in upd else be.add(upd[o], term)
             return self._add_update(H, upd)
         if isinstance(op, MLP):
@@ -179,7 +221,7 @@ class Network:
         H = self.embed(data)
         trace = []
         for stage, it, layer in self.con.layers(k):
-            H = self.apply_layer(layer, H)
+            H = self.apply_layer(layer, H, it if stage == "step" else 0)
             if keep:
                 trace.append((stage, it, layer.name, H))
         return self.read(H), trace

@@ -13,9 +13,15 @@ Semantics (defined once; every evaluator implements exactly this):
   et al.) with their *ideal* semantics.  They are assumptions, listed in every
   verdict that rests on them.
 
-A weight is a :class:`BlockMap`: entries ``(out_block, in_block) -> c``, meaning
-``c * I`` between two blocks of equal size.  Coefficients are exact sympy
-expressions in the construction parameters (alpha, n, ...).
+A weight is a :class:`BlockMap`: entries ``(out_block, in_block) -> c``.  An
+entry is ``c * I`` between two blocks of equal size, or ``c * L`` with ``L`` a
+matrix letter the construction declares (:class:`MatrixLetter`: a
+preconditioner A_l, an initial weight W_0), written as a noncommutative sympy
+symbol of that name in the coefficient.  Coefficients are exact sympy
+expressions in the construction parameters (alpha, eta, n, ...).  A value map
+``W_PV`` or an MLP matrix is a :class:`Linear` (``out += c L h[in]``); a score
+``W_KQ`` is a :class:`Bilinear` (``score += c h_t[q]' L h_j[k]``): the same
+entries, two types, so neither is read as the other.
 """
 from __future__ import annotations
 
@@ -30,34 +36,84 @@ Activation = Literal["relu", "linear", "softmax"]
 
 
 @dataclass(frozen=True)
+class MatrixLetter:
+    """A matrix a construction's weights carry as a letter (sizes are dimension
+    names: "d", "m", "1").  ``untied``: in the unrolled network each repetition
+    of the step has its own value (A_0, A_1, ...); otherwise one value is shared."""
+    name: str
+    rows: str = "d"
+    cols: str = "d"
+    symmetric: bool = False
+    untied: bool = False
+    doc: str = ""
+
+    @property
+    def shape(self) -> tuple[str, str]:
+        return (self.rows, self.cols)
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        return sp.Symbol(self.name, commutative=False)
+
+
+def letter(name: str) -> sp.Symbol:
+    """The noncommutative symbol that stands for matrix letter ``name`` in an entry."""
+    return sp.Symbol(name, commutative=False)
+
+
+def split_entry(c) -> tuple[sp.Expr, str | None]:
+    """An entry's scalar coefficient and its matrix letter (None for c * I)."""
+    c = sp.sympify(c)
+    comm, nc = c.args_cnc()
+    if not nc:
+        return c, None
+    if len(nc) != 1 or not isinstance(nc[0], sp.Symbol):
+        raise ValueError(f"an entry is a scalar times at most one matrix letter, got {c}")
+    return sp.Mul(*comm), nc[0].name
+
+
+@dataclass(frozen=True)
 class BlockMap:
     entries: tuple[tuple[str, str, sp.Expr], ...]
 
     @classmethod
-    def of(cls, mapping: Mapping[tuple[str, str], object]) -> "BlockMap":
+    def of(cls, mapping: Mapping[tuple[str, str], object]):
         return cls(tuple((o, i, sp.sympify(c)) for (o, i), c in mapping.items() if sp.sympify(c) != 0))
 
     def __iter__(self):
         return iter(self.entries)
 
-    def scaled(self, c) -> "BlockMap":
-        return BlockMap(tuple((o, i, sp.sympify(c) * v) for o, i, v in self.entries))
+    def scaled(self, c):
+        return type(self)(tuple((o, i, sp.sympify(c) * v) for o, i, v in self.entries))
 
-    def transposed(self) -> "BlockMap":
-        return BlockMap(tuple((i, o, v) for o, i, v in self.entries))
+    def transposed(self):
+        return type(self)(tuple((i, o, _transpose_entry(v)) for o, i, v in self.entries))
 
     def blocks(self) -> set[str]:
         return {o for o, _, _ in self.entries} | {i for _, i, _ in self.entries}
 
-    def check(self, out_layout: Layout, in_layout: Layout, where: str) -> None:
-        for o, i, _ in self.entries:
+    def letters(self) -> set[str]:
+        return {split_entry(c)[1] for _, _, c in self.entries} - {None}
+
+    def check(self, out_layout: Layout, in_layout: Layout, where: str, letters: Mapping[str, "MatrixLetter"] = None,
+              sizes: Mapping[str, sp.Expr] = None) -> None:
+        for o, i, c in self.entries:
             if o not in out_layout:
                 raise ValueError(f"{where}: output block {o!r} is not in the layout")
             if i not in in_layout:
                 raise ValueError(f"{where}: input block {i!r} is not in the layout")
-            if sp.simplify(out_layout.size(o) - in_layout.size(i)) != 0:
-                raise ValueError(f"{where}: entry ({o}, {i}) joins blocks of sizes "
-                                 f"{out_layout.size(o)} and {in_layout.size(i)}")
+            _, L = split_entry(c)
+            if L is None:
+                if sp.simplify(out_layout.size(o) - in_layout.size(i)) != 0:
+                    raise ValueError(f"{where}: entry ({o}, {i}) joins blocks of sizes "
+                                     f"{out_layout.size(o)} and {in_layout.size(i)}")
+                continue
+            if not letters or L not in letters:
+                raise ValueError(f"{where}: entry ({o}, {i}) uses the undeclared matrix letter {L}")
+            rows, cols = (sp.sympify((sizes or {}).get(s, s)) for s in letters[L].shape)
+            if sp.simplify(out_layout.size(o) - rows) != 0 or sp.simplify(in_layout.size(i) - cols) != 0:
+                raise ValueError(f"{where}: entry ({o}, {i}) = {c}: blocks of sizes {out_layout.size(o)} x "
+                                 f"{in_layout.size(i)} but {L} is {rows} x {cols}")
 
     def latex(self, rows: Iterable[str], cols: Iterable[str]) -> str:
         rows, cols = list(rows), list(cols)
@@ -66,21 +122,54 @@ class BlockMap:
         return r"\begin{bmatrix}" + body + r"\end{bmatrix}"
 
 
+class Linear(BlockMap):
+    """A linear map: entries (out_block, in_block), ``out += c L h[in]``."""
+
+
+class Bilinear(BlockMap):
+    """A bilinear score: entries (query_block, key_block), ``score += c h_t[q]' L h_j[k]``."""
+
+
+def _transpose_entry(c):
+    s, L = split_entry(c)
+    if L is None:
+        return c
+    return s * letter(L[:-1] if L.endswith("'") else L + "'")
+
+
 def _entry_tex(v) -> str:
-    v = sp.sympify(v)
-    if v == 0:
+    s, L = split_entry(v)
+    s = sp.sympify(s)
+    if s == 0:
         return "0"
-    if v == 1:
-        return "I"
-    if v == -1:
-        return "-I"
-    return sp.latex(v) + "I"
+    base = "I" if L is None else _letter_tex(L)
+    if s == 1:
+        return base
+    if s == -1:
+        return "-" + base
+    return (r"\left(" + sp.latex(s) + r"\right)" if isinstance(s, sp.Add) else sp.latex(s)) + " " + base
+
+
+def _letter_tex(L: str) -> str:
+    tr = L.endswith("'")
+    b = L[:-1] if tr else L
+    if "_" in b:
+        h, sub = b.split("_", 1)
+        b = f"{h}_{{{sub}}}"
+    return b + ("^{\\top}" if tr else "")
 
 
 @dataclass(frozen=True)
 class Head:
-    W_KQ: BlockMap  # entries (query_block, key_block): score += c * h_t[q]^T h_j[k]
-    W_PV: BlockMap  # entries (out_block, in_block)
+    W_KQ: Bilinear  # entries (query_block, key_block): score += c * h_t[q]^T L h_j[k]
+    W_PV: Linear    # entries (out_block, in_block)
+
+    def __post_init__(self):
+        # a score and a value map are different types: read each as what it is
+        if not isinstance(self.W_KQ, Bilinear):
+            object.__setattr__(self, "W_KQ", Bilinear(tuple(self.W_KQ.entries)))
+        if not isinstance(self.W_PV, Linear):
+            object.__setattr__(self, "W_PV", Linear(tuple(self.W_PV.entries)))
 
 
 @dataclass(frozen=True)
@@ -97,8 +186,8 @@ class Attention:
 @dataclass(frozen=True)
 class MLP:
     hidden: Layout
-    W1: BlockMap  # (hidden_block, in_block)
-    W2: BlockMap  # (out_block, hidden_block)
+    W1: Linear  # (hidden_block, in_block)
+    W2: Linear  # (out_block, hidden_block)
     activation: Literal["linear", "relu"] = "linear"
     queries: tuple[str, ...] | None = None
     kind: str = field(default="mlp", init=False)
@@ -108,8 +197,8 @@ class MLP:
         """``h <- h + W h``: hidden units are copies of the blocks W reads."""
         reads = sorted({i for _, i, _ in W}, key=layout.names.index)
         hidden = Layout(tuple(layout.block(r) for r in reads))
-        W1 = BlockMap(tuple((r, r, sp.Integer(1)) for r in reads))
-        return cls(hidden, W1, W, "linear", queries)
+        W1 = Linear(tuple((r, r, sp.Integer(1)) for r in reads))
+        return cls(hidden, W1, Linear(tuple(W.entries)), "linear", queries)
 
 
 @dataclass(frozen=True)
@@ -196,17 +285,26 @@ class Construction:
     readout: tuple[Layer, ...]
     output: tuple[str, str]
     params: tuple[sp.Symbol, ...] = ()
+    letters: tuple[MatrixLetter, ...] = ()      # matrix letters the weights carry
+    sizes: tuple[tuple[str, sp.Expr], ...] = (("d", sp.Symbol("d", positive=True, integer=True)),
+                                              ("m", sp.Symbol("m", positive=True, integer=True)),
+                                              ("1", sp.Integer(1)))
 
     def __post_init__(self):
+        lets = {L.name: L for L in self.letters}
+        lets.update({L.name + "'": MatrixLetter(L.name + "'", L.cols, L.rows, L.symmetric, L.untied)
+                     for L in self.letters if not L.symmetric})
+        sz = dict(self.sizes)
         for stage, layer, op in self.all_ops():
             where = f"{self.name}: layer {layer.name}"
             if isinstance(op, Attention):
                 for m, h in enumerate(op.heads):
-                    h.W_KQ.check(self.layout, self.layout, f"{where} head {m + 1} W_KQ")
-                    h.W_PV.check(self.layout, self.layout, f"{where} head {m + 1} W_PV")
+                    # score c h_t[q]' L h_j[k]: L is q-size x k-size, the shape a map k -> q would have
+                    h.W_KQ.check(self.layout, self.layout, f"{where} head {m + 1} W_KQ", lets, sz)
+                    h.W_PV.check(self.layout, self.layout, f"{where} head {m + 1} W_PV", lets, sz)
             elif isinstance(op, MLP):
-                op.W1.check(op.hidden, self.layout, f"{where} MLP W1")
-                op.W2.check(self.layout, op.hidden, f"{where} MLP W2")
+                op.W1.check(op.hidden, self.layout, f"{where} MLP W1", lets, sz)
+                op.W2.check(self.layout, op.hidden, f"{where} MLP W2", lets, sz)
             elif isinstance(op, Mov):
                 self.layout.check_same_size(op.src, op.dst, f"{where} mov")
             elif isinstance(op, Mul):

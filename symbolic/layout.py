@@ -12,7 +12,8 @@ from typing import Mapping
 
 import sympy as sp
 
-d = sp.Symbol("d", positive=True, integer=True)
+d = sp.Symbol("d", positive=True, integer=True)   # input dimension (N_x)
+m = sp.Symbol("m", positive=True, integer=True)   # output dimension (N_y), for vector labels
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ the caller asks the exact evaluator for a concrete counterexample.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import sympy as sp
 
@@ -105,20 +104,19 @@ def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout
                    where={"layer": names, "kind": mm.kind, "block": mm.block, "term": mm.term})
 
 
-def carrier_factor(tpl: Template, carrier, alg: Algebra) -> Poly | None:
-    kind, block, letter = carrier
-    return tpl.get(kind, block, alg).right_factor(letter)
-
-
-def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict], carrier,
-              start: Callable[[], Poly], step: Callable[[Poly, Poly], Poly], readout: Callable[[Poly], Poly],
-              symmetric: bool = True) -> Outcome:
-    """Base, step and readout lemmas; verified means: for every k >= 0 and all
-    d, n the network's prediction equals readout(M_k) with M_0 = start(),
-    M_{j+1} = step(M_j)."""
+def induction(con: Construction, alg: Algebra, rec) -> Outcome:
+    """Base, step and readout lemmas for the recursion ``rec`` (see
+    numeric.checks.Recursion: start, step, readout, invariant, carrier, state);
+    verified means: for every k >= 0 and all sizes the network's prediction
+    equals readout(T_k) with T_0 = start(), T_{j+1} = step(T_j, P)."""
     lemmas: list[dict] = []
-    inv = lambda T: Template(invariant(T))
+    inv = lambda T: Template(rec.invariant(T))
+    symmetric = rec.symmetric
     assumptions = borrowed_assumptions((*con.init, *con.step, *con.readout))
+    untied = [L.name for L in con.letters if L.untied]
+    if untied:
+        assumptions.append(f"the step lemma holds for an arbitrary value of {', '.join(untied)}, so each "
+                           "iteration may carry its own (untied weights)")
 
     def fail(stage, e_or_mm, layers):
         if isinstance(e_or_mm, LemmaFailure):
@@ -135,59 +133,64 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
                        data={"lemmas": lemmas}, assumptions=assumptions, where=where)
 
     names = lambda Ls: ", ".join(L.name for L in Ls) or "(none)"
+    kind, block, letter, side = rec.carrier[:4]
+    form = f"F {letter}" if side == "right" else f"{letter}' F"
 
     def derive(stage, layers, tpl, sym):
-        """Apply layers, read f off the carrier block, check the whole template
-        is invariant(f).  Returns (f, None) or (None, failure Outcome)."""
+        """Apply layers, read the state off the carrier block, check the whole
+        template is invariant(state).  Returns (state, None) or (None, failure)."""
         try:
             R = apply_all(Evaluator(con, alg, symmetric=sym), layers, tpl)
         except LemmaFailure as e:
             return None, fail(stage, e, names(layers))
         if sym:
             R = Template({k: {b: alg.assume_symmetric(p) for b, p in v.items()} for k, v in R.kinds.items()})
-        F = carrier_factor(R, carrier, alg)
+        F = rec.read(R)
         if F is None:
-            return None, fail(stage, f"block {carrier[1]} of kind {carrier[0]} is not of the form F {carrier[2]}: "
-                                     f"{R.get(carrier[0], carrier[1], alg)}", names(layers))
+            return None, fail(stage, f"block {block} of kind {kind} is not of the form {form}: "
+                                     f"{R.get(kind, block, alg)}", names(layers))
         mm = compare(R, inv(F), alg, sym)
         return (None, fail(stage, mm, names(layers))) if mm else (F, None)
 
+    sname = rec.state[0]
+    T = rec.letter
+    P = rec.operands()
     # base
     F0, bad = derive("base", con.init, input_template(con, alg), False)
     if bad:
         return bad
-    want0 = start()
+    want0 = rec.start()
     d0 = F0.first_difference(want0)
     if d0:
-        return fail("base", f"T_0 = {F0} but M_0 = {want0}: first differing term {d0[0]}", names(con.init))
-    if not (F0.T - F0).is_zero():
-        return fail("base", f"T_0 = {F0} is not symmetric", names(con.init))
+        return fail("base", f"{sname}_0 = {F0} but the recursion starts at {want0}: first differing term {d0[0]}",
+                    names(con.init))
+    if symmetric and not (F0.T - F0).is_zero():
+        return fail("base", f"{sname}_0 = {F0} is not symmetric", names(con.init))
     lemmas.append({"lemma": "base", "status": "proved",
-                   "detail": f"layers {names(con.init)}: input -> invariant with T_0 = {F0}",
-                   "latex": f"T_0 = {F0.latex()}"})
+                   "detail": f"layers {names(con.init)}: input -> invariant with {sname}_0 = {F0}",
+                   "latex": f"{sname}_0 = {F0.latex()}"})
     # step
-    T = alg.matrix("T")
     F, bad = derive("step", con.step, inv(T), symmetric)
     if bad:
         return bad
-    target = step(T, alg.S)
+    target = rec.step(T, P)
     ds = F.first_difference(target)
     if ds:
-        return fail("step", f"f(T) = {F} but the recursion is {target}: first differing term {ds[0]} "
+        return fail("step", f"f({sname}) = {F} but the recursion is {target}: first differing term {ds[0]} "
                             f"(coefficient {ds[1]} vs {ds[2]})", names(con.step))
     if symmetric and not alg.assume_symmetric(F.T - F).is_zero():
-        return fail("step", f"f(T) = {F} is not symmetric when T is", names(con.step))
+        return fail("step", f"f({sname}) = {F} is not symmetric when {sname} is", names(con.step))
     lemmas.append({"lemma": "step", "status": "proved",
-                   "detail": f"layers {names(con.step)}: invariant(T) -> invariant(f(T)), f(T) = {F}"
-                             + (" (T symmetric; f(T) symmetric again)" if symmetric else ""),
-                   "latex": f"f(T) = {F.latex()}"})
+                   "detail": f"layers {names(con.step)}: invariant({sname}) -> invariant(f({sname})), f({sname}) = {F}"
+                             + (f" ({sname} symmetric; f({sname}) symmetric again)" if symmetric else ""),
+                   "latex": f"f({sname}) = {F.latex()}"})
     # readout
     try:
         RR = apply_all(Evaluator(con, alg, symmetric=symmetric), con.readout, inv(T))
     except LemmaFailure as e:
         return fail("readout", e, names(con.readout))
     pred = RR.get(con.output[0], con.output[1], alg)
-    want = readout(T)
+    want = rec.readout(T)
     if symmetric:
         pred, want = alg.assume_symmetric(pred), alg.assume_symmetric(want)
     dr = pred.first_difference(want)
@@ -195,11 +198,12 @@ def induction(con: Construction, alg: Algebra, invariant: Callable[[Poly], dict]
         return fail("readout", f"prediction {pred} but the claim is {want}: first differing term {dr[0]}",
                     names(con.readout))
     lemmas.append({"lemma": "readout", "status": "proved",
-                   "detail": f"layers {names(con.readout)}: invariant(T) -> prediction {pred}",
+                   "detail": f"layers {names(con.readout)}: invariant({sname}) -> prediction {pred}",
                    "latex": f"\\hat y = {pred.latex()}"})
     lemmas.append({"lemma": "induction", "status": "proved",
-                   "detail": "T_0 = M_0 and T_{j+1} = f(T_j) with f = the recursion, so T_k = M_k for every k; "
-                             "the readout then gives the claimed prediction."})
+                   "detail": f"{sname}_0 is the recursion's start and {sname}_(j+1) = f({sname}_j) with f = the "
+                             f"recursion's step, so {sname}_k is the k-th iterate for every k; the readout then gives "
+                             "the claimed prediction."})
     return Outcome("verified", "symbolic induction (all d, n, k)",
                    "base, step and readout lemmas proved as identities over noncommutative matrix symbols; "
                    "the induction gives the prediction for every k", data={"lemmas": lemmas},

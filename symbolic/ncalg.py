@@ -31,8 +31,17 @@ class Alphabet:
         self._add(name, ("d", "d"), name if symmetric else name + "'")
         return Poly.letter(name, self)
 
-    def vector(self, name: str) -> "Poly":
-        self._add(name, ("d", "1"), name + "'")
+    def vector(self, name: str, rows: str = "d") -> "Poly":
+        self._add(name, (rows, "1"), name + "'")
+        return Poly.letter(name, self)
+
+    def letter(self, name: str, shape: tuple[str, str], symmetric: bool = False) -> "Poly":
+        """A letter of any shape (dimension names such as "d", "m", "1")."""
+        if name in self.shape and self.shape[name] != tuple(shape):
+            raise ValueError(f"letter {name} already has shape {self.shape[name]}, not {shape}")
+        if symmetric and shape[0] != shape[1]:
+            raise ValueError(f"a symmetric letter must be square, {name} is {shape}")
+        self._add(name, tuple(shape), name if symmetric else name + "'")
         return Poly.letter(name, self)
 
     def _add(self, name, shape, tname):
@@ -189,6 +198,34 @@ class Poly:
             if scal or not w or w[-1] != letter:
                 return None
             dct[((), w[:-1])] = c
+        return Poly.from_dict(dct, self.ab)
+
+    def left_factor(self, letter: str) -> "Poly | None":
+        """F with self == letter' F for a 1x1 polynomial linear in ``letter`` (a
+        vector): every term holds ``letter`` exactly once, at an end of one scalar
+        word.  None otherwise.  (The caller verifies the whole template with F.)"""
+        lt = self.ab.tr[letter]
+        dct: dict = {}
+        for (scal, w), c in self.terms:
+            if w:
+                return None
+            hits = [i for i, s in enumerate(scal) if letter in s or lt in s]
+            if len(hits) != 1:
+                return None
+            s = scal[hits[0]]
+            if sum(x in (letter, lt) for x in s) != 1:
+                return None
+            if s[0] != lt:
+                s = self.ab.transpose_word(s)
+            if s[0] != lt:
+                return None
+            rest = [x for i, x in enumerate(scal) if i != hits[0]]
+            p = Poly._term(rest, s[1:], c, self.ab) if s[1:] else None
+            if p is None or len(p.terms) != 1 or p.terms[0][0][1] != s[1:]:
+                # the remaining factor must stay a column (not collapse into a scalar)
+                return None
+            for k, v in p.terms:
+                dct[k] = dct.get(k, 0) + v
         return Poly.from_dict(dct, self.ab)
 
     def first_difference(self, other: "Poly") -> tuple[str, sp.Expr, sp.Expr] | None:
@@ -359,8 +396,9 @@ def _rule_gram(p: SumPiece):
 
 
 def _rule_label(p: SumPiece):
-    """sum_j y_j x_j = b = X'y (one x_j, in the word or in a scalar, times y_j)."""
-    if p.pairs == 0 and p.singles == 1 and p.deg_y == 1 and not p.indexed:
+    """sum_j y_j x_j = b = X'y (one x_j, in the word or in a scalar, times the scalar label y_j)."""
+    if p.pairs == 0 and p.singles == 1 and p.deg_y == 1 and not p.indexed and \
+            any(x in (p.j, p.jt) for x in (*p.word, *(a for s in p.scal for a in s))):
         b = p.moments["b"]
         bt = b + "'"
         sub = lambda w: tuple(b if x == p.j else bt if x == p.jt else x for x in w)
@@ -380,7 +418,7 @@ SUM_RULES = (("free of the example", _rule_free), ("powers of the key's index", 
 
 
 def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr,
-                      index: sp.Symbol | None = None) -> Poly:
+                      index: sp.Symbol | None = None, labels: str | None = None) -> Poly:
     """``sum_{j=1}^n p(x_j, y_j, i_j)`` by the rules of :data:`SUM_RULES`.
 
     ``moments`` names the data moments: ``S`` (sum x_j x_j'), ``b`` (sum y_j x_j),
@@ -389,32 +427,45 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
     summed by Faulhaber's formulas when the term holds nothing else of example j,
     and refused otherwise.  Every term no rule takes raises :class:`SumError`
     naming it.  The result never holds ``x_j``, ``y_j`` or ``i_j``.
+
+    ``labels`` names a vector label letter (``y_j``, m x 1) when labels are
+    vectors: the pairs ``y_j x_j'``, ``x_j y_j'`` and ``y_j y_j'`` then sum to the
+    moments ``C = Y'X``, ``C'`` and ``Yy = Y'Y`` (names in ``moments``).
     """
     ab = p.ab
     jt = ab.tr[j]
     S = moments["S"]
+    ex = {j, jt}
+    pair_moment = {(j, jt): S}
+    if labels is not None:
+        lt = ab.tr[labels]
+        ex |= {labels, lt}
+        C = moments["C"]
+        pair_moment.update({(labels, jt): C, (j, lt): ab.tr[C], (labels, lt): moments["Yy"]})
+    starts = {b for (_, b) in pair_moment}
     out = Poly.zero(ab)
     for (scal, w), c in p.terms:
         scal = list(scal)
-        # orient a scalar that carries x_j so that it can follow a word ending in x_j
-        if w and w[-1] == j:
+        # orient a scalar that carries the example so that it can follow a word ending in it
+        if w and w[-1] in ex:
             for i, s in enumerate(scal):
-                cand = next((c_ for c_ in (s, ab.transpose_word(s)) if c_ and c_[0] == jt), None)
+                cand = next((c_ for c_ in (s, ab.transpose_word(s))
+                             if c_ and c_[0] in starts and (w[-1], c_[0]) in pair_moment), None)
                 if cand:
                     w = w + cand
                     scal.pop(i)
                     break
-        # x_j x_j'  ->  S
+        # u_j v_j'  ->  the moment of the pair (x_j x_j' -> S, ...)
         new, i = [], 0
         while i < len(w):
-            if i + 1 < len(w) and w[i] == j and w[i + 1] == jt:
-                new.append(S)
+            if i + 1 < len(w) and (w[i], w[i + 1]) in pair_moment:
+                new.append(pair_moment[(w[i], w[i + 1])])
                 i += 2
             else:
                 new.append(w[i])
                 i += 1
         pairs = len(w) - len(new)
-        singles = sum(1 for x in new if x in (j, jt)) + sum(1 for s_ in scal for x in s_ if x in (j, jt))
+        singles = sum(1 for x in new if x in ex) + sum(1 for s_ in scal for x in s_ if x in ex)
         what = term_str((tuple(scal), w))
         for deg_y, cy in _powers_of(c, y_j, what):
             piece = SumPiece(tuple(scal), tuple(new), pairs, singles, deg_y, cy, j, jt, index, moments, n, ab)
@@ -426,7 +477,7 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
                                "reduce to the data moments S = X'X, b = X'y, y'y (or n, or sums of powers of the "
                                f"index, for a term free of the example){dep}")
             out = out + got
-    leaked = {x for x in out.letters() if x in (j, jt)} | ({y_j, index} & out.coeff_symbols())
+    leaked = {x for x in out.letters() if x in ex} | ({y_j, index} & out.coeff_symbols())
     if leaked:   # a rule that left the key's role in the result would be unsound: refuse loudly
         raise SumError(f"internal: the sum over examples left {sorted(map(str, leaked))} free")
     return out

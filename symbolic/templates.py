@@ -13,7 +13,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from .layers import MLP, Attention, Construction, Layer, Mov, Mul, TokenFormat
+from .layers import MLP, Attention, Construction, Layer, Mov, Mul, TokenFormat, split_entry
 from .layout import Layout
 from .ncalg import Alphabet, Poly, SumError, sum_over_examples
 
@@ -42,12 +42,34 @@ class Algebra:
         # example indices of the roles (the last example's index is n)
         self.i = {"t": sp.Symbol("i_t", positive=True, integer=True),
                   "j": sp.Symbol("i_j", positive=True, integer=True), "n": self.n}
-        self.mats: dict[str, Poly] = {}
+        self.mats: dict[str, Poly] = {}      # state letters (the recursion's T, w, W, ...)
+        self.params: dict[str, Poly] = {}    # matrix letters the weights carry (W_0, A, ...)
+        self._yv: dict[str, Poly] = {}
 
-    def matrix(self, name: str, symmetric: bool = False) -> Poly:
+    def matrix(self, name: str, symmetric: bool = False, shape: tuple[str, str] = ("d", "d")) -> Poly:
+        """A state letter (the recursion's iterate)."""
         if name not in self.mats:
-            self.mats[name] = self.ab.matrix(name, symmetric)
+            self.mats[name] = self.ab.letter(name, shape, symmetric)
         return self.mats[name]
+
+    def param(self, name: str, shape: tuple[str, str], symmetric: bool = False) -> Poly:
+        """A matrix letter carried by the weights (a preconditioner, W_0, ...)."""
+        if name not in self.params:
+            self.params[name] = self.ab.letter(name, shape, symmetric)
+        return self.params[name]
+
+    def yvec(self, role: str) -> Poly:
+        """The vector label of the example in ``role`` (N_y = m > 1 outputs); the
+        label moments are C = Y'X (m x d) and Yy = Y'Y (m x m)."""
+        if role not in self._yv:
+            self._yv[role] = self.ab.letter(f"y_{role}", ("m", "1"))
+            self.ab.letter("C", ("m", "d"))
+            self.ab.letter("Yy", ("m", "m"), symmetric=True)
+        return self._yv[role]
+
+    @property
+    def vector_labels(self) -> bool:
+        return bool(self._yv)
 
     def assume_symmetric(self, p: Poly) -> Poly:
         """Apply the hypothesis T' = T to every template matrix."""
@@ -63,13 +85,16 @@ class Algebra:
     def rename(self, p: Poly, src: str, dst: str) -> Poly:
         if src == dst:
             return p
-        return p.subs({f"x_{src}": self.x[dst]}, {self.y[src]: self.y[dst], self.i[src]: self.i[dst]})
+        letters = {f"x_{src}": self.x[dst]}
+        if src in self._yv:
+            letters[f"y_{src}"] = self.yvec(dst)
+        return p.subs(letters, {self.y[src]: self.y[dst], self.i[src]: self.i[dst]})
 
-    def input_poly(self, name: str, role: str, position: sp.Expr) -> Poly:
+    def input_poly(self, name: str, role: str, position: sp.Expr, size=1) -> Poly:
         if name == "x":
             return self.x[role]
         if name == "y":
-            return self.const(self.y[role])
+            return self.const(self.y[role]) if size == 1 else self.yvec(role)
         if name == "one":
             return self.const(1)
         if name == "x_test":
@@ -105,7 +130,8 @@ def position(tokens: TokenFormat, kind: str, role: str, alg: Algebra) -> sp.Expr
 
 
 def input_template(con: Construction, alg: Algebra) -> Template:
-    return Template({k.name: {b: alg.input_poly(i, "t", position(con.tokens, k.name, "t", alg)) for b, i in k.inputs}
+    return Template({k.name: {b: alg.input_poly(i, "t", position(con.tokens, k.name, "t", alg), con.layout.size(b))
+                              for b, i in k.inputs}
                      for k in con.tokens.kinds})
 
 
@@ -120,7 +146,9 @@ class Evaluator:
         self.con, self.alg = con, alg
         self.symmetric = symmetric
         self.params = dict(params or {})
-        self.moments = {"S": "S", "b": "b", "yy": alg.yy}
+        self.moments = {"S": "S", "b": "b", "yy": alg.yy, "C": "C", "Yy": "Yy"}
+        for L in con.letters:                       # the weights' matrix letters, with their shapes
+            alg.param(L.name, L.shape, L.symmetric)
 
     # -- helpers ------------------------------------------------------------
     def _coef(self, c):
@@ -132,18 +160,24 @@ class Evaluator:
             return dict(blocks)
         return {b: self.alg.rename(p, "t", role) for b, p in blocks.items()}
 
+    def _entry(self, c, h: Poly) -> Poly:
+        """An entry c (a scalar, or a scalar times a matrix letter L) applied to h: c h or c L h."""
+        scal, letter = split_entry(c)
+        p = h.scale(self._coef(scal))
+        return self.alg.params[letter] * p if letter else p
+
     def _apply_map(self, W, h: Mapping[str, Poly]) -> dict[str, Poly]:
         out: dict[str, Poly] = {}
         for o, i, c in W:
             if i in h:
-                out[o] = out.get(o, self.alg.zero()) + h[i].scale(self._coef(c))
+                out[o] = out.get(o, self.alg.zero()) + self._entry(c, h[i])
         return out
 
     def _no_key_role(self, p: Poly, where: str) -> None:
         """No template may hold a free symbol of the key's role (x_j, y_j, i_j):
         the next layer would confuse it with its own key."""
         a = self.alg
-        leaked = sorted({x for x in p.letters() if x in ("x_j", "x_j'")}
+        leaked = sorted({x for x in p.letters() if x in ("x_j", "x_j'", "y_j", "y_j'")}
                         | {str(s) for s in p.coeff_symbols() & {a.y["j"], a.i["j"]}})
         if leaked:
             raise LemmaFailure(f"the update still holds the key's role ({', '.join(leaked)}) after the sum over "
@@ -153,7 +187,8 @@ class Evaluator:
         if not self.con.tokens.kind(kind).per_example:
             return p
         try:
-            return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n, index=self.alg.i["j"])
+            return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n, index=self.alg.i["j"],
+                                     labels="y_j" if self.alg.vector_labels else None)
         except SumError as e:
             raise LemmaFailure(str(e), where) from None
 
@@ -218,7 +253,7 @@ class Evaluator:
                 score = self.alg.zero()
                 for a, b, c in h.W_KQ:
                     if a in ht and b in hj:
-                        score = score + (ht[a].T * hj[b]).scale(self._coef(c))
+                        score = score + ht[a].T * self._entry(c, hj[b])
                 vals = self._apply_map(h.W_PV, hj)
                 if self.symmetric:
                     score = self.alg.assume_symmetric(score)

@@ -29,8 +29,7 @@ def claims_of(name):
 
 
 def induction(con, alg, c):
-    r = c.spec.recursion
-    return lemmas.induction(con, alg, r.invariant, r.carrier, r.start, r.step, r.readout)
+    return lemmas.induction(con, alg, c.spec.recursion)
 
 
 @pytest.fixture(scope="module")

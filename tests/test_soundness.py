@@ -91,5 +91,5 @@ def test_an_error_term_that_vanishes_at_the_old_sizes_is_caught():
     assert {nn for dd, nn, _ in sizes if dd == 1} >= set(range(1, 9))
     new = checks.composition(bad, rec, sizes, exact)
     assert new.verdict == "refuted" and new.data["counterexample"]["n"] in (1, 4)
-    o = lemmas.induction(bad, alg, rec.invariant, rec.carrier, rec.start, rec.step, rec.readout)
+    o = lemmas.induction(bad, alg, rec)
     assert o.verdict != "verified"             # and the symbolic proof, the primary evidence, fails too

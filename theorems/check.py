@@ -264,7 +264,7 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
         out["float64_backend"] = dev
     except Exception as e:  # float64 column is informative only
         out["float64_error"] = f"{type(e).__name__}: {e}"
-    ref = checks.reference_curves(recs[pick], ctx.data, ctx.params, ctx.k, ctx.bits)
+    ref = checks.reference_curves(recs[pick], ctx.data, ctx.params, ctx.k, ctx.bits, con)
     out["reference"] = ref
     for row in table:
         row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])

@@ -194,8 +194,7 @@ def _induction_counterexample(spec: Induction, run: Run, o):
 @kind(Induction, "induction", counterexample=_induction_counterexample)
 def _check_induction(spec: Induction, run: Run):
     from symbolic import lemmas
-    r = spec.recursion
-    return lemmas.induction(run.con, run.alg, r.invariant, r.carrier, r.start, r.step, r.readout, r.symmetric)
+    return lemmas.induction(run.con, run.alg, spec.recursion)
 
 
 def composition_sizes(spec: Composition, k: int, seed: int) -> list[tuple[int, int, int]]:

@@ -228,7 +228,7 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     lay_kind = {id(EXACT_LAYOUT): "exact", id(PAPER_EXACT_LAYOUT): "paper-exact"}.get(id(con.layout), "printed")
     inv = lambda T: invariant(alg, T, lay_kind, con)
     # what the network is claimed to compute, stated once for every check that compares with it
-    rec = Recursion(alg, start=lambda: alg.const(alpha) * alg.S, step=newton_step,
+    rec = Recursion(alg, start=lambda: alg.const(alpha) * alg.S, step=lambda M, P: newton_step(M, P["S"]),
                     readout=lambda T: alg.z.T * T * alg.b, invariant=inv,
                     carrier=(con.tokens.kinds[0].name, "Tx", "x_t"), symmetric=True)
     claims = []
