@@ -301,36 +301,49 @@ class Mat:
     """A backend matrix with operators: ``*`` is the matrix product (or a
     scalar multiple), so a formula such as ``2*M - M*S*M`` is written once and
     runs on every backend, on sympy matrices and on symbolic polynomials."""
-    __slots__ = ("be", "v")
+    __slots__ = ("be", "v", "conv")
 
-    def __init__(self, be: Backend, v):
-        self.be, self.v = be, v
+    def __init__(self, be: Backend, v, conv=None):
+        # conv: how a symbolic coefficient (eta/n, ...) becomes a backend scalar
+        self.be, self.v, self.conv = be, v, conv
 
     def _lift(self, o):
         return o.v if isinstance(o, Mat) else o
 
+    def _new(self, v, o=None):
+        return Mat(self.be, v, self.conv or (o.conv if isinstance(o, Mat) else None))
+
+    def _scalar(self, c):
+        if isinstance(c, (int, Fraction)) or (isinstance(c, sp.Basic) and c.is_Rational):
+            return self.be.num(c)
+        if isinstance(c, sp.Basic):
+            if self.conv is None:
+                raise ValueError(f"no values to evaluate the coefficient {c}")
+            return self.conv(c)
+        return c
+
     def __add__(self, o):
-        return Mat(self.be, self.be.add(self.v, self._lift(o)))
+        return self._new(self.be.add(self.v, self._lift(o)), o)
 
     __radd__ = __add__
 
     def __sub__(self, o):
-        return Mat(self.be, self.be.sub(self.v, self._lift(o)))
+        return self._new(self.be.sub(self.v, self._lift(o)), o)
 
     def __neg__(self):
-        return Mat(self.be, self.be.scale(self.be.num(-1), self.v))
+        return self._new(self.be.scale(self.be.num(-1), self.v))
 
     def __mul__(self, o):
         if isinstance(o, Mat):
-            return Mat(self.be, self.be.mm(self.v, o.v))
-        return Mat(self.be, self.be.scale(o if not isinstance(o, (int, sp.Basic, Fraction)) else self.be.num(o), self.v))
+            return self._new(self.be.mm(self.v, o.v), o)
+        return self._new(self.be.scale(self._scalar(o), self.v))
 
     def __rmul__(self, c):
-        return Mat(self.be, self.be.scale(c if not isinstance(c, (int, sp.Basic, Fraction)) else self.be.num(c), self.v))
+        return self._new(self.be.scale(self._scalar(c), self.v))
 
     @property
     def T(self):
-        return Mat(self.be, self.be.T(self.v))
+        return self._new(self.be.T(self.v))
 
     def __getitem__(self, ij):
         return self.be.get(self.v, *ij)

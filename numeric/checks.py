@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .backends import ArbBackend, ExactBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
 from .data import exact_moments, small_integers
 from .forward import Data, Network
-from .recursions import gd, moments, newton, predict
+from .recursions import gd, moments, predict
 
 
 # ---------------------------------------------------------------- the claim's recursion
@@ -55,10 +55,11 @@ class Recursion:
         return self.alg.matrix(self.state[0], self.symmetric, tuple(self.state[1]))
 
     def operands(self) -> dict:
-        """P for the symbolic step: the data moments and the weights' letters, as polynomials."""
+        """P for the symbolic step: the data moments and the weights' letters (and
+        their transposes), as polynomials."""
         a = self.alg
-        P = {"S": a.S, "b": a.b, **a.params}
-        if a.vector_labels:
+        P = {"S": a.S, "b": a.b, "b'": a.b.T, **a.params, **{k + "'": v.T for k, v in a.params.items()}}
+        if "C" in a.ab.shape:
             P["C"] = Poly.letter("C", a.ab)
         return P
 
@@ -69,10 +70,19 @@ class Recursion:
         F = p.right_factor(letter) if side == "right" else p.left_factor(letter)
         return None if F is None else F.scale(sp.Integer(1) / scale)
 
-    def _wrap_env(self, env: dict, be):
+    def _wrap_env(self, env: dict, be, conv=None):
         if be is None:
             return env
-        return {k: (v if isinstance(v, Mat) else Mat(be, v)) for k, v in env.items()}
+        return {k: (v if isinstance(v, Mat) else Mat(be, v, conv)) for k, v in env.items()}
+
+    def _zero_state(self, moments: dict, be):
+        """The zero state of the recursion's shape (a start written as 0)."""
+        S = moments["S"]
+        d = S.shape[0] if be is None else be.shape(S)[0]
+        C = moments.get("C")
+        mm = (C.shape[0] if be is None else be.shape(C)[0]) if C is not None else 1
+        r, c = ({"d": d, "m": mm, "1": 1}[x] for x in self.state[1])
+        return sp.zeros(r, c) if be is None else be.zeros(r, c)
 
     def _base_env(self, moments: dict, letters: dict, be) -> dict:
         tr = (lambda v: v.T) if be is None else be.T
@@ -90,13 +100,20 @@ class Recursion:
             moments = {"S": moments}
         lf = letters_for or (lambda it: {})
         conv = None if be is None else (lambda c: eval_coeff(c, coeffs, be))
-        env0 = self._wrap_env(self._base_env(moments, lf(1), be), be)
-        one = None if be is None else Mat(be, be.matrix([[1]]))
-        M = self.start().evaluate(env0, coeffs, conv=conv, one=one)
+        env0 = self._wrap_env(self._base_env(moments, lf(1), be), be, conv)
+        one = None if be is None else Mat(be, be.matrix([[1]]), conv)
+        start = self.start()
+        if not start.terms:
+            M = self._zero_state(moments, be)
+            M = M if be is None else Mat(be, M, conv)
+        else:
+            M = start.evaluate(env0, coeffs, conv=conv, one=one)
         out = [M if be is None else M.v]
         for it in range(1, k + 1):
-            P = self._wrap_env(self._base_env(moments, lf(it), be), be)
+            P = self._wrap_env(self._base_env(moments, lf(it), be), be, conv)
             M = self.step(M, P)
+            if be is None:
+                M = M.subs(coeffs)       # the step's symbolic coefficients (eta/n, ...) at their values
             out.append(M if be is None else M.v)
         return out
 
@@ -192,13 +209,20 @@ def scalar_params(params: dict) -> dict:
     return {s: v for s, v in params.items() if getattr(s, "is_commutative", True)}
 
 
-def label_moments(data: Data, exact: bool = True) -> dict:
-    """C = Y'X and Yy = Y'Y for vector labels (sympy, exact)."""
-    if data.m == 1 and not isinstance(data.y[0], (list, tuple)):
-        return {}
+def label_moments(data: Data) -> dict:
+    """C = Y'X and Yy = Y'Y (sympy, exact); for scalar labels C = b' = y'X and Yy = [y'y]."""
     X = sp.Matrix([[_q(v) for v in r] for r in data.X])
-    Y = sp.Matrix([[_q(v) for v in r] for r in data.y])
+    rows = [list(r) if isinstance(r, (list, tuple)) else [r] for r in data.y]
+    Y = sp.Matrix([[_q(v) for v in r] for r in rows])
     return {"C": Y.T * X, "Yy": Y.T * Y}
+
+
+def backend_label_moments(data: Data, be: Backend, b) -> dict:
+    """C = Y'X for the backend: b' for scalar labels."""
+    if not isinstance(data.y[0], (list, tuple)):
+        return {"C": be.T(b)}
+    Xm = be.matrix(data.X)
+    return {"C": be.mm(be.T(be.matrix(data.y)), Xm)}
 
 
 def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b: sp.Matrix,
@@ -222,11 +246,10 @@ def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None,
     if kind_per_example:
         x = sp.Matrix([_q(v) for v in data.X[j]])
         cols.update({"x_t": x, "x_t'": x.T})
-        if vec:
-            yv = sp.Matrix([_q(v) for v in data.y[j]])
-            cols.update({"y_t": yv, "y_t'": yv.T})
-        else:
-            coeffs[alg.y["t"]] = _q(data.y[j])
+        yv = sp.Matrix([_q(v) for v in data.y[j]]) if vec else sp.Matrix([[_q(data.y[j])]])
+        cols.update({"y_t": yv, "y_t'": yv.T})        # the label as a letter (m x 1)
+        if not vec:
+            coeffs[alg.y["t"]] = _q(data.y[j])        # and as a commuting scalar
         coeffs[alg.i["t"]] = j + 1          # the example's index (positions are affine in it)
     nrow = len(data.X) - 1
     xn = sp.Matrix([_q(v) for v in data.X[nrow]])
@@ -303,7 +326,7 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
                 mm = first_mismatch(net, got, want)
                 if mm:
                     return {"d": d, "n": n, **data_json(data), "T": str(T.tolist()) if T is not None else None,
-                            "params": _params_json(pv), **mm}
+                            "params": _params_json(pv, con), **mm}
     return None
 
 
@@ -336,7 +359,7 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     alg = rec.alg
     S, b = exact_moments(data)
     params = params_for(data)
-    pj = _params_json(params)
+    pj = _params_json(params, con)
     net = Network(con, d, n, be, params, m=data.m)
     H = net.embed(data)
     coeffs = {**scalar_params(params), alg.n: n}
@@ -367,9 +390,12 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     return None
 
 
-def _params_json(params: dict) -> dict:
+def _params_json(params: dict, con: Construction | None = None) -> dict:
     out = {}
+    used = None if con is None else {str(p) for p in con.params} | {L.name for L in con.letters}
     for s, v in params.items():
+        if used is not None and str(s) not in used:
+            continue
         out[str(s)] = (str(v.tolist()) if isinstance(v, sp.MatrixBase) else str(v))
     return out
 
@@ -405,7 +431,7 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dic
     net = Network(con, d, n, be, params, m=data.m)
     coeffs = {**scalar_params(params), rec.alg.n: n}
     S, b = moments(data.X, data.y, be)
-    mom = {"S": S, "b": b}
+    mom = {"S": S, "b": b, **backend_label_moments(data, be, b)}
     lets = lambda it: letter_values(con, params, it, be)
     Ms = rec.iterates(mom, k, coeffs, be, letters_for=lets) if recursion else None
     kind, block = rec.carrier[:2]
@@ -475,7 +501,7 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
     method = f"certified ball arithmetic (arb, {bits} bits)"
     if excluded:
         e = excluded[0]
-        what = "the initialisation" if e["iteration"] == 0 else f"Newton layer {e['iteration']}"
+        what = "the initialisation" if e["iteration"] == 0 else f"step layer {e['iteration']}"
         pred = (f" (prediction read out there: {e['network']:.6g}, recursion {e['recursion']:.6g})"
                 if "network" in e else "")
         return Outcome("refuted", method,
@@ -491,7 +517,7 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
                        "to separate network and recursion; raise --precision", {"table": table, "max_bound": worst}), table
     return Outcome("verified", method,
                    f"d={data.d}, n={data.n}, k={k}: |network - recursion| <= {worst:.3g} (certified) for every "
-                   "carrier entry after every Newton layer" + (" and for the prediction read out there" if readout_each
+                   "carrier entry after every step layer" + (" and for the prediction read out there" if readout_each
                                                                else " and for the final prediction"),
                    {"table": table, "max_bound": worst}), table
 
@@ -527,7 +553,7 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     net = Network(con, d, n, be, params)
     pred_net, _ = net.run(data, k, keep=False)
     lets = lambda it: letter_values(con, params, it, be)
-    Ms = rec.iterates({"S": S, "b": b}, k, coeffs, be, letters_for=lets)
+    Ms = rec.iterates({"S": S, "b": b, "C": be.T(b)}, k, coeffs, be, letters_for=lets)
     zt = be.matrix([[v] for v in data.x_test])
     pred_rec = rec.prediction(Ms[k], zt, b, coeffs, be, letters=lets(max(k, 1)))
     # error relative to the scale of the prediction, per prompt: |x_test| |T_k X'y| for a matrix state,
@@ -545,7 +571,7 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     return Outcome(verdict, method,
                    (f"your prompt and {batch - 1} Gaussian ones" if first is not None else f"{batch} Gaussian prompts")
                    + f" (seed {seed}), d={d}, n={n}, k={k}{', ' + policy_text if policy_text else ''}: "
-                   f"max |network - recursion| / (|x_test| |M_k X'y|) = "
+                   f"max |network - recursion| / (|x_test| |state . X'y|) = "
                    f"{stats['max_rel']:.3g} (median {stats['median_rel']:.3g}; tolerance {tol:g}){over}"
                    + ("" if verdict == "verified" else f"; worst prompt #{worst}: network {float(pred_net[worst]):.6g}, "
                                                        f"recursion {float(pred_rec[worst]):.6g}"), stats)
@@ -606,7 +632,8 @@ def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: 
         z = be.matrix([[v] for v in data.x_test])
         lets = (lambda it: letter_values(con, params, it, be)) if con is not None else None
         rec_err = [float(abs(rec.prediction(M, z, b, coeffs, be, letters=lets(max(i, 1)) if lets else None) - ols).mid())
-                   for i, M in enumerate(rec.iterates({"S": S, "b": b}, kmax, coeffs, be, letters_for=lets))]
+                   for i, M in enumerate(rec.iterates({"S": S, "b": b, "C": be.T(b)}, kmax, coeffs, be,
+                                                      letters_for=lets))]
         out = {"ols": float(ols_mp), "rank": rank, "recursion": rec_err,
                "lambda_min": float(lo), "lambda_max": float(hi)}
         if hi > 0:

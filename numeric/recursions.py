@@ -19,6 +19,12 @@ def gd_step(w, S, b, eta, P=None):
     return w - eta * (P * g if P is not None else g)
 
 
+def gd_rows_step(W, S, C, eta):
+    """One GD step on L(W) = 1/2 sum_i |W x_i - y_i|^2 for a matrix of rows W
+    (outputs x inputs): the gradient is W S - C with S = X'X, C = Y'X."""
+    return W - eta * (W * S - C)
+
+
 def moments(X, y, be: Backend):
     """S = X'X and b = X'y as backend matrices."""
     Xm = be.matrix(X)

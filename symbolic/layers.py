@@ -125,9 +125,24 @@ class BlockMap:
 class Linear(BlockMap):
     """A linear map: entries (out_block, in_block), ``out += c L h[in]``."""
 
+    def compose(self, other: "BlockMap") -> "Linear":
+        """The product self * other (apply other, then self), entry by entry: a
+        paper's factors (P and W_V) are written once and multiplied here."""
+        acc: dict = {}
+        for o, i, c1 in self.entries:
+            for i2, k, c2 in other.entries:
+                if i == i2:
+                    acc[(o, k)] = acc.get((o, k), 0) + sp.sympify(c1) * sp.sympify(c2)
+        return Linear(tuple((o, k, sp.expand(c)) for (o, k), c in acc.items() if sp.expand(c) != 0))
+
 
 class Bilinear(BlockMap):
     """A bilinear score: entries (query_block, key_block), ``score += c h_t[q]' L h_j[k]``."""
+
+    @classmethod
+    def from_maps(cls, W_Q: BlockMap, W_K: BlockMap) -> "Bilinear":
+        """The score (W_Q h_t)' (W_K h_j) = h_t' W_Q' W_K h_j of query and key maps."""
+        return cls(Linear(tuple(W_Q.transposed().entries)).compose(W_K).entries)
 
 
 def _transpose_entry(c):

@@ -294,3 +294,26 @@ def closed_form_degree(kmax: int, start: sp.Expr, step, degree, var: sp.Symbol) 
     return Outcome("verified", f"exact for k <= {kmax}",
                    f"for k <= {kmax} the powers of {var} in the iterates run from {var}^{rows[0]['claimed'][0]} up to "
                    f"exactly the claimed degree ({', '.join(str(r['degree']) for r in rows)})", {"rows": rows})
+
+
+def closed_form_all_k(closed, start, step, var: sp.Symbol, K: sp.Symbol) -> Outcome:
+    """The closed form holds for every K >= 0, by induction: closed(0) = start
+    and closed(K+1) - step(closed(K)) = 0 as an identity in K (powers q^(K+1)
+    are expanded to q q^K).  Exact for iterates that are polynomials in one
+    matrix, which ``var`` stands for."""
+    base = sp.simplify(sp.sympify(closed(sp.Integer(0))) - sp.sympify(start))
+    gap = sp.simplify(sp.expand(sp.powsimp(sp.expand_power_exp(sp.expand(closed(K + 1) - step(closed(K), var))))))
+    data = {"derived": str(sp.simplify(closed(K))), "exact": {"base": str(base), "step_gap": str(gap)}}
+    if base != 0:
+        return Outcome("refuted", "symbolic induction (all K)",
+                       f"closed(0) - start = {base}, not 0", data)
+    if gap != 0:
+        # a concrete K where the step fails, for the message
+        cx = next((kk for kk in range(0, 6)
+                   if sp.simplify((closed(kk + 1) - step(closed(kk), var)).subs(var, 2)) != 0), None)
+        return Outcome("refuted" if cx is not None else "inconclusive", "symbolic induction (all K)",
+                       f"closed(K+1) - step(closed(K)) = {gap}, not 0"
+                       + (f"; it fails already at K = {cx} ({var} = 2)" if cx is not None else ""), data)
+    return Outcome("verified", "symbolic induction (all K)",
+                   f"closed(0) = start and closed(K+1) = step(closed(K)) for symbolic K: the closed form "
+                   f"{sp.simplify(closed(K))} holds for every K", data)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 
-from .layers import MLP, Attention, BlockMap, Construction
+from .layers import MLP, Attention, BlockMap, Construction, _transpose_entry
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,12 @@ def perturb(con: Construction, site: Site, mode: str) -> Construction | None:
     elif mode == "transpose":
         if o == i or isinstance(op, MLP):
             return None
-        new = (i, o, c)
+        new = (i, o, _transpose_entry(c))   # a matrix letter L becomes L' between the swapped blocks
     else:
         raise ValueError(mode)
     entries = list(bm.entries)
     entries[site.entry] = new
-    holder2 = replace(holder, **{site.matrix: BlockMap(tuple(entries))})
+    holder2 = replace(holder, **{site.matrix: type(bm)(tuple(entries))})
     if site.head is not None:
         heads = list(op.heads)
         heads[site.head] = holder2

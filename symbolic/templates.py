@@ -164,7 +164,11 @@ class Evaluator:
         """An entry c (a scalar, or a scalar times a matrix letter L) applied to h: c h or c L h."""
         scal, letter = split_entry(c)
         p = h.scale(self._coef(scal))
-        return self.alg.params[letter] * p if letter else p
+        if not letter:
+            return p
+        base = letter[:-1] if letter.endswith("'") else letter
+        L = self.alg.params[base]
+        return (L.T if letter != base else L) * p
 
     def _apply_map(self, W, h: Mapping[str, Poly]) -> dict[str, Poly]:
         out: dict[str, Poly] = {}

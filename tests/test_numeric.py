@@ -72,7 +72,7 @@ def test_softmax_rows_respect_the_mask():
 
 
 def SPECTRAL(S):
-    return {ALPHA: fu.THEOREM.parameter("alpha").batch("spectral", S)}
+    return {ALPHA: fu.THEOREM.parameter("alpha").batch("spectral", S, 0)}
 
 
 def _claim(variant, kind):

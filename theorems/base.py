@@ -99,19 +99,29 @@ class Parameter:
         except ParameterError:
             return sp.Integer(1)
 
-    def batch(self, policy: str, S):
+    def batch(self, policy: str, S, n: int):
+        """Values for a (B, d, d) tensor of Gram matrices of n examples each."""
         import torch
         from fractions import Fraction
         if policy in self.policies:
-            return self.policies[policy].batch(S)
+            b = self.policies[policy].batch
+            if b is None:
+                raise ParameterError(f"parameter {self.name}: policy {policy} has no batched form")
+            return b(S, n)
         return torch.full(S.shape[:1], float(Fraction(policy)), dtype=S.dtype, device=S.device)
 
     def info(self, policy: str, value) -> dict:
         pol = self.policies.get(policy)
         alias = [f"{name} ({cite})" for name, (target, cite) in self.aliases.items() if target == policy]
         why = (pol.why if pol else "given on the command line") + ("; " + "; ".join(alias) if alias else "")
-        return {"symbol": self.name, "policy": policy if pol else "given", "formula": pol.formula if pol else policy,
-                "value": float(value), "value_exact": str(value), "why": why}
+        out = {"symbol": self.name, "policy": policy if pol else "given", "formula": pol.formula if pol else policy,
+               "why": why}
+        if isinstance(value, list):     # a matrix letter (or one matrix per iteration)
+            out["value_exact"] = f"{len(value)} matrices" if value and isinstance(value[0][0], list) else \
+                f"{len(value)} x {len(value[0]) if value else 0} matrix"
+        else:
+            out.update({"value": float(value), "value_exact": str(value)})
+        return out
 
 
 @dataclass(frozen=True)

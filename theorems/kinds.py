@@ -40,7 +40,7 @@ class Run:
         return {p.symbol: p.exact(data) for p in self.theorem.parameters}
 
     def batch_params(self, S) -> dict:
-        return {p.symbol: p.batch(self.ctx.policies[p.name], S) for p in self.theorem.parameters}
+        return {p.symbol: p.batch(self.ctx.policies[p.name], S, self.ctx.n) for p in self.theorem.parameters}
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,19 @@ class ClosedForm:
 
 
 @dataclass(frozen=True)
+class ClosedFormAllK:
+    """A closed form of the K-th iterate for every K: ``closed(0) = start`` and
+    ``closed(K+1) = step(closed(K))`` for a symbolic K.  The iterates must be
+    polynomials in one matrix (they then commute, and ``var`` stands for it)."""
+    closed: Callable
+    start: Any
+    step: Callable
+    var: sp.Symbol
+    K: sp.Symbol
+    kind: ClassVar[str] = "closed_form_all_k"
+
+
+@dataclass(frozen=True)
 class ClosedFormDegree:
     """The k-th iterate's powers of ``var`` run over the stated range, k <= kmax."""
     kmax: int
@@ -180,7 +193,12 @@ def _check_layer_maps(spec: LayerMaps, run: Run):
 
 def _induction_counterexample(spec: Induction, run: Run, o):
     from numeric import checks
-    cx = checks.search_composition_counterexample(run.con, spec.recursion, run.exact_params, seed=run.ctx.seed)
+    cx = None
+    for kk in (1, 2):      # a fault may need two repetitions of the step to show (the first may act on zeros)
+        cx = checks.search_composition_counterexample(run.con, spec.recursion, run.exact_params, seed=run.ctx.seed,
+                                                      k=kk)
+        if cx:
+            break
     if cx:
         o.verdict = "refuted"
         pv = ", ".join(f"{k}={v}" for k, v in cx.get("params", {}).items())
@@ -255,3 +273,9 @@ def _check_closed_form(spec: ClosedForm, run: Run):
 def _check_closed_form_degree(spec: ClosedFormDegree, run: Run):
     from symbolic import lemmas
     return lemmas.closed_form_degree(spec.kmax, spec.start, spec.step, spec.degree, spec.var)
+
+
+@kind(ClosedFormAllK, "closed_form_all_k", scope="theorem")
+def _check_closed_form_all_k(spec: ClosedFormAllK, run: Run):
+    from symbolic import lemmas
+    return lemmas.closed_form_all_k(spec.closed, spec.start, spec.step, spec.var, spec.K)

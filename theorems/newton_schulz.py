@@ -204,7 +204,7 @@ def _alpha_value(policy):
 def alpha_parameter(symbol, aliases=None):
     """The step size of M_0 = alpha S with the policies above."""
     from theorems.base import Parameter, Policy
-    pols = {name: Policy(formula, why, _alpha_value(name), (lambda S, name=name: batch_value(name, S)))
+    pols = {name: Policy(formula, why, _alpha_value(name), (lambda S, n, name=name: batch_value(name, S)))
             for name, (formula, why) in POLICIES.items()}
     return Parameter(symbol, "how to choose alpha in M_0 = alpha S", pols, "spectral", "trace", aliases or {})
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("newton_k_plus_8",)
+MODULES = ("newton_k_plus_8", "gd_one_layer")
 
 
 class UnknownTheorem(LookupError):

@@ -1,0 +1,136 @@
+"""Support shared by the gradient-descent theorems of the catalogue: step-size
+policies and matrix-letter parameters (W_0, preconditioners A_l), as exact
+values the evaluators read.  It lives beside the theorems that need it; the
+engines know no step size or preconditioner by name.
+
+A step size multiplies the Gram matrix S = X'X through ``eta / n`` (the
+paper's P = eta/N I, or the 1/n normaliser), so gradient descent on
+(1/2n)|Xw - y|^2 is stable for eta < 2n / lambda_max(S).
+"""
+from __future__ import annotations
+
+import random
+
+import sympy as sp
+
+from numeric.data import exact, exact_moments
+from theorems.base import Parameter, ParameterError, Policy
+
+
+def _trace(data) -> sp.Rational:
+    S, _ = exact_moments(data)
+    t = S.trace()
+    if t == 0:
+        raise ParameterError("the data has X = 0, so tr(X'X) = 0 and the step size n / tr(X'X) is undefined")
+    return t
+
+
+def _eta_trace(data, bits):
+    return sp.Integer(data.n) / _trace(data)
+
+
+def _eta_spectral(data, bits):
+    import mpmath
+    S, _ = exact_moments(data)
+    if S.trace() == 0:
+        raise ParameterError("the data has X = 0, so lambda_max(X'X) = 0 and the step size is undefined")
+    with mpmath.mp.workprec(max(bits, 53) + 16):
+        Sm = mpmath.matrix([[mpmath.mpf(int(e.p)) / int(e.q) for e in row] for row in S.tolist()])
+        v = data.n / max(mpmath.eigsy(Sm, eigvals_only=True)) * (1 - mpmath.mpf(2) ** (8 - max(bits, 53)))
+        man, e = mpmath.mpf(v).man_exp
+    return sp.Rational(man) * sp.Rational(2) ** e
+
+
+def _eta_trace_batch(S, n):
+    return n / S.diagonal(dim1=-2, dim2=-1).sum(-1)
+
+
+def _eta_spectral_batch(S, n):
+    import torch
+    return n * (1.0 - 2.0 ** -40) / torch.linalg.eigvalsh(S)[..., -1]
+
+
+def step_size(symbol, help_text: str = "the step size eta (the layer multiplies S = X'X by eta/n)") -> Parameter:
+    """eta with the policies trace (n / tr S, rational, <= n / lambda_max) and spectral (n / lambda_max(S))."""
+    return Parameter(symbol, help_text, {
+        "trace": Policy("n/tr(X'X)", "rational and at most n / lambda_max(X'X): one GD step of size at most "
+                        "1/lambda_max on (1/2)|Xw - y|^2", _eta_trace, _eta_trace_batch),
+        "spectral": Policy("n/lambda_max(X'X)", "a step of size 1/lambda_max on (1/2)|Xw - y|^2, which still "
+                           "contracts every direction (rounded down)", _eta_spectral, _eta_spectral_batch),
+    }, "trace", "trace")
+
+
+def _rng(data, tag: str, bits: int):
+    """A generator fixed by the data itself (so a run is reproducible from its prompt)."""
+    key = repr((tag, [[float(v) for v in r] for r in data.X][:4], len(data.X), len(data.x_test), bits > 0))
+    return random.Random(key)
+
+
+def matrix_parameter(symbol, shape: tuple[str, str], help_text: str, untied: bool = False, count: int = 64,
+                     scale=None, symmetric: bool = False, zero_ok: bool = True) -> Parameter:
+    """A matrix letter's values.  Policies:
+
+    * ``random``: for exact instances small integers in {-2..2}; otherwise
+      ``scale(data) * (I + R / (4 sqrt(cols)))`` for square letters (R seeded
+      Gaussian) or ``R / sqrt(cols)`` for rectangular ones: generic, not
+      symmetric unless asked, so a transposed letter is caught;
+    * ``identity`` (square letters): ``scale(data) * I``;
+    * ``zero``: all zeros (the experiments' W_0 = 0).
+
+    Untied letters get ``count`` independent values, one per iteration."""
+    rows_of = lambda data: {"d": data.d, "m": data.m, "1": 1}[shape[0]]
+    cols_of = lambda data: {"d": data.d, "m": data.m, "1": 1}[shape[1]]
+
+    def one(data, bits, rng, kind):
+        r, c = rows_of(data), cols_of(data)
+        if kind == "zero":
+            return [[sp.Integer(0)] * c for _ in range(r)]
+        s = scale(data) if scale else sp.Integer(1)
+        if kind == "identity":
+            return [[s if i == j else sp.Integer(0) for j in range(c)] for i in range(r)]
+        if bits == 0:                                   # exact instance: small integers
+            M = [[sp.Integer(rng.randint(-2, 2)) for _ in range(c)] for _ in range(r)]
+            if r == c:
+                M = [[M[i][j] + (3 if i == j else 0) for j in range(c)] for i in range(r)]
+        else:
+            M = [[exact(rng.gauss(0.0, 1.0) / (4 * c ** 0.5) if r == c else rng.gauss(0.0, 1.0) / c ** 0.5)
+                  for _ in range(c)] for _ in range(r)]
+            if r == c:
+                M = [[s * (M[i][j] + (1 if i == j else 0)) for j in range(c)] for i in range(r)]
+        if symmetric:
+            M = [[(M[i][j] + M[j][i]) / 2 for j in range(c)] for i in range(r)]
+        return M
+
+    def policy(kind):
+        def value(data, bits):
+            rng = _rng(data, f"{symbol}-{kind}", bits)
+            if untied:
+                return [one(data, bits, rng, kind) for _ in range(count)]
+            return one(data, bits, rng, kind)
+        return value
+
+    def batch(kind):
+        def f(S, n):
+            vals = policy(kind)(_BatchData(S.shape[-1], n), 64)
+            return [[[float(x) for x in r] for r in M] for M in vals] if untied else [[float(x) for x in r] for r in vals]
+        return f
+
+    pols = {"random": Policy("seeded generic matrix", "generic (not symmetric), seeded by the data: a transposed "
+                                                      "or misplaced letter changes the result", policy("random"),
+                             batch("random"))}
+    if shape[0] == shape[1]:
+        pols["identity"] = Policy("scaled identity", "the isotropic choice", policy("identity"), batch("identity"))
+    if zero_ok:
+        pols["zero"] = Policy("0", "all zeros (the experiments' choice)", policy("zero"), batch("zero"))
+    return Parameter(symbol, help_text, pols, "random", "random")
+
+
+class _BatchData:
+    """Stands in for a prompt when a batched run asks a matrix policy for values
+    (the values depend only on the sizes there)."""
+
+    def __init__(self, d, n):
+        self.d, self.m, self.n = d, 1, n
+        self.X = [[0.0] * d]
+        self.x_test = [0.0] * d
+        self.y = [0.0]
