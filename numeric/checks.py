@@ -199,9 +199,11 @@ def letter_values(con: Construction, params: dict, it: int = 1, be: Backend | No
         if L.untied:
             v = v[min(max(it, 1), len(v)) - 1]
         if be is None:
-            out[L.name] = v if isinstance(v, sp.MatrixBase) else sp.Matrix([[_q(x) for x in r] for r in v])
+            v = v if isinstance(v, sp.MatrixBase) else sp.Matrix([[_q(x) for x in r] for r in v])
+            out[L.name] = (v + v.T) / 2 if L.symmetric else v
         else:
-            out[L.name] = be.matrix(v) if isinstance(v, list) else v
+            v = be.matrix(v) if isinstance(v, list) else v
+            out[L.name] = be.scale(be.num(sp.Rational(1, 2)), be.add(v, be.T(v))) if L.symmetric else v
     return out
 
 
@@ -395,6 +397,9 @@ def _params_json(params: dict, con: Construction | None = None) -> dict:
     used = None if con is None else {str(p) for p in con.params} | {L.name for L in con.letters}
     for s, v in params.items():
         if used is not None and str(s) not in used:
+            continue
+        if isinstance(v, list) and v and isinstance(v[0], list) and v[0] and isinstance(v[0][0], list):
+            out[str(s)] = f"{len(v)} matrices (one per iteration), the first {str([[str(x) for x in r] for r in v[0]])}"
             continue
         out[str(s)] = (str(v.tolist()) if isinstance(v, sp.MatrixBase) else str(v))
     return out

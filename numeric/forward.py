@@ -96,7 +96,10 @@ class Network:
                 if not 1 <= it <= len(v):
                     raise ValueError(f"untied letter {base} has {len(v)} values, iteration {it} asked")
                 v = v[it - 1]
-            self._letters[key] = v if not isinstance(v, list) else self.be.matrix(v)
+            v = v if not isinstance(v, list) else self.be.matrix(v)
+            if decl.symmetric:          # a symmetric letter's value is symmetric by construction
+                v = self.be.scale(self.be.num(sp.Rational(1, 2)), self.be.add(v, self.be.T(v)))
+            self._letters[key] = v
         v = self._letters[key]
         return self.be.T(v) if tr and not decl.symmetric else v
 

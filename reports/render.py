@@ -84,9 +84,15 @@ def text_table(result) -> str:
         for e in v.checks:
             any_star |= not e.statement
             out += _check_line(e, True)
-    if r.claims:
+    stated = [e for e in r.claims if e.statement]
+    further = [e for e in r.claims if not e.statement]
+    if stated:
+        out.append("claims of the statement about the algorithm (no construction; they decide the verdict):")
+        for e in stated:
+            out += _check_line(e, False)
+    if further:
         out.append("further formulas of the paper (not part of the statement):")
-        for e in r.claims:
+        for e in further:
             out += _check_line(e, False)
     if any_star:
         out.append("  * not part of the theorem's statement (does not decide the verdict)")
@@ -294,15 +300,21 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
     for v in r.variants:
         summary.append({"group": f"variant {v.name}", "role": v.role, "verdict": v.verdict,
                         "rows": [_check_view(e) for e in v.checks]})
-    if r.claims:
+    stated = [e for e in r.claims if e.statement]
+    further = [e for e in r.claims if not e.statement]
+    if stated:
+        summary.append({"group": "statement, about the algorithm", "role": "", "verdict": "",
+                        "rows": [_check_view(e) for e in stated]})
+    if further:
         summary.append({"group": "further formulas", "role": "", "verdict": "",
-                        "rows": [_check_view(e) for e in r.claims]})
+                        "rows": [_check_view(e) for e in further]})
     n_checks = sum(len(v.checks) for v in r.variants) + len(r.claims)
     counts = {k: sum(1 for v in r.variants for e in v.checks if e.verdict == k)
               + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive", "error")}
     return {"r": r, "m": math_renderer, "pdf": pdf, "standalone": standalone,
             "variants": variants, "summary": summary, "n_checks": n_checks, "counts": counts,
-            "claims": [_check_view(e) for e in r.claims],
+            "claims": [_check_view(e) for e in further],
+            "stated_claims": [_check_view(e) for e in stated],
             "errata": r.errata or [], "notes": r.notes or [],
             "settings": r.settings or {}, "numbers": numbers,
             "per_layer": _per_layer_view(numbers), "figure": _figure(r, pdf),

@@ -140,6 +140,11 @@ class Bilinear(BlockMap):
     """A bilinear score: entries (query_block, key_block), ``score += c h_t[q]' L h_j[k]``."""
 
     @classmethod
+    def key_query(cls, Q: BlockMap) -> "Bilinear":
+        """The score k' Q q of a matrix Q written as the key-query form (Z'QZ: key row, query column)."""
+        return cls(Q.transposed().entries)
+
+    @classmethod
     def from_maps(cls, W_Q: BlockMap, W_K: BlockMap) -> "Bilinear":
         """The score (W_Q h_t)' (W_K h_j) = h_t' W_Q' W_K h_j of query and key maps."""
         return cls(Linear(tuple(W_Q.transposed().entries)).compose(W_K).entries)
@@ -308,7 +313,7 @@ class Construction:
     def __post_init__(self):
         lets = {L.name: L for L in self.letters}
         lets.update({L.name + "'": MatrixLetter(L.name + "'", L.cols, L.rows, L.symmetric, L.untied)
-                     for L in self.letters if not L.symmetric})
+                     for L in self.letters})      # L' (= L for a symmetric letter)
         sz = dict(self.sizes)
         for stage, layer, op in self.all_ops():
             where = f"{self.name}: layer {layer.name}"

@@ -154,6 +154,7 @@ def induction(con: Construction, alg: Algebra, rec) -> Outcome:
 
     sname = rec.state[0]
     T = rec.letter
+    Evaluator(con, alg)            # registers the construction's matrix letters in the algebra
     P = rec.operands()
     # base
     F0, bad = derive("base", con.init, input_template(con, alg), False)

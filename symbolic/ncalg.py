@@ -417,6 +417,24 @@ SUM_RULES = (("free of the example", _rule_free), ("powers of the key's index", 
              ("Gram pair", _rule_gram), ("label moment", _rule_label), ("label square", _rule_label_square))
 
 
+def _pair_scalars(scal: list, ex: set, pair_moment: Mapping, ab: "Alphabet") -> list:
+    """Join two scalar words that each hold one example letter at an end into one
+    scalar word with the pair adjacent: (u' x_j)(x_j' v) = u' x_j x_j' v.  Scalars
+    commute and each equals its transpose, so the join is an identity."""
+    scal = list(scal)
+    for a in range(len(scal)):
+        for b in range(len(scal)):
+            if a == b:
+                continue
+            for s1 in (scal[a], ab.transpose_word(scal[a])):
+                for s2 in (scal[b], ab.transpose_word(scal[b])):
+                    if s1 and s2 and s1[-1] in ex and (s1[-1], s2[0]) in pair_moment \
+                            and sum(x in ex for x in s1) == 1 and sum(x in ex for x in s2) == 1:
+                        rest = [x for i, x in enumerate(scal) if i not in (a, b)]
+                        return rest + [s1 + s2]
+    return scal
+
+
 def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr,
                       index: sp.Symbol | None = None, labels: str | None = None) -> Poly:
     """``sum_{j=1}^n p(x_j, y_j, i_j)`` by the rules of :data:`SUM_RULES`.
@@ -446,6 +464,9 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
     out = Poly.zero(ab)
     for (scal, w), c in p.terms:
         scal = list(scal)
+        # two scalars paired by the example: (u' x_j)(x_j' v) -> (u' x_j x_j' v), one scalar word
+        if not (w and w[-1] in ex):
+            scal = _pair_scalars(scal, ex, pair_moment, ab)
         # orient a scalar that carries the example so that it can follow a word ending in it
         if w and w[-1] in ex:
             for i, s in enumerate(scal):
@@ -455,16 +476,22 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
                     w = w + cand
                     scal.pop(i)
                     break
-        # u_j v_j'  ->  the moment of the pair (x_j x_j' -> S, ...)
-        new, i = [], 0
-        while i < len(w):
-            if i + 1 < len(w) and (w[i], w[i + 1]) in pair_moment:
-                new.append(pair_moment[(w[i], w[i + 1])])
-                i += 2
-            else:
-                new.append(w[i])
-                i += 1
+        # u_j v_j'  ->  the moment of the pair (x_j x_j' -> S, ...), in the word and in every scalar
+        def contract(word):
+            out_, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) in pair_moment:
+                    out_.append(pair_moment[(word[i], word[i + 1])])
+                    i += 2
+                else:
+                    out_.append(word[i])
+                    i += 1
+            return tuple(out_)
+        new = contract(w)
         pairs = len(w) - len(new)
+        scal2_ = [contract(s_) for s_ in scal]
+        pairs += sum(len(a) - len(b) for a, b in zip(scal, scal2_))
+        scal = scal2_
         singles = sum(1 for x in new if x in ex) + sum(1 for s_ in scal for x in s_ if x in ex)
         what = term_str((tuple(scal), w))
         for deg_y, cy in _powers_of(c, y_j, what):

@@ -41,9 +41,13 @@ B3 (noise).  E over eps first (eps is independent of X, w*, x_q): given X,
 B4 (Wick).  The rest is a polynomial in chains over x_q, w* and traces, with
    S_hat inside: :meth:`symbolic.gaussian.GaussianSpace.expect` takes its
    exact expectation over x_i, x_q, w*.
-B5 (Sigma^{-1}).  With C = Sigma^{-1} the words are normalised with the
-   relation Sigma_inv Sigma = Sigma Sigma_inv = I (a :class:`Normaliser`
-   rewrite, each step replaces a quantity by an equal one).
+B5 (Sigma^{-1}).  Every adjacent Sigma Sigma_inv or Sigma_inv Sigma (cyclically
+   inside a trace) is deleted (:func:`cancel_inverse`: the relation
+   Sigma Sigma^{-1} = Sigma^{-1} Sigma = I, tr(I) = d); further declared
+   relations (a minimiser G with G(a Sigma + b I) = I) go through the
+   engine's :class:`~symbolic.gaussian.Normaliser`.  Each rewrite replaces a
+   quantity by an equal one, so a zero normal form proves zero; a nonzero one
+   proves nothing (the kinds then look for an exact counterexample).
 
 Helpers: :func:`matrix_gradient`, :func:`first_order_form`,
 :func:`second_order_form` (matrix letters), :func:`scalar_derivative`
@@ -65,8 +69,9 @@ from .ncalg import Alphabet, Poly
 
 __all__ = [
     "SIGMA", "SIGMA_INV", "SAMPLE_LETTER", "Prior", "Chain", "ChainPoly",
-    "prediction_chains", "substitute_data", "chain_square", "expect_noise", "population_loss",
-    "sigma_inverse_relation", "normaliser", "at_point",
+    "prediction_chains", "substitute_data", "target", "chain_square", "expect_noise", "expect_terms",
+    "population_loss",
+    "sigma_inverse_relation", "normaliser", "cancel_inverse", "normal_form", "at_point", "truncate",
     "matrix_gradient", "first_order_form", "second_order_form", "scalar_derivative",
     "degree_in_letter", "certify_nonneg", "PSDResult", "psd_form",
     "data_alphabet", "preconditioned_gd_prediction",
@@ -133,12 +138,7 @@ def sigma_inverse_relation(x_cov: str = SIGMA) -> g.InverseRelation:
                              commutes=True)
 
 
-def _mentions(expr, name: str) -> bool:
-    return any(nm == name for nm, _ in expr.letters())
-
-
-def normaliser(prior: Prior | None = None, relations: Iterable = (), frozen: Mapping | None = None,
-               force_inverse: bool = False) -> g.Normaliser:
+def normaliser(prior: Prior | None = None, relations: Iterable = (), frozen: Mapping | None = None) -> g.Normaliser:
     """A Normaliser with the declared relations plus Sigma_inv Sigma = I when the
     prior has a covariance letter (the relation is true whether or not Sigma_inv
     occurs)."""
@@ -390,16 +390,33 @@ def _space(prior: Prior):
     return G, {XQ: vx, W: vw}
 
 
-def to_randpoly(G, vecs, terms) -> g.RandPoly:
-    R = g.RandPoly()
+def _monomial(G, vecs, chains, traces) -> g.RandPoly:
+    """The product of the chains and traces, coefficient 1 (a single key)."""
+    r = g.RandPoly._coerce(1)
+    for ch in chains:
+        r = r * G.quad(vecs[ch.u], MatPoly({((), ch.word): sp.Integer(1)}), vecs[ch.v])
+    for w in traces:
+        r = r * G.trace(MatPoly({((), w): sp.Integer(1)}))
+    return r
+
+
+def expect_terms(G, vecs, terms, method: str = "pairings", post=None) -> TracePoly:
+    """B4: E of sum c * (chains) * (traces), by the engine, one monomial at a time
+    (each monomial's expectation, a TracePoly with coefficients in n and d, is
+    taken once, optionally passed through ``post`` (an equality-preserving
+    rewrite), then weighted by the scalar coefficients; one cancellation per
+    output monomial at the end)."""
+    cache: dict = {}
+    acc: dict = {}
     for c, chains, traces in terms:
-        r = g.RandPoly._coerce(c)
-        for ch in chains:
-            r = r * G.quad(vecs[ch.u], MatPoly({((), ch.word): sp.Integer(1)}), vecs[ch.v])
-        for w in traces:
-            r = r * G.trace(MatPoly({((), w): sp.Integer(1)}))
-        R = R + r
-    return R
+        r = _monomial(G, vecs, chains, traces)
+        (key, c1), = r.terms.items()
+        if key not in cache:
+            e = G.expect(g.RandPoly({key: sp.Integer(1)}), method=method)
+            cache[key] = post(e) if post is not None else e
+        for m, cm in cache[key].terms.items():
+            acc.setdefault(m, []).append(c * c1 * cm)
+    return TracePoly({m: v for m, v in ((m, sp.cancel(sp.Add(*cs))) for m, cs in acc.items()) if v != 0})
 
 
 def truncate(p: ChainPoly, syms: Sequence, degree: int) -> ChainPoly:
@@ -416,6 +433,70 @@ def truncate(p: ChainPoly, syms: Sequence, degree: int) -> ChainPoly:
     return ChainPoly(out)
 
 
+def _free_reduce(w, pairs) -> tuple:
+    out = []
+    for a in w:
+        if out and (out[-1], a) in pairs:
+            out.pop()
+        else:
+            out.append(a)
+    return tuple(out)
+
+
+def _cyclic_reduce(w, pairs) -> tuple:
+    w = _free_reduce(w, pairs)
+    while len(w) >= 2 and (w[-1], w[0]) in pairs:
+        w = w[1:-1]
+    return w
+
+
+def cancel_inverse(expr, x_cov: str = SIGMA):
+    """B5 in one pass: delete every adjacent Sigma Sigma_inv and Sigma_inv Sigma
+    (cyclically inside traces), then re-canonicalise.  Each deletion is the
+    relation Sigma Sigma^{-1} = Sigma^{-1} Sigma = I; tr(I) = d."""
+    s, si = (x_cov, SYM), (SIGMA_INV, SYM)
+    pairs = {(s, si), (si, s)}
+    if isinstance(expr, TracePoly):
+        acc: dict = {}
+        for mono, c in expr.terms.items():
+            keep, f = [], sp.Integer(1)
+            for w in mono:
+                r = _cyclic_reduce(w, pairs)
+                if r:
+                    keep.append(g.canonical_trace_word(r))
+                else:
+                    f *= DIM
+            acc.setdefault(tuple(sorted(keep)), []).append(c * f)
+        return TracePoly({k: v for k, v in ((k, sp.cancel(sp.Add(*cs))) for k, cs in acc.items()) if v != 0})
+    if isinstance(expr, MatPoly):
+        acc = {}
+        for (mono, w), c in expr.terms.items():
+            keep, f = [], sp.Integer(1)
+            for v in mono:
+                r = _cyclic_reduce(v, pairs)
+                if r:
+                    keep.append(g.canonical_trace_word(r))
+                else:
+                    f *= DIM
+            acc.setdefault((tuple(sorted(keep)), _free_reduce(w, pairs)), []).append(c * f)
+        return MatPoly({k: v for k, v in ((k, sp.cancel(sp.Add(*cs))) for k, cs in acc.items()) if v != 0})
+    raise TypeError("cancel_inverse takes a TracePoly or a MatPoly")
+
+
+def normal_form(expr, prior: Prior | None = None, relations: Iterable = ()):
+    """B5 (cancel_inverse) and then the declared relations (a Normaliser, with
+    Sigma_inv Sigma = I among them); returns an equal expression."""
+    x_cov = prior.x_cov if prior is not None else SIGMA
+    if x_cov is not None:
+        expr = cancel_inverse(expr, x_cov)
+    rels = list(relations)
+    if rels:
+        expr = normaliser(prior, rels).normal_form(expr)
+        if x_cov is not None:
+            expr = cancel_inverse(expr, x_cov)
+    return expr
+
+
 def population_loss(pred: Poly, prior: Prior = Prior(), method: str = "pairings",
                     relations: Iterable = (), series: tuple | None = None) -> TracePoly:
     """E (pred - y_q)^2 (+ sigma^2 with query noise) as an exact TracePoly
@@ -428,18 +509,16 @@ def population_loss(pred: Poly, prior: Prior = Prior(), method: str = "pairings"
         sq = truncate(sq, *series)
     terms = expect_noise(sq, prior.sigma2, prior.n)
     G, vecs = _space(prior)
-    loss = G.expect(to_randpoly(G, vecs, terms), method=method)
+    post = (lambda e: cancel_inverse(e, prior.x_cov)) if prior.x_cov is not None else None
+    loss = expect_terms(G, vecs, terms, method, post)
     if prior.query_noise:
         loss = loss + prior.sigma2
-    if prior.x_cov is not None and (_mentions(loss, SIGMA_INV) or list(relations)):
-        loss = normaliser(prior, relations).normal_form(loss)
-    return loss
+    return normal_form(loss, prior, relations)
 
 
 def at_point(f, point: Mapping, prior: Prior | None = None, relations: Iterable = ()):
     """f with letters/symbols replaced (``{"A": MatPoly, eta: expr}``), in normal form."""
-    out = f.subs(point)
-    return normaliser(prior, relations).normal_form(out)
+    return normal_form(f.subs(point), prior, relations)
 
 
 # --------------------------------------------------------- calculus -------
@@ -499,8 +578,8 @@ def certify_nonneg(expr, sizes: Sequence = (NSAMP, DIM), nonneg: Sequence = ()) 
     Rule: write s = 1 + s' for each size; if the numerator and denominator are
     polynomials in (s', nonneg symbols) whose coefficients all have one sign
     (the same for both, or opposite for a negative), the expression is >= 0 on
-    the domain; it is > 0 when, in addition, the numerator has a nonzero
-    constant term.  Any other symbol, or mixed signs: None (never a claim)."""
+    the domain, provided the denominator has a nonzero constant term (so it
+    never vanishes there); it is > 0 when the numerator has one too.  Any other symbol, or mixed signs: None (never a claim)."""
     expr = sp.cancel(sp.together(sp.sympify(expr)))
     if expr == 0:
         return "nonneg"
@@ -524,7 +603,9 @@ def certify_nonneg(expr, sizes: Sequence = (NSAMP, DIM), nonneg: Sequence = ()) 
     sp_, sq = sign(P), sign(Q)
     if sp_ == 0 or sq == 0 or sp_ != sq:
         return None
-    const = P.as_expr().subs({x: 0 for x in gens}) if gens else P.as_expr()
+    const = P.as_expr().subs({x: 0 for x in gens})
+    if Q.as_expr().subs({x: 0 for x in gens}) == 0:
+        return None                       # the denominator may vanish on the domain
     return "positive" if const != 0 else "nonneg"
 
 

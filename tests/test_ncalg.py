@@ -123,3 +123,14 @@ def test_sum_rule_label_square_and_gram_alone(ab):
     q = SumPiece((), (), 0, 0, 2, sp.Integer(3), "x_j", "x_j'", IJ, MOM, n, ab)
     assert _rule_label_square(q) == Poly.const(3 * sp.Symbol("yy"), ab)
     assert _rule_gram(q) is None
+
+
+def test_sum_rule_pairs_two_scalars(ab):
+    """sum_j (w' x_j)(x_j' A x_t) = w' S A x_t: two scalars joined at the example (issue: two scalars paired)."""
+    ab.vector("w")
+    w, A, xt, xj = L(ab, "w"), L(ab, "T"), L(ab, "x_t"), L(ab, "x_j")
+    got = sum_over_examples((w.T * xj) * (xj.T * A * xt), "x_j", yj, MOM, n)
+    assert got == w.T * L(ab, "S") * A * xt
+    # a scalar holding x_j twice is not a pair of scalars
+    with pytest.raises(SumError):
+        sum_over_examples((xj.T * A * xj) * (w.T * xt), "x_j", yj, MOM, n)

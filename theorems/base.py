@@ -29,6 +29,7 @@ class Claim:
     spec: Any = field(hash=False, compare=False)
     statement: bool = True
     erratum: bool = True      # False for claims about this run (its parameters, its data), not the printed text
+    root: bool = False        # a printed statement in its own right: its failure is an erratum, not a consequence
 
     @property
     def kind(self) -> str:

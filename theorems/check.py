@@ -139,7 +139,8 @@ def run_claim(claim, run) -> Evidence:
         o = Outcome("error", f"internal error in the {kind.name} checker",
                     f"{type(e).__name__}: {e} (traceback in {path})", {"traceback": path})
     return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
-                    {**o.data, "where": o.where, "text": claim.text, "kind": kind.name}, o.assumptions,
+                    {**o.data, "where": o.where, "text": claim.text, "kind": kind.name, "root": claim.root},
+                    o.assumptions,
                     time.perf_counter() - t0, erratum=claim.erratum)
 
 
@@ -195,9 +196,12 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
         verdict = results[0].verdict
         basis = f"variant {variant} alone"
     else:
-        verdict = combine(r.verdict for r in results if r.name in thm.basis)
+        stated = [e for e in thm_claims if e.statement]
+        verdict = combine([r.verdict for r in results if r.name in thm.basis] + [e.verdict for e in stated])
         basis = "variant " + thm.basis[0] if len(thm.basis) == 1 else \
             "variants " + ", ".join(thm.basis[:-1]) + " and " + thm.basis[-1]
+        if stated:
+            basis += f", and {len(stated)} claim{'s' if len(stated) > 1 else ''} about the algorithm"
     if errors:
         verdict = "error"
     try:
@@ -284,7 +288,7 @@ def collect_errata(results, thm_claims) -> list[dict]:
     refuted for the same reason are one erratum."""
     out, by_reason = [], {}
     candidates = [e for r in results if r.role == "printed" for e in r.checks
-                  if e.verdict == "refuted" and e.data.get("kind") in ROOT_CAUSE_KINDS]
+                  if e.verdict == "refuted" and (e.data.get("kind") in ROOT_CAUSE_KINDS or e.data.get("root"))]
     candidates += [e for e in thm_claims if e.verdict == "refuted" and e.erratum]
     for e in candidates:
         w = e.data.get("where", {})

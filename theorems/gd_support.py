@@ -134,3 +134,62 @@ class _BatchData:
         self.X = [[0.0] * d]
         self.x_test = [0.0] * d
         self.y = [0.0]
+
+
+# ---------------------------------------------------------------- the sparse linear-attention family
+# Z in R^{(d+1) x (n+1)}: columns (x_i, y_i), the query (x_{n+1}, 0); Attn_{P,Q}(Z) = P Z M (Z'QZ) with the mask
+# M = diag(I_n, 0) (keys and values: the n examples), Z <- Z + Attn(Z)/n, read-out -[Z_L]_{d+1, n+1}.
+def _sparse():
+    from symbolic.layers import MLP, Attention, Bilinear, Head, Layer, Linear, TokenFormat, TokenKind
+    from symbolic.layout import Layout, d
+    layout = Layout.of(("x", d, "x^(i) (rows 1..d of Z)"), ("y", 1, "y^(i) (row d+1 of Z)"),
+                       ("pred", 1, "the read-out -[Z_L]_{d+1,n+1}"))
+    tokens = TokenFormat((TokenKind("ctx", (("x", "x"), ("y", "y"))),
+                          TokenKind("test", (("x", "x_test"),), per_example=False)),
+                         "Z_0 = [[x^(1) .. x^(n) x^(n+1)], [y^(1) .. y^(n) 0]]")
+    return layout, tokens
+
+
+def sparse_layer(A_name: str, cite: str, name: str = "L") -> "Layer":
+    """One layer of the sparse family: P = [[0, 0], [0, 1]], Q = -[[A, 0], [0, 0]]; the score of key j and
+    query t is z_j' Q z_t, the value P z_j, normalised by 1/n over the n examples."""
+    from symbolic.layers import Attention, Bilinear, Head, Layer, Linear, letter
+    P = Linear.of({("y", "y"): 1})
+    Q = Linear.of({("x", "x"): -letter(A_name)})
+    return Layer(name, (Attention((Head(Bilinear.key_query(Q), P),), activation="linear", normalizer="n",
+                                  keys=("ctx",)),), cite,
+                 "Z <- Z + (1/n) P Z M (Z'QZ): the y-row moves by one preconditioned GD step")
+
+
+def sparse_readout(cite: str) -> "Layer":
+    from symbolic.layers import MLP, Layer, Linear
+    layout, _ = _sparse()
+    return Layer("R", (MLP.linear(Linear.of({("pred", "y"): -1}), layout, queries=("test",)),), cite,
+                 "TF_L(Z_0) = -[Z_L]_{d+1,n+1}")
+
+
+def sparse_construction(name: str, A, layer_cite: str, readout_cite: str, layers_in_step: int = 1):
+    """The sparse family with the matrix letter A (a MatrixLetter: tied for a looped model, untied for
+    L layers with their own A_l)."""
+    from symbolic.layers import Construction
+    layout, tokens = _sparse()
+    n = sp.Symbol("n", positive=True, integer=True)
+    return Construction(name, layout, tokens, (), (sparse_layer(A.name, layer_cite),), (sparse_readout(readout_cite),),
+                        ("test", "pred"), (n,), (A,))
+
+
+def pgd_recursion(alg, A_name: str, transpose: bool):
+    """w_0 = 0, w_{l+1} = w_l - B_l grad R(w_l), grad R(w) = (1/n)(X'X w - X'y), with B_l = A_l' (transpose)
+    or A_l; the context tokens hold the residuals y_j - x_j'w_l, the query -x_test'w_l."""
+    from numeric.checks import Recursion
+    from numeric.recursions import gd_step
+    n = sp.Symbol("n", positive=True, integer=True)
+    xt, z, yt = alg.x["t"], alg.z, alg.const(alg.y["t"])
+    key = A_name + "'" if transpose else A_name
+
+    def invariant(w):
+        return {"ctx": {"x": xt, "y": yt - xt.T * w}, "test": {"x": z, "y": -(z.T * w)}}
+
+    return Recursion(alg, start=alg.zero, step=lambda w, P: gd_step(w, P["S"], P["b"], 1 / n, P[key]),
+                     readout=lambda w: z.T * w, invariant=invariant, carrier=("test", "y", "z", "left", -1),
+                     symmetric=False, state=("w", ("d", "1")))
