@@ -36,8 +36,7 @@ def main():
         c = next(c for c in v.claims(con, alg) if c.kind == "certified")
         for each in (False, True):
             t = time.perf_counter()
-            o, _ = checks.certified(con, checks.Recursion.from_spec(alg, c.spec), data, K, a, alpha, BITS,
-                                    readout_each=each)
+            o, _ = checks.certified(con, c.spec.recursion, data, K, {alpha: a}, BITS, readout_each=each)
             dt = time.perf_counter() - t
             what = "plus a readout after every layer (report table)" if each else "every layer's carrier, final prediction"
             print(f"certified full network ({name}, {what}; {o.verdict}): {dt:.3f} s; "

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from symbolic.layers import MLP, Attention, BlockMap, Construction, Layer, Mov, Mul, letter, split_entry
+from symbolic.layers import BlockMap, Construction, Layer, letter, split_entry
 from symbolic.layout import d as d_sym, m as m_sym
 
 from .backends import Backend, eval_coeff
@@ -136,7 +136,7 @@ class Network:
     def token_mask(self, kinds) -> list[int]:
         return [1 if kinds is None or k in kinds else 0 for k, _ in self.seq]
 
-    def _attn_mask(self, op: Attention):
+    def attn_mask(self, op):
         key = (op.queries, op.keys, op.causal)
         if key not in self._masks:
             q, k = self.token_mask(op.queries), self.token_mask(op.keys)
@@ -152,14 +152,14 @@ class Network:
             H = self.apply_op(op, H)
         return H
 
-    def _linear(self, W: BlockMap, H: Hidden) -> Hidden:
+    def linear(self, W: BlockMap, H: Hidden) -> Hidden:
         be, out = self.be, {}
         for o, i, c in W:
             term = self.apply_entry(c, H[i])
             out[o] = term if o not in out else be.add(out[o], term)
         return out
 
-    def _add_update(self, H: Hidden, upd: Hidden, qmask=None) -> Hidden:
+    def add_update(self, H: Hidden, upd: Hidden, qmask=None) -> Hidden:
         be, H2 = self.be, dict(H)
         for b, u in upd.items():
             if qmask is not None and not all(qmask):
@@ -168,56 +168,7 @@ class Network:
         return H2
 
     def apply_op(self, op, H: Hidden) -> Hidden:
-        be = self.be
-        qmask = self.token_mask(op.queries)
-        if isinstance(op, Attention):
-            M = self._attn_mask(op)
-            upd: Hidden = {}
-            for h in op.heads:
-                S = None
-                for a, b, c in h.W_KQ:  # S[t, j] = sum c * h_t[a]' L h_j[b]
-                    term = be.mm(be.T(H[a]), self.apply_entry(c, H[b]))
-                    S = term if S is None else be.add(S, term)
-                if S is None:
-                    continue
-                if op.activation == "softmax":
-                    A = be.softmax_rows(S, M)
-                else:
-                    c = be.num(sp.Rational(1, self.n)) if op.normalizer == "n" else be.num(1)
-                    A = be.act_mask(S, M, op.activation, c)
-                At = be.T(A)
-                for o, i, c in h.W_PV:
-                    term = be.mm(self.apply_entry(c, H[i]), At)
-                    upd[o] = term if o not in upd else be.add(upd[o], term)
-            return self._add_update(H, upd)
-        if isinstance(op, MLP):
-            Z = self._linear(op.W1, H)
-            if op.activation == "relu":
-                Z = {b: be.relu(z) for b, z in Z.items()}
-            return self._add_update(H, self._linear(op.W2, Z), qmask)
-        get, put = be.get, be.set
-        if isinstance(op, Mov):
-            src, dst = H[op.src], be.copy(H[op.dst])
-            for t in range(1, self.N):
-                if qmask[t]:
-                    for r in range(self.bsize[op.dst]):
-                        put(dst, r, t, get(dst, r, t) + get(src, r, t - 1))
-            return {**H, op.dst: dst}
-        if isinstance(op, Mul):
-            A, B, out = H[op.a], H[op.b], be.copy(H[op.out])
-            for t in range(self.N):
-                if not qmask[t]:
-                    continue
-                if self.bsize[op.a] == 1:
-                    for r in range(self.bsize[op.b]):
-                        put(out, r, t, get(out, r, t) + get(A, 0, t) * get(B, r, t))
-                else:
-                    acc = be.num(0)
-                    for r in range(self.bsize[op.a]):
-                        acc = acc + get(A, r, t) * get(B, r, t)
-                    put(out, 0, t, get(out, 0, t) + acc)
-            return {**H, op.out: out}
-        raise TypeError(op)
+        return op.forward(self, H)
 
     def run(self, data: Data, k: int, keep: bool = True):
         """Returns (prediction, trace); trace lists (stage, iteration, layer, H)."""

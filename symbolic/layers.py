@@ -25,6 +25,7 @@ entries, two types, so neither is read as the other.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Literal, Mapping
 
@@ -61,8 +62,20 @@ def letter(name: str) -> sp.Symbol:
     return sp.Symbol(name, commutative=False)
 
 
+@functools.lru_cache(maxsize=4096)
+def _split_cached(c) -> tuple[sp.Expr, str | None]:
+    return _split(c)
+
+
 def split_entry(c) -> tuple[sp.Expr, str | None]:
     """An entry's scalar coefficient and its matrix letter (None for c * I)."""
+    try:
+        return _split_cached(c)
+    except TypeError:          # unhashable: not a sympy expression
+        return _split(c)
+
+
+def _split(c) -> tuple[sp.Expr, str | None]:
     c = sp.sympify(c)
     comm, nc = c.args_cnc()
     if not nc:
@@ -192,8 +205,31 @@ class Head:
             object.__setattr__(self, "W_PV", Linear(tuple(self.W_PV.entries)))
 
 
+class Op:
+    """The op protocol: every op owns its semantics for every evaluator.
+
+    * ``validate(con, letters, sizes, where)``: its weights fit the layout;
+    * ``symbolic(ev, tpl, q, ht, where)``: its update of query kind ``q`` on a
+      template, built from the symbolic engine's rules (``ev``: a
+      :class:`symbolic.templates.Evaluator`);
+    * ``forward(net, H)``: its update of a concrete hidden state on any backend
+      (``net``: a :class:`numeric.forward.Network`);
+    * ``describe(blocks)``: what the report shows;
+    * ``weights()`` / ``with_weight(...)``: its named weight matrices, for
+      perturbation and, later, for the export to trainable modules.
+    """
+    borrowed = False
+    queries = None
+
+    def weights(self) -> tuple:
+        return ()
+
+    def with_weight(self, head, name, bm):
+        raise KeyError(name)
+
+
 @dataclass(frozen=True)
-class Attention:
+class Attention(Op):
     heads: tuple[Head, ...]
     activation: Activation = "relu"
     normalizer: Literal["n", "none"] = "n"
@@ -202,15 +238,119 @@ class Attention:
     causal: bool = False
     kind: str = field(default="attention", init=False)
 
+    def validate(self, con, lets, sz, where):
+        for m, h in enumerate(self.heads):
+            # score c h_t[q]' L h_j[k]: L is q-size x k-size, the shape a map k -> q would have
+            h.W_KQ.check(con.layout, con.layout, f"{where} head {m + 1} W_KQ", lets, sz)
+            h.W_PV.check(con.layout, con.layout, f"{where} head {m + 1} W_PV", lets, sz)
+
+    def weights(self):
+        return tuple((m, name, getattr(h, name)) for m, h in enumerate(self.heads) for name in ("W_KQ", "W_PV"))
+
+    def with_weight(self, head, name, bm):
+        heads = list(self.heads)
+        heads[head] = replace(heads[head], **{name: bm})
+        return replace(self, heads=tuple(heads))
+
+    def symbolic(self, ev, tpl, q, ht, where):
+        """sum over the keys of act(score) * value, with the engine's rules: the sum over
+        examples (``ev.sum_keys``) and the pairing of ReLU heads (``ev.combine``)."""
+        from .templates import LemmaFailure
+        alg = ev.alg
+        if self.activation == "softmax":
+            raise LemmaFailure("softmax attention: no exact symbolic rule", where)
+        if self.causal:
+            raise LemmaFailure("causal attention: each query sees a different key set; no uniform template rule", where)
+        kinds = [k.name for k in ev.con.tokens.kinds]
+        keys = [k for k in kinds if self.keys is None or k in self.keys]
+        norm = 1 / alg.n if self.normalizer == "n" else sp.Integer(1)
+        total: dict = {}
+        for kk in keys:
+            hj = ev.role(kk, "j", tpl)
+            heads = []
+            for h in self.heads:
+                score = alg.zero()
+                for a, b, c in h.W_KQ:
+                    if a in ht and b in hj:
+                        score = score + ht[a].T * ev.entry(c, hj[b])
+                vals = ev.apply_map(h.W_PV, hj)
+                if ev.symmetric:
+                    score = alg.assume_symmetric(score)
+                    vals = {o: alg.assume_symmetric(v) for o, v in vals.items()}
+                heads.append((score, vals))
+            contrib, selected = ev.combine(self.activation, heads, f"{where}, keys of kind '{kk}'")
+            for o, p in contrib.items():
+                s = ev.sum_keys(kk, p.scale(norm), f"{where}, keys of kind '{kk}'")
+                total[o] = total.get(o, alg.zero()) + s
+            for role, vals in selected:   # ReLU picked exactly one key: the one of example `role`
+                for o, p in vals.items():
+                    total[o] = total.get(o, alg.zero()) + alg.rename(p, "j", role).scale(norm)
+        return total
+
+    def forward(self, net, H):
+        be = net.be
+        M = net.attn_mask(self)
+        upd: dict = {}
+        for h in self.heads:
+            S = None
+            for a, b, c in h.W_KQ:  # S[t, j] = sum c * h_t[a]' L h_j[b]
+                term = be.mm(be.T(H[a]), net.apply_entry(c, H[b]))
+                S = term if S is None else be.add(S, term)
+            if S is None:
+                continue
+            if self.activation == "softmax":
+                A = be.softmax_rows(S, M)
+            else:
+                c = be.num(sp.Rational(1, net.n)) if self.normalizer == "n" else be.num(1)
+                A = be.act_mask(S, M, self.activation, c)
+            At = be.T(A)
+            for o, i, c in h.W_PV:
+                term = be.mm(net.apply_entry(c, H[i]), At)
+                upd[o] = term if o not in upd else be.add(upd[o], term)
+        return net.add_update(H, upd)
+
+    def describe(self, blocks):
+        used = sorted({x for h in self.heads for x in (*h.W_KQ.blocks(), *h.W_PV.blocks())}, key=blocks.index)
+        return {"kind": f"attention ({self.activation}, {'1/n' if self.normalizer == 'n' else 'no'} normaliser, "
+                        f"keys: {', '.join(self.keys) if self.keys else 'all tokens'})",
+                "heads": [{"W_KQ": h.W_KQ.latex(used, used), "W_PV": h.W_PV.latex(used, used)} for h in self.heads],
+                "blocks": used}
+
 
 @dataclass(frozen=True)
-class MLP:
+class MLP(Op):
     hidden: Layout
     W1: Linear  # (hidden_block, in_block)
     W2: Linear  # (out_block, hidden_block)
     activation: Literal["linear", "relu"] = "linear"
     queries: tuple[str, ...] | None = None
     kind: str = field(default="mlp", init=False)
+
+    def validate(self, con, lets, sz, where):
+        self.W1.check(self.hidden, con.layout, f"{where} MLP W1", lets, sz)
+        self.W2.check(con.layout, self.hidden, f"{where} MLP W2", lets, sz)
+
+    def weights(self):
+        return ((None, "W1", self.W1), (None, "W2", self.W2))
+
+    def with_weight(self, head, name, bm):
+        return replace(self, **{name: bm})
+
+    def symbolic(self, ev, tpl, q, ht, where):
+        from .templates import LemmaFailure
+        if self.activation != "linear":
+            raise LemmaFailure("ReLU MLP: no symbolic rule (argument sign unknown)", where)
+        return ev.apply_map(self.W2, ev.apply_map(self.W1, ht))
+
+    def forward(self, net, H):
+        Z = net.linear(self.W1, H)
+        if self.activation == "relu":
+            Z = {b: net.be.relu(z) for b, z in Z.items()}
+        return net.add_update(H, net.linear(self.W2, Z), net.token_mask(self.queries))
+
+    def describe(self, blocks):
+        used = sorted({o for o, _, _ in self.W2} | {i for _, i, _ in self.W1}, key=blocks.index)
+        return {"kind": f"MLP ({self.activation}), h + W h", "W": self.W2.latex(used, used), "blocks": used}
 
     @classmethod
     def linear(cls, W: BlockMap, layout: Layout, queries=None) -> "MLP":
@@ -222,7 +362,7 @@ class MLP:
 
 
 @dataclass(frozen=True)
-class Mov:
+class Mov(Op):
     """Copy block ``src`` of the previous token into block ``dst`` (added)."""
     src: str
     dst: str
@@ -230,10 +370,32 @@ class Mov:
     exact_in_source: bool = False
     source: str = "Akyurek et al. (2023), mov; Fu et al. Prop. B.4"
     kind: str = field(default="mov", init=False)
+    borrowed = True
+
+    def validate(self, con, lets, sz, where):
+        con.layout.check_same_size(self.src, self.dst, f"{where} mov")
+
+    def symbolic(self, ev, tpl, q, ht, where):
+        pk, role = ev.predecessor(q, where)
+        src = ev.role(pk, role, tpl).get(self.src)
+        return {self.dst: src} if src is not None else {}
+
+    def forward(self, net, H):
+        be, qmask = net.be, net.token_mask(self.queries)
+        src, dst = H[self.src], be.copy(H[self.dst])
+        for t in range(1, net.N):
+            if qmask[t]:
+                for r in range(net.bsize[self.dst]):
+                    be.set(dst, r, t, be.get(dst, r, t) + be.get(src, r, t - 1))
+        return {**H, self.dst: dst}
+
+    def describe(self, blocks):
+        return {"kind": f"mov (borrowed): block {self.src} of the previous token into block {self.dst} of "
+                        f"{', '.join(self.queries)}"}
 
 
 @dataclass(frozen=True)
-class Mul:
+class Mul(Op):
     """Within each query token: ``out += a * b`` (scalar times vector, or the
     inner product when a and b have equal size and out is a scalar)."""
     a: str
@@ -243,6 +405,34 @@ class Mul:
     exact_in_source: bool = False
     source: str = "Akyurek et al. (2023), mul (GeLU approximation, their Lemma 4); Fu et al. Prop. B.4"
     kind: str = field(default="mul", init=False)
+    borrowed = True
+
+    def validate(self, con, lets, sz, where):
+        for b in (self.a, self.b, self.out):
+            con.layout.block(b)
+
+    def symbolic(self, ev, tpl, q, ht, where):
+        a, b = ht.get(self.a, ev.alg.zero()), ht.get(self.b, ev.alg.zero())
+        return {self.out: a * b} if ev.con.layout.size(self.a) == 1 else {self.out: a.T * b}
+
+    def forward(self, net, H):
+        be, qmask = net.be, net.token_mask(self.queries)
+        A, B, out = H[self.a], H[self.b], be.copy(H[self.out])
+        for t in range(net.N):
+            if not qmask[t]:
+                continue
+            if net.bsize[self.a] == 1:
+                for r in range(net.bsize[self.b]):
+                    be.set(out, r, t, be.get(out, r, t) + be.get(A, 0, t) * be.get(B, r, t))
+            else:
+                acc = be.num(0)
+                for r in range(net.bsize[self.a]):
+                    acc = acc + be.get(A, r, t) * be.get(B, r, t)
+                be.set(out, 0, t, be.get(out, 0, t) + acc)
+        return {**H, self.out: out}
+
+    def describe(self, blocks):
+        return {"kind": f"mul (borrowed): {self.a} * {self.b} into {self.out} in {', '.join(self.queries)}"}
 
 
 Op = Attention | MLP | Mov | Mul
@@ -257,7 +447,7 @@ class Layer:
     note: str = ""
 
     def primitives(self) -> list[Mov | Mul]:
-        return [o for o in self.ops if isinstance(o, (Mov, Mul))]
+        return [o for o in self.ops if o.borrowed]
 
 
 @dataclass(frozen=True)
@@ -316,20 +506,7 @@ class Construction:
                      for L in self.letters})      # L' (= L for a symmetric letter)
         sz = dict(self.sizes)
         for stage, layer, op in self.all_ops():
-            where = f"{self.name}: layer {layer.name}"
-            if isinstance(op, Attention):
-                for m, h in enumerate(op.heads):
-                    # score c h_t[q]' L h_j[k]: L is q-size x k-size, the shape a map k -> q would have
-                    h.W_KQ.check(self.layout, self.layout, f"{where} head {m + 1} W_KQ", lets, sz)
-                    h.W_PV.check(self.layout, self.layout, f"{where} head {m + 1} W_PV", lets, sz)
-            elif isinstance(op, MLP):
-                op.W1.check(op.hidden, self.layout, f"{where} MLP W1", lets, sz)
-                op.W2.check(self.layout, op.hidden, f"{where} MLP W2", lets, sz)
-            elif isinstance(op, Mov):
-                self.layout.check_same_size(op.src, op.dst, f"{where} mov")
-            elif isinstance(op, Mul):
-                for b in (op.a, op.b, op.out):
-                    self.layout.block(b)
+            op.validate(self, lets, sz, f"{self.name}: layer {layer.name}")
         for k in self.tokens.kinds:
             for b, _ in k.inputs:
                 self.layout.block(b)

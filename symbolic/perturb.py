@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 
-from .layers import MLP, Attention, BlockMap, Construction, _transpose_entry
+from .layers import Construction, _transpose_entry
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,9 @@ def sites(con: Construction) -> Iterator[tuple[Site, tuple]]:
     for stage, layers in (("init", con.init), ("step", con.step), ("readout", con.readout)):
         for L in layers:
             for oi, op in enumerate(L.ops):
-                if isinstance(op, Attention):
-                    for hi, h in enumerate(op.heads):
-                        for mname in ("W_KQ", "W_PV"):
-                            for ei, e in enumerate(getattr(h, mname).entries):
-                                yield Site(stage, L.name, oi, hi, mname, ei), e
-                elif isinstance(op, MLP):
-                    for mname in ("W1", "W2"):
-                        for ei, e in enumerate(getattr(op, mname).entries):
-                            yield Site(stage, L.name, oi, None, mname, ei), e
+                for hi, mname, bm in op.weights():
+                    for ei, e in enumerate(bm.entries):
+                        yield Site(stage, L.name, oi, hi, mname, ei), e
 
 
 def perturb(con: Construction, site: Site, mode: str) -> Construction | None:
@@ -45,28 +39,21 @@ def perturb(con: Construction, site: Site, mode: str) -> Construction | None:
     groups = {"init": con.init, "step": con.step, "readout": con.readout}
     layer = next(L for L in groups[site.stage] if L.name == site.layer)
     op = layer.ops[site.op]
-    holder = op.heads[site.head] if site.head is not None else op
-    bm: BlockMap = getattr(holder, site.matrix)
+    bm = next(b for h, name, b in op.weights() if h == site.head and name == site.matrix)
     o, i, c = bm.entries[site.entry]
     if mode == "scale":
         new = (o, i, 2 * c)
     elif mode == "sign":
         new = (o, i, -c)
     elif mode == "transpose":
-        if o == i or isinstance(op, MLP):
+        if o == i or site.head is None:
             return None
         new = (i, o, _transpose_entry(c))   # a matrix letter L becomes L' between the swapped blocks
     else:
         raise ValueError(mode)
     entries = list(bm.entries)
     entries[site.entry] = new
-    holder2 = replace(holder, **{site.matrix: type(bm)(tuple(entries))})
-    if site.head is not None:
-        heads = list(op.heads)
-        heads[site.head] = holder2
-        op2 = replace(op, heads=tuple(heads))
-    else:
-        op2 = holder2
+    op2 = op.with_weight(site.head, site.matrix, type(bm)(tuple(entries)))
     ops = list(layer.ops)
     ops[site.op] = op2
     return con.with_layer(site.stage, site.layer, replace(layer, ops=tuple(ops)))

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from .layers import MLP, Attention, Construction, Layer, Mov, Mul, TokenFormat, split_entry
+from .layers import Construction, Layer, TokenFormat, split_entry
 from .layout import Layout
 from .ncalg import Alphabet, Poly, SumError, sum_over_examples
 
@@ -154,13 +154,13 @@ class Evaluator:
     def _coef(self, c):
         return sp.sympify(c).subs(self.params)
 
-    def _role(self, kind: str, role: str, tpl: Template) -> dict[str, Poly]:
+    def role(self, kind: str, role: str, tpl: Template) -> dict[str, Poly]:
         blocks = tpl.kinds.get(kind, {})
         if not self.con.tokens.kind(kind).per_example:
             return dict(blocks)
         return {b: self.alg.rename(p, "t", role) for b, p in blocks.items()}
 
-    def _entry(self, c, h: Poly) -> Poly:
+    def entry(self, c, h: Poly) -> Poly:
         """An entry c (a scalar, or a scalar times a matrix letter L) applied to h: c h or c L h."""
         scal, letter = split_entry(c)
         p = h.scale(self._coef(scal))
@@ -170,11 +170,11 @@ class Evaluator:
         L = self.alg.params[base]
         return (L.T if letter != base else L) * p
 
-    def _apply_map(self, W, h: Mapping[str, Poly]) -> dict[str, Poly]:
+    def apply_map(self, W, h: Mapping[str, Poly]) -> dict[str, Poly]:
         out: dict[str, Poly] = {}
         for o, i, c in W:
             if i in h:
-                out[o] = out.get(o, self.alg.zero()) + self._entry(c, h[i])
+                out[o] = out.get(o, self.alg.zero()) + self.entry(c, h[i])
         return out
 
     def _no_key_role(self, p: Poly, where: str) -> None:
@@ -187,7 +187,7 @@ class Evaluator:
             raise LemmaFailure(f"the update still holds the key's role ({', '.join(leaked)}) after the sum over "
                                "the keys; no rule sums it", where)
 
-    def _sum_keys(self, kind: str, p: Poly, where: str) -> Poly:
+    def sum_keys(self, kind: str, p: Poly, where: str) -> Poly:
         if not self.con.tokens.kind(kind).per_example:
             return p
         try:
@@ -214,25 +214,10 @@ class Evaluator:
         return Template({k: {b: p for b, p in v.items() if p.terms} for k, v in new.items()})
 
     def _update(self, op, tpl: Template, q: str, where: str) -> dict[str, Poly]:
-        ht = self._role(q, "t", tpl)
-        if isinstance(op, Attention):
-            return self._attention(op, tpl, q, ht, where)
-        if isinstance(op, MLP):
-            if op.activation != "linear":
-                raise LemmaFailure("ReLU MLP: no symbolic rule (argument sign unknown)", where)
-            return self._apply_map(op.W2, self._apply_map(op.W1, ht))
-        if isinstance(op, Mov):
-            pk, role = self._predecessor(q, where)
-            src = self._role(pk, role, tpl).get(op.src)
-            return {op.dst: src} if src is not None else {}
-        if isinstance(op, Mul):
-            a, b = ht.get(op.a, self.alg.zero()), ht.get(op.b, self.alg.zero())
-            if self.con.layout.size(op.a) == 1:
-                return {op.out: a * b}
-            return {op.out: a.T * b}
-        raise TypeError(op)
+        return op.symbolic(self, tpl, q, self.role(q, "t", tpl), where)
 
-    def _predecessor(self, q: str, where: str) -> tuple[str, str]:
+    def predecessor(self, q: str, where: str) -> tuple[str, str]:
+        """The token kind and role just before query kind ``q`` (a mov's source)."""
         ex = self.con.tokens.example_kinds
         tail = self.con.tokens.tail_kinds
         if q in ex and ex.index(q) > 0:
@@ -240,38 +225,6 @@ class Evaluator:
         if q in tail and tail.index(q) == 0 and ex:
             return ex[-1], "n"
         raise LemmaFailure(f"mov into token kind {q}: its predecessor is not a fixed kind", where)
-
-    def _attention(self, op: Attention, tpl: Template, q: str, ht, where: str) -> dict[str, Poly]:
-        if op.activation == "softmax":
-            raise LemmaFailure("softmax attention: no exact symbolic rule", where)
-        if op.causal:
-            raise LemmaFailure("causal attention: each query sees a different key set; no uniform template rule", where)
-        kinds = [k.name for k in self.con.tokens.kinds]
-        keys = [k for k in kinds if op.keys is None or k in op.keys]
-        norm = 1 / self.alg.n if op.normalizer == "n" else sp.Integer(1)
-        total: dict[str, Poly] = {}
-        for kk in keys:
-            hj = self._role(kk, "j", tpl)
-            heads = []
-            for h in op.heads:
-                score = self.alg.zero()
-                for a, b, c in h.W_KQ:
-                    if a in ht and b in hj:
-                        score = score + ht[a].T * self._entry(c, hj[b])
-                vals = self._apply_map(h.W_PV, hj)
-                if self.symmetric:
-                    score = self.alg.assume_symmetric(score)
-                    vals = {o: self.alg.assume_symmetric(v) for o, v in vals.items()}
-                heads.append((score, vals))
-            contrib, selected = self._combine(op.activation, heads, f"{where}, keys of kind '{kk}'")
-            for o, p in contrib.items():
-                s = self._sum_keys(kk, p.scale(norm), f"{where}, keys of kind '{kk}'")
-                total[o] = total.get(o, self.alg.zero()) + s
-            for role, vals in selected:   # ReLU picked exactly one key: the one of example `role`
-                for o, p in vals.items():
-                    s = self.alg.rename(p, "j", role).scale(norm)
-                    total[o] = total.get(o, self.alg.zero()) + s
-        return total
 
     def _relu_scalar(self, c: sp.Expr):
         """ReLU of a score that is a number or a positional expression in the
@@ -315,7 +268,7 @@ class Evaluator:
                 return "const", sp.Integer(0)
         return ("const", sp.Integer(0)) if never(sol) else None
 
-    def _combine(self, act: str, heads, where: str) -> tuple[dict[str, Poly], list[tuple[str, dict]]]:
+    def combine(self, act: str, heads, where: str) -> tuple[dict[str, Poly], list[tuple[str, dict]]]:
         """(contributions to sum over the keys, [(role, values)] of heads whose
         ReLU selects exactly the key of that role)."""
         out: dict[str, Poly] = {}

@@ -221,26 +221,11 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
 
 def describe(con, alg) -> dict:
     """The construction as block matrices (LaTeX), layer by layer."""
-    from symbolic.layers import MLP, Attention, Mov, Mul
     blocks = [b.name for b in con.layout.blocks]
     layers = []
     for stage, group in (("init", con.init), ("step (x k)", con.step), ("readout", con.readout)):
         for L in group:
-            ops = []
-            for op in L.ops:
-                if isinstance(op, Attention):
-                    used = sorted({x for h in op.heads for x in (*h.W_KQ.blocks(), *h.W_PV.blocks())}, key=blocks.index)
-                    ops.append({"kind": f"attention ({op.activation}, {'1/n' if op.normalizer == 'n' else 'no'} normaliser, "
-                                        f"keys: {', '.join(op.keys) if op.keys else 'all tokens'})",
-                                "heads": [{"W_KQ": h.W_KQ.latex(used, used), "W_PV": h.W_PV.latex(used, used)} for h in op.heads],
-                                "blocks": used})
-                elif isinstance(op, MLP):
-                    used = sorted({o for o, _, _ in op.W2} | {i for _, i, _ in op.W1}, key=blocks.index)
-                    ops.append({"kind": f"MLP ({op.activation}), h + W h", "W": op.W2.latex(used, used), "blocks": used})
-                elif isinstance(op, Mov):
-                    ops.append({"kind": f"mov (borrowed): block {op.src} of the previous token into block {op.dst} of {', '.join(op.queries)}"})
-                elif isinstance(op, Mul):
-                    ops.append({"kind": f"mul (borrowed): {op.a} * {op.b} into {op.out} in {', '.join(op.queries)}"})
+            ops = [op.describe(blocks) for op in L.ops]
             layers.append({"stage": stage, "name": L.name, "cite": L.cite, "note": L.note, "ops": ops})
     return {"layout": [{"name": b.name, "size": str(b.size), "doc": b.doc} for b in con.layout.blocks],
             "width": str(con.layout.width), "layers": layers, "n_layers": str(con.n_layers(sp.Symbol("k"))),
