@@ -36,6 +36,10 @@ from .layout import Layout
 Activation = Literal["relu", "linear", "softmax"]
 
 
+# names the symbolic engine gives the data (moments, roles); a weight letter may not take one
+RESERVED_LETTERS = frozenset({"S", "b", "z", "C", "Yy", "x_t", "x_j", "x_n", "y_t", "y_j", "y_n"})
+
+
 @dataclass(frozen=True)
 class MatrixLetter:
     """A matrix a construction's weights carry as a letter (sizes are dimension
@@ -501,6 +505,10 @@ class Construction:
                                               ("1", sp.Integer(1)))
 
     def __post_init__(self):
+        clash = [L.name for L in self.letters if L.name in RESERVED_LETTERS or L.name.endswith("'")]
+        if clash:
+            raise ValueError(f"{self.name}: matrix letter name(s) {clash} are reserved for the data "
+                             f"({', '.join(sorted(RESERVED_LETTERS))}) or are a transpose")
         lets = {L.name: L for L in self.letters}
         lets.update({L.name + "'": MatrixLetter(L.name + "'", L.cols, L.rows, L.symmetric, L.untied)
                      for L in self.letters})      # L' (= L for a symmetric letter)

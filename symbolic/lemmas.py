@@ -91,6 +91,9 @@ def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout
     ev = Evaluator(con, alg, symmetric=symmetric)
     assumptions = borrowed_assumptions(layers) + (["T symmetric (T' = T)"] if symmetric else [])
     try:
+        from .templates import check_template_shapes
+        check_template_shapes(con, alg, tin, "the input template")
+        check_template_shapes(con, alg, tout, "the claimed output template")
         got = apply_all(ev, layers, tin)
     except LemmaFailure as e:
         return Outcome("inconclusive", "symbolic (all d, n)", f"{e.where}: {e}", assumptions=assumptions,
@@ -153,9 +156,28 @@ def induction(con: Construction, alg: Algebra, rec) -> Outcome:
         return (None, fail(stage, mm, names(layers))) if mm else (F, None)
 
     sname = rec.state[0]
-    T = rec.letter
     Evaluator(con, alg)            # registers the construction's matrix letters in the algebra
+    try:
+        T = rec.letter
+    except ValueError as e:
+        return fail("setup", str(e), "(none)")
     P = rec.operands()
+    # an untied letter may appear in the step only: step l + 1 reads what step l wrote, which holds the value
+    # of iteration l, so a letter in the invariant (or the start, or the readout) would be read at the wrong one
+    untied_names = {L.name for L in con.letters if L.untied} | {L.name + "'" for L in con.letters if L.untied}
+    outside = {"invariant": set().union(*(p.letters() for v in rec.invariant(T).values() for p in v.values())),
+               "start": rec.start().letters(), "readout": rec.readout(T).letters()}
+    for part, lets in outside.items():
+        bad = sorted(lets & untied_names)
+        if bad:
+            return fail("setup", f"the untied letter(s) {', '.join(bad)} appear in the recursion's {part}; a "
+                                 "step lemma for one arbitrary value does not make the induction hold when "
+                                 "each iteration has its own", "(none)")
+    from .templates import check_template_shapes
+    try:
+        check_template_shapes(con, alg, inv(T), "the invariant")
+    except LemmaFailure as e:
+        return fail("setup", e, "(none)")
     # base
     F0, bad = derive("base", con.init, input_template(con, alg), False)
     if bad:

@@ -39,6 +39,9 @@ class Alphabet:
         """A letter of any shape (dimension names such as "d", "m", "1")."""
         if name in self.shape and self.shape[name] != tuple(shape):
             raise ValueError(f"letter {name} already has shape {self.shape[name]}, not {shape}")
+        if name in self.tr and (self.tr[name] == name) != bool(symmetric):
+            raise ValueError(f"letter {name} is already declared {'symmetric' if self.tr[name] == name else 'general'};"
+                             f" it cannot also be {'symmetric' if symmetric else 'general'}")
         if symmetric and shape[0] != shape[1]:
             raise ValueError(f"a symmetric letter must be square, {name} is {shape}")
         self._add(name, tuple(shape), name if symmetric else name + "'")

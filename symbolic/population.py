@@ -583,7 +583,10 @@ def certify_nonneg(expr, sizes: Sequence = (NSAMP, DIM), nonneg: Sequence = ()) 
     expr = sp.cancel(sp.together(sp.sympify(expr)))
     if expr == 0:
         return "nonneg"
-    sizes, nonneg = list(sizes), list(nonneg)
+    # a size given as a number is not a variable: substituting s -> s + 1 would rewrite every literal equal
+    # to it; keep only the symbolic sizes (numbers are already in the expression)
+    sizes = [s for s in sizes if isinstance(sp.sympify(s), sp.Symbol)]
+    nonneg = [s for s in nonneg if isinstance(sp.sympify(s), sp.Symbol)]
     free = expr.free_symbols - set(sizes) - set(nonneg)
     if free:
         return None

@@ -47,15 +47,18 @@ class Algebra:
         self._yv: dict[str, Poly] = {}
 
     def matrix(self, name: str, symmetric: bool = False, shape: tuple[str, str] = ("d", "d")) -> Poly:
-        """A state letter (the recursion's iterate)."""
-        if name not in self.mats:
-            self.mats[name] = self.ab.letter(name, shape, symmetric)
+        """A state letter (the recursion's iterate); asking again with another symmetry or shape is an
+        error, never a silent reuse."""
+        if name in self.params:
+            raise ValueError(f"{name} is a weight letter of the construction; a state cannot share its name")
+        self.mats[name] = self.ab.letter(name, shape, symmetric)
         return self.mats[name]
 
     def param(self, name: str, shape: tuple[str, str], symmetric: bool = False) -> Poly:
         """A matrix letter carried by the weights (a preconditioner, W_0, ...)."""
-        if name not in self.params:
-            self.params[name] = self.ab.letter(name, shape, symmetric)
+        if name in self.mats:
+            raise ValueError(f"{name} is the recursion's state letter; a weight cannot share its name")
+        self.params[name] = self.ab.letter(name, shape, symmetric)
         return self.params[name]
 
     def yvec(self, role: str) -> Poly:
@@ -119,6 +122,31 @@ class Template:
         return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+def _dim_name(size) -> str | None:
+    size = sp.sympify(size)
+    if size == 1:
+        return "1"
+    return size.name if isinstance(size, sp.Symbol) else None
+
+
+def check_block_shape(con: Construction, alg: Algebra, block: str, p: Poly, where: str) -> None:
+    """A block's polynomial must be a column of the block's size (a scalar for a size-1 block)."""
+    want = _dim_name(con.layout.size(block))
+    if want is None:
+        return
+    for (scal, w), _ in p.terms:
+        rows, cols = alg.ab.word_shape(w) if w else ("1", "1")
+        if (rows, cols) != (want, "1"):
+            raise LemmaFailure(f"block {block} has size {con.layout.size(block)} but would hold a {rows} x {cols} "
+                               f"quantity ({p})", where)
+
+
+def check_template_shapes(con: Construction, alg: Algebra, tpl: "Template", what: str) -> None:
+    for kind, blocks in tpl.kinds.items():
+        for b, p in blocks.items():
+            check_block_shape(con, alg, b, p, f"{what}, token kind '{kind}'")
+
+
 def position(tokens: TokenFormat, kind: str, role: str, alg: Algebra) -> sp.Expr:
     """1-based position in the sequence of the token of ``kind`` in ``role``:
     example i occupies positions P(i-1)+1 .. Pi (P kinds per example); the tail
@@ -148,7 +176,7 @@ class Evaluator:
         self.params = dict(params or {})
         self.moments = {"S": "S", "b": "b", "yy": alg.yy, "C": "C", "Yy": "Yy"}
         for L in con.letters:                       # the weights' matrix letters, with their shapes
-            alg.param(L.name, L.shape, L.symmetric)
+            alg.param(L.name, L.shape, L.symmetric)   # raises if the algebra knows the name otherwise
 
     # -- helpers ------------------------------------------------------------
     def _coef(self, c):
@@ -210,6 +238,7 @@ class Evaluator:
             upd = self._update(op, tpl, q, f"{where}, query token kind '{q}'")
             for b, p in upd.items():
                 self._no_key_role(p, f"{where}, query token kind '{q}', block {b}")
+                check_block_shape(self.con, self.alg, b, p, f"{where}, query token kind '{q}'")
                 new[q][b] = new[q].get(b, self.alg.zero()) + p
         return Template({k: {b: p for b, p in v.items() if p.terms} for k, v in new.items()})
 

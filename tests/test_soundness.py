@@ -1,5 +1,6 @@
 """Constructions built to fool the checker.  Each exploits a fault an
 adversarial review found; each must now be caught, at the mechanism."""
+import pytest
 import sympy as sp
 
 from numeric import checks
@@ -93,3 +94,88 @@ def test_an_error_term_that_vanishes_at_the_old_sizes_is_caught():
     assert new.verdict == "refuted" and new.data["counterexample"]["n"] in (1, 4)
     o = lemmas.induction(bad, alg, rec)
     assert o.verdict != "verified"             # and the symbolic proof, the primary evidence, fails too
+
+
+# ---------------------------------------------------------------- 3. found by the adversarial review
+from symbolic.layers import Bilinear, Linear, MatrixLetter, Mul, letter  # noqa: E402
+from numeric.checks import Recursion  # noqa: E402
+
+
+def _untied_trap():
+    """The step reads u = A w, written by the previous iteration with ITS A: an untied letter in the
+    invariant.  The step lemma holds for one arbitrary A, but the network is not the recursion."""
+    A = letter("A")
+    lay = Layout.of(("x", d), ("y", 1), ("one", 1), ("g", d), ("u", d), ("pred", 1))
+    tok = TokenFormat((TokenKind("ctx", (("x", "x"), ("y", "y"))),
+                       TokenKind("test", (("x", "x_test"), ("one", "one")), per_example=False)))
+    init = Layer("I", (Attention((Head(Bilinear.of({("one", "y"): 1}), Linear.of({("g", "x"): 1})),),
+                                 activation="linear", normalizer="none", keys=("ctx",), queries=("test",)),))
+    selfatt = Attention((Head(Bilinear.of({("x", "u"): 1, ("x", "g"): 1}), Linear.of({("pred", "one"): 1})),),
+                        activation="linear", normalizer="none", keys=("test",), queries=("test",))
+    step = Layer("S", (selfatt, MLP.linear(Linear.of({("u", "u"): A, ("u", "g"): A}), lay, queries=("test",))))
+    con = Construction("untied-trap", lay, tok, (init,), (step,), (), ("test", "pred"), (n,),
+                       (MatrixLetter("A", untied=True),))
+    alg = Algebra()
+    z = alg.z
+    Ap = alg.param("A", ("d", "d"))
+    inv = lambda w: {"ctx": {"x": alg.x["t"], "y": alg.const(alg.y["t"])},
+                     "test": {"x": z, "one": alg.const(1), "g": alg.b, "u": Ap * w, "pred": z.T * w}}
+    rec = Recursion(alg, start=alg.zero, step=lambda w, P: w + P["A"] * w + P["b"], readout=lambda w: z.T * w,
+                    invariant=inv, carrier=("test", "pred", "z", "left", 1), symmetric=False, state=("w", ("d", "1")))
+    return con, alg, rec, A
+
+
+def test_an_untied_letter_in_the_invariant_is_refused():
+    import random
+    con, alg, rec, A = _untied_trap()
+    o = lemmas.induction(con, alg, rec)
+    assert o.verdict != "verified" and "untied" in o.detail
+    rng = random.Random(1)
+    vals = lambda data: {A: [[[sp.Integer(rng.randint(-2, 2)) for _ in range(data.d)] for _ in range(data.d)]
+                             for _ in range(4)]}
+    assert checks.composition(con, rec, [(1, 2, 2)], vals).verdict == "refuted"     # the trap is real
+
+
+def test_a_letter_cannot_change_its_symmetry_silently():
+    alg = Algebra()
+    alg.param("A", ("d", "d"), symmetric=True)
+    with pytest.raises(ValueError, match="already declared symmetric"):
+        alg.param("A", ("d", "d"), symmetric=False)
+    with pytest.raises(ValueError, match="state letter|weight letter"):
+        alg.matrix("A")
+
+
+def test_a_weight_letter_may_not_take_a_data_name():
+    with pytest.raises(ValueError, match="reserved"):
+        Construction("clash", LAY, TOK, (), (), (), ("test", "pred"), (n,), (MatrixLetter("S"),))
+
+
+def test_a_block_cannot_hold_a_quantity_of_another_size():
+    lay = Layout.of(("x", d), ("o", d))
+    tok = TokenFormat((TokenKind("ctx", (("x", "x"),)), TokenKind("test", (("x", "x_test"),), per_example=False)))
+    con = Construction("mulshape", lay, tok, (), (), (Layer("M", (Mul("x", "x", "o", ("test",)),)),), ("test", "o"),
+                       (n,))
+    alg = Algebra()
+    tin = input_template(con, alg)
+    tout = Template({"ctx": {"x": alg.x["t"]}, "test": {"x": alg.z, "o": alg.z.T * alg.z}})
+    o = lemmas.layer_maps(con, alg, ["M"], tin, tout)
+    assert o.verdict != "verified" and "has size d" in o.detail
+
+
+def test_the_sign_certifier_does_not_rewrite_numeric_sizes():
+    from symbolic.population import certify_nonneg
+    dd = sp.Symbol("d")
+    assert certify_nonneg(5 * dd - 6, sizes=(5, dd)) is None          # -1 at d = 1
+    assert certify_nonneg(5 * dd - 4, sizes=(5, dd)) == "positive"
+
+
+def test_golden_records_see_assumptions_texts_and_constructions():
+    from theorems import golden
+    rec = golden.load("newton_k_plus_8")
+    import copy
+    new = copy.deepcopy(rec)
+    chk = new["variants"]["corrected"]["checks"]["induction: prediction = x_test' M_k X'y for all k"]
+    chk["assumptions"] = chk["assumptions"] + ["a new assumption"]
+    new["variants"]["corrected"]["construction"]["layers"][0]["cite"] = "changed"
+    lines = golden.diff(rec, new)
+    assert any("assumptions" in l for l in lines) and any("construction" in l for l in lines)

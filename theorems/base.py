@@ -62,6 +62,7 @@ class Parameter:
     default: str
     exact_policy: str                   # rational on every rational instance: used by the exact checks
     aliases: Mapping[str, tuple[str, str]] = field(default_factory=dict, hash=False, compare=False)
+    shape: tuple | None = None          # None: a scalar; (rows, cols) dimension names for a matrix letter
 
     @property
     def name(self) -> str:
@@ -74,6 +75,8 @@ class Parameter:
         a = self.aliases.get(a, (a,))[0]
         if a in self.policies:
             return a
+        if self.shape is not None:
+            raise ParameterError(f"{self.name} is a matrix: it takes one of {', '.join(self.policies)}, got {a!r}")
         try:
             q = Fraction(a)
         except (ValueError, ZeroDivisionError):

@@ -135,7 +135,7 @@ def run_claim(claim, run) -> Evidence:
     except UsageError:
         raise
     except Exception as e:
-        path = save_traceback(f"{run.theorem.id}-{claim.name}")
+        path = save_traceback(f"{getattr(run.theorem, 'id', 'claim')}-{claim.name}")
         o = Outcome("error", f"internal error in the {kind.name} checker",
                     f"{type(e).__name__}: {e} (traceback in {path})", {"traceback": path})
     return Evidence(claim.name, o.verdict, o.method, o.detail, claim.cite, claim.statement,
@@ -317,8 +317,8 @@ class _Parser(argparse.ArgumentParser):
 EXIT_HELP = "Exit 0: verified; 1: refuted; 2: usage or input error; 3: inconclusive; 4: internal error."
 
 
-def parser(thm=None) -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m theorems.check",
+def parser(thm=None, add_help=True) -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m theorems.check", add_help=add_help,
                 description="Check a theorem of the form 'a transformer with these weights implements this "
                             "algorithm in context'. " + EXIT_HELP)
     p.add_argument("theorem", nargs="?", help="theorem id (see --list)")
@@ -332,7 +332,7 @@ def parser(thm=None) -> argparse.ArgumentParser:
         pols = ", ".join(f"{name} ({pol.formula})" for name, pol in prm.policies.items())
         al = ", ".join(f"{a} = {t}" for a, (t, _) in prm.aliases.items())
         p.add_argument(f"--{prm.name}", help=f"{prm.help}: {pols}" + (f", aliases {al}" if al else "")
-                       + f", or a positive number (default {prm.default})")
+                       + ("" if prm.shape else ", or a positive number") + f" (default {prm.default})")
     p.add_argument("--precision", help="bits for ball / multiprecision arithmetic, 53..4096 "
                                        "(default max(256, 96 + 8k))")
     p.add_argument("--seed", help="seed of the sampled data, 0..2^63-1 (default 0)")
@@ -378,7 +378,7 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     try:
-        first, _ = parser().parse_known_args(argv)
+        first, _ = parser(add_help=False).parse_known_args(argv)
         thm = None
         if first.theorem and not first.list:
             try:

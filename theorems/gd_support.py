@@ -122,7 +122,7 @@ def matrix_parameter(symbol, shape: tuple[str, str], help_text: str, untied: boo
         pols["identity"] = Policy("scaled identity", "the isotropic choice", policy("identity"), batch("identity"))
     if zero_ok:
         pols["zero"] = Policy("0", "all zeros (the experiments' choice)", policy("zero"), batch("zero"))
-    return Parameter(symbol, help_text, pols, "random", "random")
+    return Parameter(symbol, help_text, pols, "random", "random", shape=tuple(shape))
 
 
 class _BatchData:

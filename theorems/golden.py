@@ -42,16 +42,23 @@ def _exact(e) -> dict:
         if key in e.data:
             out[key] = e.data[key]
     if "lemmas" in e.data:
-        out["lemmas"] = [{"lemma": l.get("lemma"), "status": l.get("status"), "latex": l.get("latex", "")}
-                         for l in e.data["lemmas"]]
+        out["lemmas"] = [{"lemma": l.get("lemma"), "status": l.get("status"), "latex": l.get("latex", ""),
+                          "detail": l.get("detail", "")} for l in e.data["lemmas"]]
     where = {k: v for k, v in (e.data.get("where") or {}).items() if k in ("layer", "kind", "block", "term", "stage")}
     if where:
         out["where"] = where
     return json.loads(json.dumps(out, default=str))
 
 
+DETERMINISTIC = ("symbolic", "count", "exact (all", "exact for")   # methods whose detail text is exact
+
+
 def _check(e) -> dict:
-    return {"verdict": e.verdict, "method": _norm_method(e.method), "statement": e.statement, "exact": _exact(e)}
+    out = {"verdict": e.verdict, "method": _norm_method(e.method), "statement": e.statement,
+           "text": e.data.get("text", ""), "assumptions": list(e.assumptions), "exact": _exact(e)}
+    if str(e.method).startswith(DETERMINISTIC):
+        out["detail"] = e.detail          # symbolic findings are exact text; numeric ones carry bounds
+    return out
 
 
 def record(result) -> dict:
@@ -63,11 +70,15 @@ def record(result) -> dict:
         "theorem": result.theorem,
         "verdict": result.verdict,
         "verdict_basis": result.verdict_basis,
-        "variants": {v.name: {"role": v.role, "verdict": v.verdict, "checks": {e.claim: _check(e) for e in v.checks}}
+        "variants": {v.name: {"role": v.role, "verdict": v.verdict, "construction": v.construction,
+                              "checks": {e.claim: _check(e) for e in v.checks}}
                      for v in result.variants},
+        "parameters": {k: {"policy": p.get("policy"), "formula": p.get("formula")}
+                       for k, p in (result.parameters or {}).items()},
+        "notes": list(result.notes),
         "claims": {e.claim: _check(e) for e in result.claims},
-        "errata": [{"where": x.get("where"), "claim": x.get("claim"), "printed": x.get("printed")}
-                   for x in result.errata],
+        "errata": [{"where": x.get("where"), "claim": x.get("claim"), "printed": x.get("printed"),
+                    "finding": x.get("finding")} for x in result.errata],
         "numbers": {"rtol": RTOL, "per_layer": per_layer},
     }
 

@@ -230,7 +230,7 @@ def variant_claims(var_name: str, con: Construction, alg) -> list[Claim]:
     # what the network is claimed to compute, stated once for every check that compares with it
     rec = Recursion(alg, start=lambda: alg.const(alpha) * alg.S, step=lambda M, P: newton_step(M, P["S"]),
                     readout=lambda T: alg.z.T * T * alg.b, invariant=inv,
-                    carrier=(con.tokens.kinds[0].name, "Tx", "x_t"), symmetric=True)
+                    carrier=(con.tokens.kinds[0].name, "Tx", "x_t"), symmetric=True, state=("M", ("d", "d")))
     claims = []
     if var_name == "printed":
         claims += printed_layer_claims(alg)
