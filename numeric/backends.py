@@ -88,8 +88,55 @@ class Backend:
         f = self.relu_scalar if activation == "relu" else (lambda v: v)
         return self.matrix([[c * f(A[i, j]) if M[i][j] else z for j in range(k)] for i in range(r)])
 
+    # precision-aware decisions: a check asks its backend, it never types a tolerance
+    bits = 53
+
+    def tolerance(self, scale: float = 1.0) -> float:
+        """The largest difference this backend cannot tell from 0 at ``scale``: 0 when exact,
+        2^(-bits/4) * scale for multiprecision balls and floats (a quarter of the bits: the
+        balls and rounding widen over a long network), sqrt(eps) * scale for float64."""
+        if self.exact:
+            return 0.0
+        if self.bits <= 53:
+            return 2.0 ** -26 * scale
+        return 2.0 ** (-(self.bits // 4)) * scale
+
+    def eigvalsh(self, rows) -> list:
+        """Eigenvalues (ascending) of a symmetric matrix given as rows of exact or float
+        numbers, at this backend's precision (mpmath's Jacobi method)."""
+        return eigh(rows, max(self.bits, 53))[0]
+
+    def solve(self, rows, rhs) -> list:
+        """The solution of A x = rhs (rows of numbers) at this backend's precision."""
+        import mpmath
+        with mpmath.mp.workprec(max(self.bits, 53) + 16):
+            x = mpmath.lu_solve(_mpmat(rows), mpmath.matrix([[_mpf(v)] for v in rhs]))
+            return [x[i] for i in range(len(rhs))]
+
     def identity(self, n: int):
         return self.matrix([[self.num(1 if i == j else 0) for j in range(n)] for i in range(n)])
+
+def _mpf(v):
+    import mpmath
+    if isinstance(v, (int, float)) or isinstance(v, mpmath.mpf):
+        return mpmath.mpf(v)
+    q = sp.Rational(v)
+    return mpmath.mpf(int(q.p)) / int(q.q)
+
+
+def _mpmat(rows):
+    import mpmath
+    return mpmath.matrix([[_mpf(v) for v in r] for r in rows])
+
+
+def eigh(rows, bits: int):
+    """(eigenvalues ascending, eigenvectors as columns) of a symmetric matrix at ``bits``."""
+    import mpmath
+    with mpmath.mp.workprec(bits):
+        ev, V = mpmath.eigsy(_mpmat(rows))
+        order = sorted(range(len(ev)), key=lambda i: ev[i])
+        return [ev[i] for i in order], [V[:, i] for i in order]
+
 
 class ExactBackend(Backend):
     """Rationals (python-flint fmpq_mat): exact equality, no tolerance."""

@@ -17,7 +17,7 @@ from symbolic.templates import Algebra, Template
 
 from dataclasses import dataclass
 
-from .backends import ArbBackend, ExactBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
+from .backends import ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
 from .data import exact_moments, small_integers
 from .forward import Data, Network
 from .recursions import gd, moments, predict
@@ -514,7 +514,7 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
                        f"nonzero amount{pred}", {"table": table}, where={"iteration": e["iteration"]}), table
     worst = max(max(r.get("pred_bound", 0.0), r["carrier_bound"]) for r in table)
     scale = 1.0 + max((abs(r.get("recursion", 0.0)) for r in table), default=0.0)
-    tol = 2.0 ** (-(bits // 4)) * scale
+    tol = be.tolerance(scale)
     if not worst <= tol:
         return Outcome("inconclusive", method,
                        f"d={data.d}, n={data.n}, k={k}: every difference ball contains 0, but the certified bound "
@@ -528,7 +528,7 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
 
 
 def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, batch: int, seed: int,
-                  params_for: Callable, policy_text: str = "", tol: float = 1e-8,
+                  params_for: Callable, policy_text: str = "", tol: float | None = None,
                   first: Data | None = None) -> Outcome:
     """The construction and the recursion on a batch of prompts at once, in
     float64 (torch; CUDA when present): ``first`` (the user's prompt, if any)
@@ -541,6 +541,7 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
         return Outcome("inconclusive", "float64 batch (torch)", "torch is not installed (pip install torch==2.13.0, "
                        "then the project's [torch] extra); the batch check was skipped", {"batch": batch})
     torch = be.torch
+    tol = be.tolerance() if tol is None else tol
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
     y = (X @ torch.randn(batch, d, 1, generator=g, dtype=torch.float64))[..., 0]
@@ -594,13 +595,10 @@ def float64_predictions(con, rec: Recursion, data: Data, k, params: dict) -> tup
 
 # ---------------------------------------------------------------- OLS and the GD baseline
 def spectrum(data: Data, bits: int) -> tuple:
-    import mpmath
-    with mpmath.mp.workprec(bits):
-        X = mpmath.matrix(data.X)
-        S = X.T * X
-        ev = mpmath.eigsy(S, eigvals_only=True)
-        ev = sorted([ev[i] for i in range(len(ev))])
-        return ev[0], ev[-1]
+    """(lambda_min, lambda_max) of S = X'X at ``bits``, from the backend's eigenvalues."""
+    S, _ = exact_moments(data)
+    ev = MPBackend(bits).eigvalsh(S.tolist())
+    return ev[0], ev[-1]
 
 
 def ols_min_norm(data: Data, bits: int):
@@ -608,20 +606,20 @@ def ols_min_norm(data: Data, bits: int):
     eigendecomposition of S at ``bits`` precision; eigenvalues below
     lambda_max * 2^(-bits/2) count as zero."""
     import mpmath
+    from .backends import eigh
+    S, b = exact_moments(data)
+    ev, V = eigh(S.tolist(), bits)
     with mpmath.mp.workprec(bits):
-        X = mpmath.matrix(data.X)
-        S = X.T * X
-        b = X.T * mpmath.matrix([[v] for v in data.y])
-        ev, V = mpmath.eigsy(S)
-        top = max(abs(ev[i]) for i in range(data.d))
+        bm = mpmath.matrix([[mpmath.mpf(int(v.p)) / int(v.q)] for v in b])
+        top = max(abs(e) for e in ev)
         tol = top * mpmath.mpf(2) ** (-bits // 2)
         w = mpmath.matrix(data.d, 1)
-        for i in range(data.d):
-            if ev[i] > tol:
-                v = V[:, i]
-                w += v * ((v.T * b)[0, 0] / ev[i])
-        z = mpmath.matrix([data.x_test])
-        return (z * w)[0, 0], int(sum(1 for i in range(data.d) if ev[i] > tol))
+        for e, v in zip(ev, V):
+            if e > tol:
+                w += v * ((v.T * bm)[0, 0] / e)
+        z = mpmath.matrix([[mpmath.mpf(x) if isinstance(x, float) else mpmath.mpf(int(sp.Rational(x).p)) /
+                            int(sp.Rational(x).q) for x in data.x_test]])
+        return (z * w)[0, 0], int(sum(1 for e in ev if e > tol))
 
 
 def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: int, con=None) -> dict:

@@ -9,8 +9,8 @@ Semantics (defined once; every evaluator implements exactly this):
   softmax over the keys (then ``c`` is 1).  Keys are the tokens whose kind is in
   ``keys`` (``causal=True`` additionally keeps j <= t).
 * ``MLP``: ``h <- h + W2 act(W1 h)`` token-wise, act linear or ReLU.
-* ``Mov`` / ``Mul``: borrowed primitives (Akyurek et al. 2023, Prop. B.4 in Fu
-  et al.) with their *ideal* semantics.  They are assumptions, listed in every
+* ``Mov`` / ``Mul``: borrowed primitives (a theorem module names their source)
+  with their *ideal* semantics.  They are assumptions, listed in every
   verdict that rests on them.
 
 A weight is a :class:`BlockMap`: entries ``(out_block, in_block) -> c``.  An
@@ -37,7 +37,7 @@ Activation = Literal["relu", "linear", "softmax"]
 
 
 # names the symbolic engine gives the data (moments, roles); a weight letter may not take one
-RESERVED_LETTERS = frozenset({"S", "b", "z", "C", "Yy", "x_t", "x_j", "x_n", "y_t", "y_j", "y_n"})
+RESERVED_LETTERS = frozenset({"I", "S", "b", "z", "C", "Yy", "x_t", "x_j", "x_n", "y_t", "y_j", "y_n"})
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ class Mov(Op):
     dst: str
     queries: tuple[str, ...]
     exact_in_source: bool = False
-    source: str = "Akyurek et al. (2023), mov; Fu et al. Prop. B.4"
+    source: str = "a borrowed primitive"      # where it comes from: the theorem module says
     kind: str = field(default="mov", init=False)
     borrowed = True
 
@@ -407,7 +407,7 @@ class Mul(Op):
     out: str
     queries: tuple[str, ...]
     exact_in_source: bool = False
-    source: str = "Akyurek et al. (2023), mul (GeLU approximation, their Lemma 4); Fu et al. Prop. B.4"
+    source: str = "a borrowed primitive"      # where it comes from: the theorem module says
     kind: str = field(default="mul", init=False)
     borrowed = True
 

@@ -26,6 +26,13 @@ class Alphabet:
     def __init__(self):
         self.shape: dict[str, tuple[str, str]] = {}
         self.tr: dict[str, str] = {}
+        self.identities: set[str] = set()
+
+    def identity(self, name: str = "I", dim: str = "d") -> "Poly":
+        """The identity matrix of size ``dim``: dropped from every product it is part of."""
+        self._add(name, (dim, dim), name)
+        self.identities.add(name)
+        return Poly.letter(name, self)
 
     def matrix(self, name: str, symmetric: bool = False) -> "Poly":
         self._add(name, ("d", "d"), name if symmetric else name + "'")
@@ -99,6 +106,9 @@ class Poly:
 
     @staticmethod
     def _term(scalars: Iterable[Word], word: Word, c, ab: Alphabet) -> "Poly":
+        if ab.identities:
+            word = _drop_identity(word, ab)
+            scalars = [_drop_identity(s, ab) for s in scalars]
         scal = [ab.canon_scalar(s) for s in scalars if s]
         if word and ab.word_shape(word) == ("1", "1"):
             scal.append(ab.canon_scalar(word))
@@ -295,6 +305,14 @@ class Poly:
                 m = sp.Matrix([[val]]) if one is None else one * val
             total = m if total is None else total + m
         return total
+
+
+def _drop_identity(w: Word, ab: Alphabet) -> Word:
+    """I u = u I = u: identity letters vanish from a product, unless the product is the identity alone."""
+    if not any(x in ab.identities for x in w):
+        return w
+    rest = tuple(x for x in w if x not in ab.identities)
+    return rest if rest else (next(x for x in w if x in ab.identities),)
 
 
 def _lift(p, ab) -> Poly:

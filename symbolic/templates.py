@@ -32,6 +32,7 @@ class Algebra:
 
     def __init__(self):
         ab = self.ab = Alphabet()
+        self.I = ab.identity("I", "d")            # the d x d identity
         self.S = ab.matrix("S", symmetric=True)   # X'X
         self.b = ab.vector("b")                    # X'y
         self.z = ab.vector("z")                    # x_test

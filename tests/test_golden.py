@@ -36,3 +36,16 @@ def test_numbers_compare_at_the_stated_tolerance():
     far = {"numbers": {"per_layer": [{"network": 1.0 + 1e-6}]}}
     assert golden.diff(a, near) == []
     assert golden.diff(a, far) and "network" in golden.diff(a, far)[0]
+
+
+def test_the_printed_variant_is_pinned(monkeypatch):
+    """Issue: turning the printed variant's sign into the corrected one made its refuted checks verified and
+    removed two errata with exit 0 unchanged.  The golden record catches exactly that."""
+    from dataclasses import replace
+    from theorems import newton_k_plus_8 as fu
+    forged = replace(fu.THEOREM.variant("printed"), build=lambda: fu.printed_like(-1, "printed"))
+    thm = replace(fu.THEOREM, variants=tuple(forged if v.name == "printed" else v for v in fu.THEOREM.variants))
+    monkeypatch.setattr(fu, "THEOREM", thm)
+    lines = golden.compare("newton_k_plus_8")
+    assert any(l.startswith("variants / printed / verdict") for l in lines), lines
+    assert any(l.startswith("errata") for l in lines), lines

@@ -134,3 +134,13 @@ def test_sum_rule_pairs_two_scalars(ab):
     # a scalar holding x_j twice is not a pair of scalars
     with pytest.raises(SumError):
         sum_over_examples((xj.T * A * xj) * (w.T * xt), "x_j", yj, MOM, n)
+
+
+def test_identity_is_a_real_block(ab):
+    I = ab.identity("I", "d")
+    T, S, xt = L(ab, "T"), L(ab, "S"), L(ab, "x_t")
+    g = sp.Symbol("gamma")
+    assert (I - S.scale(g)) * xt == xt - (S * xt).scale(g)
+    assert I * T == T and T * I == T and I * I == I
+    assert (xt.T * I * xt) == xt.T * xt
+    assert not (I == T)                      # negative: the identity is not an arbitrary matrix

@@ -32,6 +32,8 @@ from theorems.kinds import (Certified, ClosedForm, ClosedFormDegree, Composition
 from theorems.newton_schulz import NewtonConvergence, alpha_parameter
 
 alpha = sp.Symbol("alpha", positive=True)
+MOV_SOURCE = "Akyurek et al. (2023), mov; Fu et al. Prop. B.4"
+MUL_SOURCE = "Akyurek et al. (2023), mul (GeLU approximation, their Lemma 4); Fu et al. Prop. B.4"
 n = sp.Symbol("n", positive=True, integer=True)
 half = sp.Rational(1, 2)
 
@@ -104,12 +106,12 @@ def printed_like(value_sign_2: int, name: str, newton_keys=("x",)) -> Constructi
     sum_heads = (Head(BlockMap.of({("one", "one"): 1}), BlockMap.of({("w", "Tyx"): n})),
                  Head(BlockMap.of({("one", "one"): -1}), BlockMap.of({("w", "Tyx"): n})))
     readout = (
-        Layer("R-1", (Mov("Tx", "Tx", ("y",)),), "eq. (33)", "mov T x_j into the following y-column"),
-        Layer("R-2", (Mul("y", "Tx", "Tyx", ("y",)),), "eq. (33)", "mul: T y_j x_j in each y-column"),
+        Layer("R-1", (Mov("Tx", "Tx", ("y",), source=MOV_SOURCE),), "eq. (33)", "mov T x_j into the following y-column"),
+        Layer("R-2", (Mul("y", "Tx", "Tyx", ("y",), source=MUL_SOURCE),), "eq. (33)", "mul: T y_j x_j in each y-column"),
         Layer("R-3", (Attention(sum_heads, keys=("y",)),), "Lemma B.3, eqs. (19), (34)",
               "sum over the y-columns: Q1 = K1 = Q2 = E, K2 = -K1, V1 = V2 = nI"),
-        Layer("R-4", (Mov("w", "w2", ("test",)),), "eq. (35)", "mov w into the x_test column"),
-        Layer("R-5", (Mul("w2", "x", "pred", ("test",)),), "eq. (35)", "mul: <w, x_test>"),
+        Layer("R-4", (Mov("w", "w2", ("test",), source=MOV_SOURCE),), "eq. (35)", "mov w into the x_test column"),
+        Layer("R-5", (Mul("w2", "x", "pred", ("test",), source=MUL_SOURCE),), "eq. (35)", "mul: <w, x_test>"),
     )
     step = (newton_layer(value_sign_2, newton_keys, lay),)
     return Construction(name, lay, PRINTED_TOKENS, init, step, readout, ("test", "pred"), (alpha, n))
