@@ -8,6 +8,7 @@ import time
 import pytest
 import sympy as sp
 
+from brute import std_normal_expectation
 from symbolic.gaussian import (
     DIM, NSAMP, I, GaussianSpace, InverseRelation, Normaliser, TracePoly,
     gradient, matrix, taylor_coefficient, trace, wishart_trace_moment,
@@ -23,22 +24,6 @@ H = matrix("H")
 
 
 # ----------------------------------------------------------- helpers -----
-
-def std_normal_expectation(expr, zs):
-    """E[expr] for zs iid N(0,1): expand into monomials and use
-    E z^k = (k-1)!! (k even), 0 (k odd).  Independent of the engine."""
-    P = sp.Poly(sp.expand(expr), *zs)
-    total = sp.Integer(0)
-    for mon, c in P.terms():
-        m = sp.Integer(1)
-        for k in mon:
-            if k % 2:
-                m = 0
-                break
-            m *= sp.factorial2(k - 1)
-        total += c * m
-    return total
-
 
 def gaussian_vec(name, L):
     """x = L z with z ~ N(0, I): a concrete N(0, L L') vector and its z's."""

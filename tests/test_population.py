@@ -18,6 +18,7 @@ from symbolic.gaussian import DIM as d, NSAMP as n, trace
 from symbolic.ncalg import Poly
 from theorems import kinds as K
 from theorems import population_kinds as pk
+from brute import std_normal_expectation
 
 eta, s2, a = sp.symbols("eta sigma2 a")
 Sig = g.matrix("Sigma", symmetric=True)
@@ -32,21 +33,6 @@ def letters():
 
 
 # ------------------------------------------------------------- helpers ---
-
-def std_normal_expectation(expr, zs):
-    """E[expr] for zs iid N(0,1), by expanding into monomials (E z^k = (k-1)!!)."""
-    P = sp.Poly(sp.expand(expr), *zs)
-    total = sp.Integer(0)
-    for mon, c in P.terms():
-        m = sp.Integer(1)
-        for k in mon:
-            if k % 2:
-                m = 0
-                break
-            m *= sp.factorial2(k - 1)
-        total += c * m
-    return sp.expand(total)
-
 
 def word_value(word, mats, Shat):
     dd = Shat.rows

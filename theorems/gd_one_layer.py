@@ -32,7 +32,7 @@ from symbolic.layers import (MLP, Attention, Bilinear, BlockMap, Construction, H
 from symbolic.layout import Layout, d, m
 from theorems.base import Claim, Theorem, Variant
 from theorems.gd_support import matrix_parameter, step_size
-from theorems.kinds import Certified, ClosedFormAllK, Composition, Float64Batch, Induction, LayerMaps, Width
+from theorems.kinds import ClosedFormAllK, Induction, LayerMaps, Width, network_claims
 
 eta = sp.Symbol("eta", positive=True)
 gamma = sp.Symbol("gamma", positive=True)
@@ -147,13 +147,7 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
         Claim("K layers = K steps of GD from W_0, for all K", "Section 3, 'Multiple steps'; Prop. 1",
               r"$\hat y = W_K x_{\mathrm{test}}$, $W_{l+1} = W_l - \frac{\eta}{N}\sum_i (W_l x_i - y_i) x_i^\top$, "
               r"$W_0$ " + ("general" if general else "$= 0$"), Induction(rec)),
-        Claim("exact composition at small sizes", "Prop. 1; Section 3",
-              "the composed network equals K GD steps exactly, every layer and the prediction", Composition(rec)),
-        Claim("certified at realistic size", "Prop. 1; Section 3",
-              "ball arithmetic encloses |network - GD| at the run's d, n, k", Certified(rec)),
-        Claim("float64 on a batch of prompts", "Prop. 1; Section 3",
-              "the same network on many sampled prompts at once, in float64", Float64Batch(rec, 64),
-              statement=False),
+        *network_claims(rec, "Prop. 1; Section 3", "K GD steps"),
         Claim("hidden width", "Prop. 1", r"$N_x + 2N_y$ (tokens $(x_j, y_j)$ and the read-out)", Width(d)),
     ]
     return claims

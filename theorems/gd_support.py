@@ -25,6 +25,13 @@ def _trace(data) -> sp.Rational:
     return t
 
 
+def n_over_trace(data) -> sp.Rational:
+    """n / tr(X'X) (1 when X = 0): the scale of a preconditioner close to a stable GD step."""
+    S, _ = exact_moments(data)
+    t = S.trace()
+    return sp.Integer(data.n) / t if t != 0 else sp.Integer(1)
+
+
 def _eta_trace(data, bits):
     return sp.Integer(data.n) / _trace(data)
 

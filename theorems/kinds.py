@@ -279,3 +279,18 @@ def _check_closed_form_degree(spec: ClosedFormDegree, run: Run):
 def _check_closed_form_all_k(spec: ClosedFormAllK, run: Run):
     from symbolic import lemmas
     return lemmas.closed_form_all_k(spec.closed, spec.start, spec.step, spec.var, spec.K)
+
+
+def network_claims(rec, cite: str, what: str = "the recursion") -> list:
+    """The numeric cross-checks every construction with a recursion gets: the exact composition at small
+    sizes, certified balls at the run's sizes, and (supporting only) a float64 batch."""
+    from .base import Claim
+    return [
+        Claim("exact composition at small sizes", cite,
+              f"the composed network equals {what} exactly, every step and the prediction", Composition(rec)),
+        Claim("certified at realistic size", cite,
+              f"ball arithmetic encloses |network - {what}| at the run's sizes", Certified(rec)),
+        Claim("float64 on a batch of prompts", cite,
+              "the same network on many sampled prompts at once, in float64", Float64Batch(rec, 64),
+              statement=False),
+    ]

@@ -19,8 +19,8 @@ import sympy as sp
 from symbolic.layers import MatrixLetter
 from symbolic.layout import d
 from theorems.base import Claim, Theorem, Variant
-from theorems.gd_support import matrix_parameter, pgd_recursion, sparse_construction
-from theorems.kinds import Certified, Composition, Float64Batch, Induction, LayerCount, Width
+from theorems.gd_support import matrix_parameter, n_over_trace, pgd_recursion, sparse_construction
+from theorems.kinds import Induction, LayerCount, Width, network_claims
 
 A = sp.Symbol("A", commutative=False)
 RECON = "reconstruction (no full text stored)"
@@ -40,11 +40,7 @@ def variant_claims(name, con, alg):
               f"{RECON}: Proposition 3.1",
               r"$\hat y_L = \langle x_q, w_L\rangle$, $w_{t+1} = w_t - A^\top \frac1n X^\top (X w_t - y)$, $w_0 = 0$",
               Induction(rec)),
-        Claim("exact composition at small sizes", RECON, "the looped network equals the recursion exactly",
-              Composition(rec)),
-        Claim("certified at realistic size", RECON, "ball arithmetic encloses |network - recursion|", Certified(rec)),
-        Claim("float64 on a batch of prompts", RECON, "the same network on sampled prompts in float64",
-              Float64Batch(rec, 64), statement=False),
+        *network_claims(rec, RECON),
         Claim("one layer, looped", RECON, r"$L$ applications of one layer, then the read-out",
               LayerCount(sp.Symbol("k") + 1)),
         Claim("hidden width", RECON, r"$d + 1$ (plus the read-out)", Width(d)),
@@ -82,7 +78,7 @@ THEOREM = Theorem(
     defaults={"k": 6, "d": 10, "n": 20, "precision": 256, "seed": 0},
     basis=("looped", "looped-symmetric"),
     parameters=(matrix_parameter(A, ("d", "d"), "the shared preconditioner A",
-                                 scale=lambda data: sp.Integer(data.n) / (_tr(data)), zero_ok=False),),
+                                 scale=n_over_trace, zero_ok=False),),
     step_name="loop (preconditioned GD step)",
     recursion_name="preconditioned gradient descent",
     golden={"k": 3, "d": 3, "n": 5, "seed": 0},
@@ -96,8 +92,3 @@ THEOREM = Theorem(
     ),
 )
 
-
-def _tr(data):
-    from numeric.data import exact_moments
-    t = exact_moments(data)[0].trace()
-    return t if t != 0 else sp.Integer(1)

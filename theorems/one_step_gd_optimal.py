@@ -22,7 +22,7 @@ from symbolic.layers import (Attention, Bilinear, Construction, Head, Layer, Lin
 from symbolic.layout import Layout, d
 from theorems.base import Claim, Theorem, Variant
 from theorems.gd_support import step_size
-from theorems.kinds import Certified, Composition, Float64Batch, Induction, LayerCount, Width
+from theorems.kinds import Induction, LayerCount, Width, network_claims
 
 eta = sp.Symbol("eta", positive=True)
 n = sp.Symbol("n", positive=True, integer=True)
@@ -56,11 +56,7 @@ def variant_claims(name, con, alg):
         Claim("the layer is one GD step from 0", f"{RECON}; CF1 of the GD family",
               r"$\hat y = \langle x_q, w_1\rangle$, $w_1 = \frac{\eta}{n} X^\top y$ (one GD step from 0 on "
               r"$\frac{1}{2n}\|Xw - y\|^2$)", Induction(rec)),
-        Claim("exact composition at small sizes", RECON, "the network equals one GD step exactly", Composition(rec)),
-        Claim("certified at realistic size", RECON, "ball arithmetic encloses |network - one GD step|",
-              Certified(rec)),
-        Claim("float64 on a batch of prompts", RECON, "the same network on sampled prompts in float64",
-              Float64Batch(rec, 64), statement=False),
+        *network_claims(rec, RECON, "one GD step"),
         Claim("one layer", RECON, "one layer of linear self-attention", LayerCount(sp.Integer(1))),
         Claim("hidden width", RECON, r"$d + 1$", Width(d)),
     ]

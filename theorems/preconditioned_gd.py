@@ -27,8 +27,8 @@ import sympy as sp
 from symbolic.layers import MatrixLetter
 from symbolic.layout import d
 from theorems.base import Claim, Theorem, Variant
-from theorems.gd_support import matrix_parameter, pgd_recursion, sparse_construction
-from theorems.kinds import Certified, Composition, Float64Batch, Induction, LayerCount, Width
+from theorems.gd_support import matrix_parameter, n_over_trace, pgd_recursion, sparse_construction
+from theorems.kinds import Induction, LayerCount, Width, network_claims
 
 n = sp.Symbol("n", positive=True, integer=True)
 A = sp.Symbol("A", commutative=False)
@@ -54,12 +54,7 @@ def variant_claims(name: str, con, alg) -> list[Claim]:
                   Induction(rec), root=name == "printed")
     return [
         lemma,
-        Claim("exact composition at small sizes", "Lemma 1",
-              "the composed network equals the recursion exactly, every layer and the prediction", Composition(rec)),
-        Claim("certified at realistic size", "Lemma 1",
-              "ball arithmetic encloses |network - recursion| at the run's d, n, L", Certified(rec)),
-        Claim("float64 on a batch of prompts", "Lemma 1", "the same network on sampled prompts in float64",
-              Float64Batch(rec, 64), statement=False),
+        *network_claims(rec, "Lemma 1"),
         Claim("number of layers", "Section 2, eq. (4)", r"$L$ layers (one per step) and the read-out",
               LayerCount(sp.Symbol("k") + 1)),
         Claim("hidden width", "eq. (3)", r"$d + 1$ (plus the read-out)", Width(d)),
@@ -104,7 +99,7 @@ THEOREM = Theorem(
     defaults={"k": 6, "d": 10, "n": 20, "precision": 256, "seed": 0},
     basis=("corrected", "symmetric"),
     parameters=(matrix_parameter(A, ("d", "d"), "the preconditioners A_l (one per layer)", untied=True,
-                                 scale=lambda data: sp.Integer(data.n) / _tr(data), zero_ok=False),),
+                                 scale=n_over_trace, zero_ok=False),),
     step_name="layer (preconditioned GD step)",
     recursion_name="preconditioned gradient descent",
     golden={"k": 3, "d": 3, "n": 5, "seed": 0},
@@ -121,8 +116,3 @@ THEOREM = Theorem(
     ),
 )
 
-
-def _tr(data):
-    from numeric.data import exact_moments
-    t = exact_moments(data)[0].trace()
-    return t if t != 0 else sp.Integer(1)
