@@ -499,6 +499,7 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
                    "carrier_contains_zero": all(x.contains(0) for x in cd)}
             if "pred_diff" in r:
                 row.update({"network": be.to_float(r["pred_net"]), "recursion": be.to_float(r["pred_rec"]),
+                            "network_radius": _up(r["pred_net"].rad()), "recursion_radius": _up(r["pred_rec"].rad()),
                             "pred_bound": _up(r["pred_diff"]), "pred_contains_zero": bool(r["pred_diff"].contains(0))})
             table.append(row)
             if not (row["carrier_contains_zero"] and row.get("pred_contains_zero", True)):
@@ -519,7 +520,7 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
         return Outcome("inconclusive", method,
                        f"d={data.d}, n={data.n}, k={k}: every difference ball contains 0, but the certified bound "
                        f"{worst:.3g} exceeds 2^-{bits // 4} x (1 + |prediction|) = {tol:.3g}: the precision is too low "
-                       "to separate network and recursion; raise --precision", {"table": table, "max_bound": worst}), table
+                       "to separate network and recursion", {"table": table, "max_bound": worst}), table
     return Outcome("verified", method,
                    f"d={data.d}, n={data.n}, k={k}: |network - recursion| <= {worst:.3g} (certified) for every "
                    "carrier entry after every step layer" + (" and for the prediction read out there" if readout_each
@@ -542,6 +543,14 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
                        "then the project's [torch] extra); the batch check was skipped", {"batch": batch})
     torch = be.torch
     tol = be.tolerance() if tol is None else tol
+    method = f"float64 batch (torch, {be.device}), {batch} prompts"
+    if first is not None:
+        big = max(abs(float(v)) for r in first.X for v in r) if first.X else 0.0
+        if big * big * max(first.n, 1) > 1e300:
+            return Outcome("inconclusive", method,
+                           f"your prompt's entries reach {big:.3g}, so X'X (about {big * big * first.n:.3g}) overflows "
+                           "float64 (largest 1.8e308): float64 cannot run this prompt; the exact and certified checks "
+                           "do", {"batch": batch, "overflow": True})
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
     y = (X @ torch.randn(batch, d, 1, generator=g, dtype=torch.float64))[..., 0]
@@ -557,7 +566,8 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     params = params_for(S)
     coeffs = {**scalar_params(params), rec.alg.n: n}
     net = Network(con, d, n, be, params)
-    pred_net, _ = net.run(data, k, keep=False)
+    with be.threads(1):
+        pred_net, _ = net.run(data, k, keep=False)
     lets = lambda it: letter_values(con, params, it, be)
     Ms = rec.iterates({"S": S, "b": b, "C": be.T(b)}, k, coeffs, be, letters_for=lets)
     zt = be.matrix([[v] for v in data.x_test])
@@ -571,7 +581,6 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     worst = int(torch.argmax(rel))
     stats = {"batch": batch, "device": be.device, "max_abs": float(err.max()), "max_rel": float(rel.max()),
              "median_rel": float(rel.median()), "tolerance": tol, "nonfinite": int((~torch.isfinite(pred_net)).sum())}
-    method = f"float64 batch (torch, {be.device}), {batch} prompts"
     verdict = "verified" if float(rel.max()) <= tol else "inconclusive"   # floats alone never refute
     over = f"; the network overflows on {stats['nonfinite']} prompts" if stats["nonfinite"] else ""
     return Outcome(verdict, method,
@@ -634,14 +643,17 @@ def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: 
         coeffs = {**scalar_params(params), rec.alg.n: data.n}
         z = be.matrix([[v] for v in data.x_test])
         lets = (lambda it: letter_values(con, params, it, be)) if con is not None else None
-        rec_err = [float(abs(rec.prediction(M, z, b, coeffs, be, letters=lets(max(i, 1)) if lets else None) - ols).mid())
-                   for i, M in enumerate(rec.iterates({"S": S, "b": b, "C": be.T(b)}, kmax, coeffs, be,
-                                                      letters_for=lets))]
+        rec_err = []
+        for i, M in enumerate(rec.iterates({"S": S, "b": b, "C": be.T(b)}, kmax, coeffs, be, letters_for=lets)):
+            e = abs(rec.prediction(M, z, b, coeffs, be, letters=lets(max(i, 1)) if lets else None) - ols)
+            # a ball too wide to locate the value is not a value: it is left out (None), never plotted
+            rec_err.append(float(e.mid()) if float(e.rad()) <= 0.5 * abs(float(e.mid())) + 1e-300 else None)
         out = {"ols": float(ols_mp), "rank": rank, "recursion": rec_err,
                "lambda_min": float(lo), "lambda_max": float(hi)}
         if hi > 0:
             eta = be.num(float(1 / hi))
             ws = gd(S, b, eta, kmax, be)
-            out.update({"gd": [float(abs(predict(data.x_test, w, be) - ols).mid()) for w in ws],
-                        "gd_eta": float(1 / hi)})
+            gd_err = [abs(predict(data.x_test, w, be) - ols) for w in ws]
+            out.update({"gd": [float(e.mid()) if float(e.rad()) <= 0.5 * abs(float(e.mid())) + 1e-300 else None
+                               for e in gd_err], "gd_eta": float(1 / hi)})
         return out

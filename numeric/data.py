@@ -39,23 +39,38 @@ def load_npz(path: str) -> Data:
     missing = [k for k in ("X", "y", "x_test") if k not in arrays]
     if missing:
         raise DataError(f"data file {path} lacks array(s) {', '.join(missing)} (needs X (n x d), y (n), x_test (d))")
-    X, y, xt = arrays["X"], arrays["y"], arrays["x_test"]
+    return from_arrays(arrays["X"], arrays["y"], arrays["x_test"], f"data file {path}")
+
+
+def from_arrays(X, y, x_test, where: str = "data") -> Data:
+    """A prompt from arrays (numpy, torch tensors, nested lists): X (n x d), y (n), x_test (d), checked."""
+    import numpy as np
+
+    def arr(a, name):
+        if hasattr(a, "detach"):            # a torch tensor
+            a = a.detach().cpu().numpy()
+        try:
+            return np.asarray(a)
+        except Exception:
+            raise DataError(f"{where}: {name} is not an array") from None
+
+    X, y, xt = arr(X, "X"), arr(y, "y"), arr(x_test, "x_test")
     for name, a in (("X", X), ("y", y), ("x_test", xt)):
         if a.dtype.kind not in "iuf":
-            raise DataError(f"data file {path}: array {name} is not numeric (dtype {a.dtype})")
+            raise DataError(f"{where}: array {name} is not numeric (dtype {a.dtype})")
     if X.ndim != 2:
-        raise DataError(f"data file {path}: X must be 2-D (n x d), got shape {X.shape}")
+        raise DataError(f"{where}: X must be 2-D (n x d), got shape {X.shape}")
     n, d = X.shape
     if n < 1 or d < 1:
-        raise DataError(f"data file {path}: X has shape {X.shape}; need n >= 1 and d >= 1")
+        raise DataError(f"{where}: X has shape {X.shape}; need n >= 1 and d >= 1")
     if y.shape != (n,):
-        raise DataError(f"data file {path}: y has shape {y.shape}, expected ({n},) to match X {X.shape}")
+        raise DataError(f"{where}: y has shape {y.shape}, expected ({n},) to match X {X.shape}")
     if xt.shape != (d,):
-        raise DataError(f"data file {path}: x_test has shape {xt.shape}, expected ({d},) to match X {X.shape}")
+        raise DataError(f"{where}: x_test has shape {xt.shape}, expected ({d},) to match X {X.shape}")
     for name, a in (("X", X), ("y", y), ("x_test", xt)):
         bad = ~np.isfinite(a.astype(float))
         if bad.any():
-            raise DataError(f"data file {path}: array {name} contains NaN or infinite values")
+            raise DataError(f"{where}: array {name} contains NaN or infinite values")
     return Data(X.astype(float).tolist(), y.astype(float).tolist(), xt.astype(float).tolist())
 
 

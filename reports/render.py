@@ -35,6 +35,12 @@ def _clip(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def _first_sentence(s: str) -> str:
+    """A finding up to its counterexample, whole (the terminal wraps; it does not cut)."""
+    s = " ".join(str(s).split())
+    return re.split(r"(?<=[a-z0-9)\]'])\.\s+(?=[A-Z])", s, maxsplit=1)[0]
+
+
 def _short_finding(s: str, n: int = 140) -> str:
     """The first sentence of a finding (up to a counterexample), clipped at a word."""
     s = " ".join(str(s).split())
@@ -46,13 +52,16 @@ def _short_finding(s: str, n: int = 140) -> str:
 
 
 def _check_line(e, star: bool) -> list[str]:
+    """One check: verdict, claim and method in columns; long names and methods wrap, never cut."""
     verdict = f"{e.verdict:<12s}"
-    name = _clip(e.claim + (" *" if star and not e.statement else ""), 50)
-    head = f"  {verdict} {name:<50s} "
-    room = WIDTH - len(head)
+    names = textwrap.wrap(e.claim + (" *" if star and not e.statement else ""), 50) or [""]
+    lead = f"  {verdict} "
+    room = WIDTH - len(lead) - 51
     method = textwrap.wrap(str(e.method), room) or [""]
-    lines = [head + method[0]]
-    lines += [" " * len(head) + m for m in method[1:]]
+    lines = []
+    for i in range(max(len(names), len(method))):
+        left = (lead if i == 0 else " " * len(lead)) + f"{names[i] if i < len(names) else '':<50s} "
+        lines.append((left + (method[i] if i < len(method) else "")).rstrip())
     return lines
 
 
@@ -69,7 +78,9 @@ def text_table(result) -> str:
         if a.get("formula"):
             extra.append(f"{name}={a['formula']}")
     if "precision_bits" in s:
-        extra.append(f"{s['precision_bits']} bits")
+        dec = s.get("precision_decided", s["precision_bits"])
+        extra.append(f"{s['precision_bits']} bits" + (f" (certified checks decided at up to {dec})"
+                                                      if dec != s["precision_bits"] else ""))
     if "seed" in s:
         extra.append(f"seed {s['seed']}")
     if run or extra:
@@ -79,8 +90,8 @@ def text_table(result) -> str:
     out.append(f"  {'verdict':<12s} {'claim':<50s} method")
     any_star = False
     for v in r.variants:
-        out.append(_clip(f"variant {v.name} [{v.role}]: {v.verdict.upper()}"
-                         + (f" - {v.summary}" if v.summary else ""), WIDTH))
+        out += textwrap.wrap(f"variant {v.name} [{v.role}]: {v.verdict.upper()}"
+                             + (f" - {v.summary}" if v.summary else ""), WIDTH, subsequent_indent="    ")
         for e in v.checks:
             any_star |= not e.statement
             out += _check_line(e, True)
@@ -102,10 +113,14 @@ def text_table(result) -> str:
         for i, er in enumerate(r.errata, 1):
             lead = f"  {i:>2d}. "
             where = str(er.get("where", "?"))
-            txt = f"{where}: {_short_finding(er.get('finding', ''), max(60, 2 * (WIDTH - len(lead)) - len(where) - 12))}"
+            txt = f"{where}: {_first_sentence(er.get('finding', ''))} (in full in the report and the JSON)"
             out += textwrap.wrap(txt, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead))
     out.append("")
-    out.append(_clip(f"VERDICT: {str(r.verdict).upper()} (rests on {r.verdict_basis})", WIDTH))
+    out += textwrap.wrap(f"VERDICT: {str(r.verdict).upper()} (rests on {r.verdict_basis})", WIDTH,
+                         subsequent_indent="  ")
+    if r.verdict == "inconclusive":
+        for why in (r.settings or {}).get("inconclusive_because", []):
+            out += textwrap.wrap(f"undecided: {why}", WIDTH, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(out)
 
 
@@ -221,6 +236,9 @@ def _env_rows(result) -> list[tuple[str, str]]:
     env = result.environment or {}
     s = result.settings or {}
     rows = []
+    for key, label in (("tool", "Tool"), ("command", "Command"), ("data_sha256", "Data SHA-256")):
+        if env.get(key):
+            rows.append((label, str(env[key])))
     if "python" in env:
         rows.append(("Python", env["python"]))
     if "platform" in env:
@@ -254,7 +272,8 @@ def _env_rows(result) -> list[tuple[str, str]]:
         rows.append(("Run time", f"{env['seconds']} s"))
     if "date" in env:
         rows.append(("Date", env["date"]))
-    known = {"python", "platform", "packages", "torch_device", "seconds", "date"}
+    known = {"python", "platform", "packages", "torch_device", "seconds", "date", "tool", "command", "data_sha256",
+             "seed"}
     for k, v in env.items():
         if k not in known:
             rows.append((k, compact(v)))
@@ -355,15 +374,22 @@ def render_pdf(result, path: str) -> None:
             lg.setLevel(lv)
 
 
-def write_reports(result, out_dir: str, kinds) -> list[str]:
+def write_reports(result, out_dir: str, kinds, overwrite: bool = False) -> list[str]:
     """Write ``<theorem>.json`` and, per kind in ``kinds`` ("html", "pdf"),
-    ``<theorem>.html`` / ``<theorem>.pdf`` into ``out_dir``; return the paths."""
+    ``<theorem>.html`` / ``<theorem>.pdf`` into ``out_dir``; return the paths.
+    Two runs into one folder do not overwrite each other unless ``overwrite``:
+    the second run's files are ``<theorem>-2.*``, then ``-3`` and so on."""
     kinds = [k for k in (kinds or []) if k != "none"]
     bad = [k for k in kinds if k not in ("html", "pdf")]
     if bad:
         raise ValueError(f"unknown report kind(s): {', '.join(bad)} (use html, pdf)")
     os.makedirs(out_dir, exist_ok=True)
+    exts = [".json"] + ["." + k for k in ("html", "pdf") if k in kinds]
     base = os.path.join(out_dir, result.theorem)
+    i = 1
+    while not overwrite and any(os.path.exists(base + (f"-{i}" if i > 1 else "") + e) for e in exts):
+        i += 1
+    base += f"-{i}" if i > 1 else ""
     paths = []
     with open(base + ".json", "w", encoding="utf-8") as f:
         f.write(result.dumps())

@@ -201,8 +201,28 @@ def test_exit_codes_are_distinct_and_documented():
 def test_inconclusive_exits_3(tmp_path):
     """Too few bits to separate network and recursion: undecided, not refuted."""
     code, out, _ = run("newton_k_plus_8", "--variant", "exact", "--k", "20", "--d", "8", "--n", "20",
-                       "--precision", "53", "--report", "none", "--quiet")
+                       "--precision", "53", "--precision-cap", "64", "--report", "none")
     assert code == 3 and "INCONCLUSIVE" in out
+    assert "undecided:" in out and "--precision-cap" in out       # the reason and the remedy, on the terminal
+
+
+def test_an_undecided_ball_is_recomputed_at_doubled_precision(tmp_path):
+    """Arb's advice: a ball too wide to decide is recomputed at higher precision, never reported as a value."""
+    from theorems import check
+    r = check.verify("newton_k_plus_8", variant="exact", k=20, d=8, n=20, precision=53)
+    cert = next(e for e in r.variants[0].checks if e.data["kind"] == "certified")
+    assert r.verdict == "verified" and cert.verdict == "verified"
+    assert cert.data["precision_tried"][0] == 53 and len(cert.data["precision_tried"]) > 1
+    assert r.settings["precision_decided"] == cert.data["precision_bits"] > 53
+    rows = r.numbers["data_predictions"]
+    assert all("recursion_radius" in row and "network_radius" in row for row in rows)
+
+
+def test_a_wide_ball_is_never_plotted():
+    from reports.figures import error_series
+    numbers = {"reference": {"recursion": [1e-3, None, 1e-5], "ols": 0.0}, "per_layer": []}
+    s = next(x for x in error_series(numbers) if x["style"] == "recursion")
+    assert s["x"] == [0, 2]                    # the undecided point (None) is left out, not drawn
 
 
 def test_a_crashing_checker_is_an_error_not_a_refutation(monkeypatch, capsys):
@@ -237,3 +257,48 @@ def test_an_internal_error_outside_the_checkers_exits_4(monkeypatch, capsys):
     code = check.main(["newton_k_plus_8", "--report", "none", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 4 and len(err) == 1 and err[0].startswith("internal error") and "traceback is in" in err[0]
+
+
+def test_data_of_huge_magnitude_runs_or_says_why(tmp_path):
+    """X * 1e200: X'X overflows float64; the float64 check says so, the exact and certified checks decide."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2)) * 1e200
+    path = _npz(tmp_path, X=X, y=X @ rng.standard_normal(2), x_test=rng.standard_normal(2))
+    code, out, err = run("newton_k_plus_8", "--variant", "exact", "--data", path, "--k", "3", "--report", "none",
+                         "--json", str(tmp_path / "r.json"))
+    assert code == 0, err
+    r = json.load(open(tmp_path / "r.json"))
+    f64 = next(c for c in r["variants"][0]["checks"] if c["name"].startswith("float64"))
+    assert f64["verdict"] == "inconclusive" and "overflows float64" in f64["detail"]
+
+
+def test_data_beyond_the_limits_is_refused(tmp_path):
+    path = _npz(tmp_path, X=np.ones((3, 201)), y=np.ones(3), x_test=np.ones(201))
+    code, _, err = run("newton_k_plus_8", "--data", path, "--report", "none")
+    assert code == 2 and "d up to 200" in one_line_error(err)
+
+
+def test_the_python_api_takes_arrays_names_parameters_and_saves(tmp_path):
+    import inspect
+    import theorems
+    from theorems.check import UsageError
+    sig = inspect.signature(theorems.verify)
+    assert {"k", "d", "n", "precision", "seed", "variant", "data"} <= set(sig.parameters)
+    assert "data" in theorems.verify.__doc__
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5, 2))
+    r = theorems.verify("newton_k_plus_8", variant="exact", k=2, data=(X, X @ np.ones(2), rng.standard_normal(2)))
+    assert r.verdict == "verified" and r.settings["d"] == 2 and r.environment["data_sha256"]
+    import torch
+    r2 = theorems.verify("newton_k_plus_8", variant="exact", k=2,
+                         data={"X": torch.tensor(X), "y": torch.tensor(X @ np.ones(2)), "x_test": torch.ones(2)})
+    assert r2.verdict == "verified"
+    with pytest.raises(UsageError, match="^alpha must be"):
+        theorems.verify("newton_k_plus_8", alpha=-1)
+    with pytest.raises(UsageError, match="no parameter eta"):
+        theorems.verify("newton_k_plus_8", eta=1)
+    paths = r.save(str(tmp_path), formats=("html",))
+    assert [os.path.basename(p) for p in paths] == ["newton_k_plus_8.json", "newton_k_plus_8.html"]
+    again = r.save(str(tmp_path), formats=("html",))
+    assert os.path.basename(again[0]) == "newton_k_plus_8-2.json"      # no silent overwrite
+    assert "theorems.verify('newton_k_plus_8'" in r.environment["command"]

@@ -151,3 +151,29 @@ def test_every_single_block_perturbation_is_caught(name, site, mode):
     # localised: the symbolic failure names the layer
     assert site.layer in o.detail or site.layer in str(o.where), o.detail
     assert comp.where["layer"] and comp.where["block"]
+
+
+def test_float64_drift_is_the_constructions_antisymmetric_doubling():
+    """The Newton layer computes f(T) = 2T - T S T' (not 2T - T S T): at T* = S^-1 an antisymmetric
+    perturbation doubles, a symmetric one vanishes; float64 rounding therefore doubles per layer."""
+    import numpy as np
+    from symbolic.lemmas import apply_all
+    from symbolic.templates import Evaluator, Template
+    con, alg, cl = claims_of("exact")
+    rec = cl["induction: prediction = x_test' M_k X'y for all k"].spec.recursion
+    T = alg.matrix("U")                     # a general (not symmetric) state
+    out = apply_all(Evaluator(con, alg, symmetric=False), con.step, Template(rec.invariant(T)))
+    F = rec.read(out)
+    assert F == 2 * T - T * alg.S * T.T and not (F == 2 * T - T * alg.S * T)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 4))
+    S = X.T @ X
+    Ts = np.linalg.inv(S)
+    E = rng.standard_normal((4, 4))
+    A, Sym = (E - E.T) / 2, (E + E.T) / 2
+    f = lambda M: 2 * M - M @ S @ M.T
+    eps = 1e-7
+    assert np.allclose((f(Ts + eps * A) - Ts) / eps, 2 * A, atol=1e-4)
+    assert np.allclose((f(Ts + eps * Sym) - Ts) / eps, 0, atol=1e-4)
+    r = __import__("theorems").verify("newton_k_plus_8", variant="exact", k=30, d=6, n=15)
+    assert 1.6 < r.numbers["float64_growth"]["rate_per_layer"] < 2.4

@@ -9,9 +9,27 @@ context" theorems, for every size.
 from __future__ import annotations
 
 
-def verify(theorem_id: str, **options):
+def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None, variant=None, data=None,
+           progress=None, precision_cap=None, **parameters):
+    """Check every claim of a theorem of the catalogue and return a ``Result``.
+
+    theorem_id     an id of the catalogue (``theorems.catalogue()`` lists them)
+    k              iterations (layers) of the construction, within the theorem's limits
+    d, n           dimension and number of examples of the numeric checks
+    precision      bits of the certified ball arithmetic (default max(256, 96 + 8k))
+    precision_cap  an undecided certified check is repeated at doubled precision up to this (default 8192)
+    seed           seed of the sampled data
+    variant        check one construction variant alone
+    data           your prompt: an .npz path, arrays (X, y, x_test) (numpy or torch), or a dict with those keys
+    progress       a callable receiving one line per check as it starts
+    parameters     the theorem's parameters by name, e.g. alpha="paper" for newton_k_plus_8 or eta=0.5 for
+                   gd_one_layer: a policy name or a positive number
+
+    A bad option raises ``theorems.check.UsageError`` naming the parameter.  ``Result.verdict`` is
+    "verified", "refuted", "inconclusive" or "error"; ``Result.save(dir)`` writes the JSON and reports."""
     from .check import verify as _verify
-    return _verify(theorem_id, **options)
+    return _verify(theorem_id, k=k, d=d, n=n, precision=precision, seed=seed, variant=variant, data=data,
+                   progress=progress, precision_cap=precision_cap, **parameters)
 
 
 def catalogue():

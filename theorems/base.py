@@ -241,6 +241,11 @@ class Result:
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)
 
+    def save(self, out_dir: str = "reports-out", formats=("html", "pdf"), overwrite: bool = False) -> list[str]:
+        """Write the JSON and the reports (``formats``: "html", "pdf") into ``out_dir``; return the paths."""
+        from reports.render import write_reports
+        return write_reports(self, out_dir, list(formats), overwrite=overwrite)
+
     def _repr_html_(self) -> str:
         from reports.render import render_html
         return render_html(self, standalone=False)

@@ -37,6 +37,9 @@ class Context:
     params: dict = None          # symbol -> exact value
     policies: dict = None        # parameter name -> policy (or number)
     param_info: dict = None      # parameter name -> what the report shows
+    precision_cap: int = 8192    # an undecided certified check doubles its precision up to here
+    command: str = ""            # the exact command (CLI) or call (Python) that made this run
+    data_hash: str = ""          # SHA-256 of the data
 
 
 # ---------------------------------------------------------------- options
@@ -51,7 +54,8 @@ def _int_opt(name, v, lo, hi=None):
     return v
 
 
-def make_context(thm, k=None, d=None, n=None, precision=None, seed=None, data=None, **params) -> Context:
+def make_context(thm, k=None, d=None, n=None, precision=None, seed=None, data=None, precision_cap=None,
+                 **params) -> Context:
     from numeric.data import DataError, gaussian, is_finite, load_npz
     from numeric.forward import Data
     from .base import ParameterError
@@ -66,6 +70,9 @@ def make_context(thm, k=None, d=None, n=None, precision=None, seed=None, data=No
         bits = max(int(df["precision"]), 96 + 8 * k)
     else:
         bits = _int_opt("precision", precision, 53, 4096)
+    cap = _int_opt("precision_cap", 8192 if precision_cap is None else precision_cap, 53, 65536)
+    if cap < bits:
+        raise UsageError(f"precision_cap ({cap}) is below the starting precision ({bits} bits)")
     seed = _int_opt("seed", df["seed"] if seed is None else seed, 0, 2**63 - 1)
     try:
         policies = {p.name: p.resolve(params.get(p.name)) for p in thm.parameters}
@@ -80,19 +87,31 @@ def make_context(thm, k=None, d=None, n=None, precision=None, seed=None, data=No
             source = str(data)
         elif isinstance(data, Data):
             data_obj, source = data, "Data object"
+        elif isinstance(data, dict) or (isinstance(data, (tuple, list)) and len(data) == 3):
+            from numeric.data import from_arrays
+            X, y, xt = (data["X"], data["y"], data["x_test"]) if isinstance(data, dict) else data
+            try:
+                data_obj = from_arrays(X, y, xt)
+            except (DataError, KeyError) as e:
+                raise UsageError(str(e)) from None
+            source = "arrays given to verify()"
         else:
-            raise UsageError("data must be a path to an .npz file or a numeric.forward.Data")
+            raise UsageError("data must be a path to an .npz file, arrays (X, y, x_test) or a dict with those keys, "
+                             "or a numeric.forward.Data")
         if not is_finite(data_obj):
             raise UsageError("data contains NaN or infinite values")
         for name, given, actual in (("d", d, data_obj.d), ("n", n, data_obj.n)):
             if given is not None and _int_opt(name, given, 1) != actual:
                 raise UsageError(f"{name} = {given} does not match the data file ({name} = {actual})")
         d, n = data_obj.d, data_obj.n
+        for name, v in (("d", d), ("n", n)):       # the limits the CLI can meet hold for a data file too
+            if v > lim[name]:
+                raise UsageError(f"the data has {name} = {v}; {thm.id} checks {name} up to {lim[name]}")
     else:
         d = _int_opt("d", df["d"] if d is None else d, 1, lim["d"])
         n = _int_opt("n", df["n"] if n is None else n, 1, lim["n"])
         data_obj, source = gaussian(d, n, seed), f"Gaussian sample, seed {seed}: x ~ N(0, I), w ~ N(0, I), y = Xw"
-    ctx = Context(k, d, n, bits, seed, data_obj, source, user_data=data is not None)
+    ctx = Context(k, d, n, bits, seed, data_obj, source, user_data=data is not None, precision_cap=cap)
     ctx.policies = policies
     ctx.params, ctx.param_info = {}, {}
     for p in thm.parameters:
@@ -146,12 +165,15 @@ def run_claim(claim, run) -> Evidence:
 
 # ---------------------------------------------------------------- verify
 def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
-           variant: str | None = None, data=None, progress=None, **params) -> Result:
+           variant: str | None = None, data=None, progress=None, precision_cap=None, command: str | None = None,
+           **params) -> Result:
     """Check every claim of a theorem; returns a :class:`theorems.base.Result`.
 
     ``k`` (iterations), ``d``, ``n`` (sizes of the numeric checks), ``precision``
-    (bits), ``seed``, ``variant`` (one construction alone), ``data`` (an .npz path
-    or a :class:`numeric.forward.Data`), and the theorem's parameters by name
+    (bits; an undecided certified check doubles it up to ``precision_cap``), ``seed``,
+    ``variant`` (one construction alone), ``data`` (an .npz path, arrays
+    ``(X, y, x_test)`` as numpy arrays or torch tensors, a dict with those keys, or a
+    :class:`numeric.forward.Data`), and the theorem's parameters by name
     (``alpha=...`` for newton_k_plus_8: a policy name or a positive number)."""
     from symbolic.templates import Algebra
     from .kinds import Run, lookup
@@ -162,7 +184,13 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
     names = [v.name for v in thm.variants]
     if variant is not None and variant not in names:
         raise UsageError(f"unknown variant '{variant}' for {theorem_id} (variants: {', '.join(names)})")
-    ctx = make_context(thm, k, d, n, precision, seed, data, **params)
+    ctx = make_context(thm, k, d, n, precision, seed, data, precision_cap, **params)
+    ctx.command = command or "theorems.verify(" + ", ".join(
+        [repr(theorem_id)] + [f"{name}={val!r}" for name, val in (("k", k), ("d", d), ("n", n), ("precision", precision),
+                                                                  ("seed", seed), ("variant", variant),
+                                                                  ("precision_cap", precision_cap), *params.items())
+                              if val is not None] + (["data=<given>"] if data is not None else [])) + ")"
+    ctx.data_hash = data_sha256(ctx.data, ctx.data_source if ctx.user_data else None) or ""
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
     results: list[VariantResult] = []
@@ -212,7 +240,13 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
         errors.append(path)
     errata = collect_errata(results, thm_claims)
     env = environment(ctx, time.perf_counter() - t_start)
+    decided = [e.data["precision_bits"] for r in results for e in r.checks if "precision_bits" in e.data]
+    undecided = [f"{r.name}: {e.claim}: {e.detail}" for r in results if r.name in thm.basis or variant
+                 for e in r.checks if e.statement and e.verdict == "inconclusive"] + \
+                [f"{e.claim}: {e.detail}" for e in thm_claims if e.statement and e.verdict == "inconclusive"]
     settings = {"k": ctx.k, "d": ctx.d, "n": ctx.n, "precision_bits": ctx.bits, "seed": ctx.seed,
+                "precision_cap": ctx.precision_cap, "precision_decided": max(decided) if decided else ctx.bits,
+                "inconclusive_because": undecided,
                 **{name: info["formula"] for name, info in ctx.param_info.items()},
                 "data": ctx.data_source, "variant": variant or "all"}
     return Result(thm.id, thm.title, thm.citation, thm.statement, verdict, basis, results, thm_claims, errata,
@@ -251,14 +285,42 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
             row["float64"] = v
             row["float64_err"] = abs(v - row["recursion"])
         out["float64_backend"] = dev
+        out["float64_growth"] = float64_growth(table)
     except Exception as e:  # float64 column is informative only
         out["float64_error"] = f"{type(e).__name__}: {e}"
     ref = checks.reference_curves(recs[pick], ctx.data, ctx.params, ctx.k, ctx.bits, con)
     out["reference"] = ref
     for row in table:
         row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])
-    out["data_predictions"] = [{"iteration": r["iteration"], "network": r["network"], "recursion": r["recursion"]}
+    # ball numbers travel with their radius; a ball wider than half its value is not a value
+    out["data_predictions"] = [{"iteration": r["iteration"], "network": r["network"],
+                                "network_radius": r.get("network_radius"), "recursion": r["recursion"],
+                                "recursion_radius": r.get("recursion_radius"),
+                                "decided": r.get("recursion_radius", 0.0) <= 0.5 * abs(r["recursion"])}
                                for r in table]
+    return out
+
+
+def float64_growth(table) -> dict:
+    """How the float64 network's gap to the certified recursion grows per step layer: the geometric
+    rate fitted (least squares on log2) over the layers where the gap is above rounding, and what
+    that rate leaves of a p-bit mantissa: the number of layers until the relative error reaches 1e-6."""
+    import math
+    pts = [(r["iteration"], math.log2(r["float64_err"] / max(abs(r["recursion"]), 1e-300)))
+           for r in table if r.get("float64_err") and r["float64_err"] > 0 and math.isfinite(r["float64_err"])]
+    if len(pts) < 3:
+        return {}
+    n = len(pts)
+    mx, my = sum(x for x, _ in pts) / n, sum(y for _, y in pts) / n
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    if sxx == 0:
+        return {}
+    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx
+    out = {"rate_per_layer": 2.0 ** slope, "log2_per_layer": slope, "layers_fitted": [pts[0][0], pts[-1][0]]}
+    if slope > 0.05:
+        # relative error about 2^(k * slope - p) (p: mantissa bits); layers until it reaches 1e-6
+        out["layers_to_1e-6"] = {name: max(0, int((p - math.log2(1e6)) / slope))
+                                 for name, p in (("float64", 53), ("float32", 24), ("bfloat16", 8))}
     return out
 
 
@@ -290,6 +352,42 @@ def collect_errata(results, thm_claims) -> list[dict]:
     return out
 
 
+def _tool_version() -> dict:
+    """The tool's version and, in a git checkout, its commit (with a mark when the tree has changes)."""
+    import importlib.metadata as md
+    import subprocess
+    out = {}
+    try:
+        out["version"] = md.version("icl-theorems")
+    except md.PackageNotFoundError:
+        out["version"] = "unknown (not installed)"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if commit.returncode == 0:
+            dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5)
+            out["commit"] = commit.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def data_sha256(data, source) -> str | None:
+    """SHA-256 of the data file given with --data, or of the prompt's float64 values."""
+    import hashlib
+    if isinstance(source, str) and os.path.isfile(source):
+        with open(source, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    if data is None:
+        return None
+    import numpy as np
+    h = hashlib.sha256()
+    for a in (data.X, data.y, data.x_test):
+        h.update(np.asarray(a, dtype=float).tobytes())
+    return h.hexdigest()
+
+
 def environment(ctx: Context, seconds: float) -> dict:
     import importlib.metadata as md
     vers = {}
@@ -303,7 +401,10 @@ def environment(ctx: Context, seconds: float) -> dict:
         dev = "cuda" if torch.cuda.is_available() else "cpu"
     except ImportError:
         dev = "none (torch not installed)"
-    return {"python": platform.python_version(), "platform": platform.platform(), "packages": vers,
+    tool = _tool_version()
+    return {"tool": f"icl-theorems {tool.get('version')}" + (f", commit {tool['commit']}" if tool.get("commit") else ""),
+            "command": ctx.command or "", "data_sha256": ctx.data_hash or "", "seed": ctx.seed,
+            "python": platform.python_version(), "platform": platform.platform(), "packages": vers,
             "torch_device": dev, "seconds": round(seconds, 2),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
@@ -335,12 +436,17 @@ def parser(thm=None, add_help=True) -> argparse.ArgumentParser:
                        + ("" if prm.shape else ", or a positive number") + f" (default {prm.default})")
     p.add_argument("--precision", help="bits for ball / multiprecision arithmetic, 53..4096 "
                                        "(default max(256, 96 + 8k))")
+    p.add_argument("--precision-cap", dest="precision_cap",
+                   help="an undecided certified check is repeated at doubled precision up to this many bits "
+                        "(53..65536, default 8192)")
     p.add_argument("--seed", help="seed of the sampled data, 0..2^63-1 (default 0)")
     p.add_argument("--variant", help="check one construction variant alone")
     p.add_argument("--data", help=".npz with X (n x d), y (n), x_test (d)")
     p.add_argument("--json", help="write the result as JSON to this file")
     p.add_argument("--report", default="html,pdf", help="html,pdf (default), html, pdf or none")
     p.add_argument("--out", default="reports-out", help="directory for reports (default reports-out)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace earlier reports of the theorem in --out (default: write <theorem>-2.* beside them)")
     p.add_argument("--quiet", action="store_true", help="print only the verdict line")
     return p
 
@@ -401,7 +507,9 @@ def _main(argv) -> int:
         progress = None if args.quiet else (lambda m: print(f"  checking {m}", file=sys.stderr, flush=True))
         params = {p.name: getattr(args, p.name) for p in thm.parameters if getattr(args, p.name) is not None}
         result = verify(args.theorem, k=args.k, d=args.d, n=args.n, precision=args.precision,
-                        seed=args.seed, variant=args.variant, data=args.data, progress=progress, **params)
+                        seed=args.seed, variant=args.variant, data=args.data, progress=progress,
+                        precision_cap=args.precision_cap, command=" ".join(["python -m theorems.check", *(
+                            argv if argv is not None else sys.argv[1:])]), **params)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -415,7 +523,7 @@ def _main(argv) -> int:
                 f.write(result.dumps())
             paths.append(args.json)
         if "none" not in kinds and kinds:
-            paths += write_reports(result, args.out, kinds)
+            paths += write_reports(result, args.out, kinds, overwrite=args.overwrite)
     except OSError as e:
         print(f"error: cannot write output: {e}", file=sys.stderr)
         return 2

@@ -237,8 +237,25 @@ def _check_composition(spec: Composition, run: Run):
 
 @kind(Certified, "certified")
 def _check_certified(spec: Certified, run: Run):
+    """Ball arithmetic at the run's precision; a ball too wide to decide is recomputed at doubled
+    precision (as Arb recommends) up to the run's cap, and the precision that decided is reported.
+    Inconclusive then means: undecided at the cap."""
     from numeric import checks
-    o, _ = checks.certified(run.con, spec.recursion, run.ctx.data, run.ctx.k, run.params, run.ctx.bits)
+    bits, cap, tried = run.ctx.bits, getattr(run.ctx, "precision_cap", run.ctx.bits), []
+    while True:
+        o, _ = checks.certified(run.con, spec.recursion, run.ctx.data, run.ctx.k, run.params, bits)
+        tried.append(bits)
+        if o.verdict != "inconclusive" or bits >= cap:
+            break
+        bits = min(2 * bits, cap)
+    o.data["precision_bits"] = bits
+    o.data["precision_tried"] = tried
+    if len(tried) > 1 and o.verdict != "inconclusive":
+        o.detail += f" (decided at {bits} bits; undecided at {', '.join(map(str, tried[:-1]))})"
+    if o.verdict == "inconclusive":
+        o.detail += (f"; undecided at every precision tried ({', '.join(map(str, tried))} bits, the cap): raise "
+                     f"--precision-cap")
+        o.where["reason"] = f"certified balls too wide at the precision cap ({cap} bits)"
     return o
 
 
