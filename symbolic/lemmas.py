@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from .layers import Construction, Layer
+from .mathtext import math_text
 from .ncalg import Poly
 from .templates import Algebra, Evaluator, LemmaFailure, Template, input_template
 
@@ -38,7 +39,7 @@ class Mismatch:
 
     def text(self) -> str:
         return (f"token kind '{self.kind}', block '{self.block}': first differing term {self.term}: "
-                f"coefficient {sp.sstr(self.got)} derived, {sp.sstr(self.want)} claimed")
+                f"coefficient {math_text(self.got)} derived, {math_text(self.want)} claimed")
 
 
 def select_layers(con: Construction, specs) -> list[Layer]:
@@ -272,7 +273,7 @@ def closed_form(k: int, printed: sp.Expr, start: sp.Expr, step, var: sp.Symbol, 
     diff = sp.expand(printed - M)
     gens = (var, *params)
     if diff == 0:
-        return Outcome("verified", f"symbolic (all {var})", f"iterate {k} = {M}", {"derived": str(M)})
+        return Outcome("verified", f"symbolic (all {var})", f"iterate {k} = {math_text(M)}", {"derived": str(M)})
     P, Q = sp.Poly(printed, *gens), sp.Poly(M, *gens)
     monos = sorted(set(P.monoms()) | set(Q.monoms()))
     bad = [m for m in monos if P.coeff_monomial(m) != Q.coeff_monomial(m)]
@@ -293,10 +294,11 @@ def closed_form(k: int, printed: sp.Expr, start: sp.Expr, step, var: sp.Symbol, 
         pvals = ", ".join(f"{p} = {at[p]}" for p in params)
         cx = (f" Counterexample: d = n = 1, X = [[{sp.sqrt(at[var])}]] ({var} = {at[var]})"
               + (f", {pvals}" if pvals else "") + f": printed {printed.subs(at)}, recursion {M.subs(at)}")
-    listing = "; ".join(f"{t['term']}: printed {t['printed']}, derived {t['derived']}" for t in terms)
+    listing = "; ".join(f"{math_text(mono(m))}: printed {math_text(P.coeff_monomial(m))}, derived "
+                        f"{math_text(Q.coeff_monomial(m))}" for m in bad)
     return Outcome("refuted", f"symbolic (all {var})",
-                   f"iterate {k} = {M} by the recursion; {len(terms)} coefficient(s) differ from the printed formula "
-                   f"({listing}).{cx}",
+                   f"iterate {k} = {math_text(M)} by the recursion; {len(terms)} coefficient(s) differ from the printed "
+                   f"formula ({listing}).{cx}",
                    {"derived": str(M), "printed": str(printed), "term": terms[0]["term"], "terms": terms},
                    where={"term": terms[0]["term"]})
 

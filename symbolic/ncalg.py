@@ -260,13 +260,14 @@ class Poly:
     def __str__(self) -> str:
         if not self.terms:
             return "0"
+        from .mathtext import math_text
         parts = []
         for key, c in self.terms:
             t = term_str(key)
-            cs = sp.sstr(c)
+            cs = math_text(c)
             cs = f"({cs})" if isinstance(c, sp.Add) else cs
             parts.append(cs if not t else (t if c == 1 else f"-{t}" if c == -1 else f"{cs} {t}"))
-        return " + ".join(parts).replace("+ -", "- ")
+        return " + ".join(parts).replace("+ -", "- ").replace("+ −", "− ")
 
     __repr__ = __str__
 

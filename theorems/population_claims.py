@@ -62,7 +62,10 @@ def ahn_claims() -> list[Claim]:
                                        reference_source="from the notes (derived numerically), not the paper's")),
         Claim("Theorem 3: A_l = a_l Sigma^-1 are critical points (L = 3)", "Theorem 3; Section 4.3 (Fig. 2)",
               r"the same for three layers, the setting of the paper's experiment ($d = 5$, $n = 20$)",
-              pk.ReducedCriticalPoints(steps=3, sizes=((5, 20),))),
+              pk.ReducedCriticalPoints(steps=3, sizes=((5, 20),),
+                                       reference=((5, 20, ("0.42", "0.69", "1.7"), None),),
+                                       reference_source="the paper's Fig. 2: trained values of "
+                                                        "Sigma^(1/2) A_l Sigma^(1/2), magnitudes, as printed")),
     ]
 
 
