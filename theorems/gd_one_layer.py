@@ -138,7 +138,7 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
         return [Claim("GD++: inputs transformed by I - gamma X X', targets by one GD step", "App. A.10, eq. (23)",
                       r"$x_j \leftarrow x_j - \gamma X X^\top x_j,\ y_j \leftarrow y_j - \Delta W x_j$ on every token, "
                       r"the query $(x_{\mathrm{test}}, 0)$ included", LayerMaps(("GD++",), tin, tout)),
-                Claim("hidden width", "App. A.10", r"$N_x + 2N_y$", Width(d))]
+                Claim("hidden width", "our layout (the paper states no width)", r"$N_x + 2N_y$", Width(d))]
     general = name in ("printed", "keys-include-query")
     w0 = alg.param("W_0", ("m", "d")) if general else alg.zero()
     rec = stacked_recursion(alg, con, w0, "W_0")
@@ -148,9 +148,24 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
               r"$\hat y = W_K x_{\mathrm{test}}$, $W_{l+1} = W_l - \frac{\eta}{N}\sum_i (W_l x_i - y_i) x_i^\top$, "
               r"$W_0$ " + ("general" if general else "$= 0$"), Induction(rec)),
         *network_claims(rec, "Prop. 1; Section 3", "K GD steps"),
-        Claim("hidden width", "Prop. 1", r"$N_x + 2N_y$ (tokens $(x_j, y_j)$ and the read-out)", Width(d)),
+        Claim("hidden width", "our layout (the paper's tokens are in R^{N_x+N_y}; it states no width)",
+              r"$N_x + 2N_y$ (tokens $(x_j, y_j)$ and the read-out)", Width(d)),
     ]
     return claims
+
+
+def gamma_parameter():
+    """GD++'s input step: any gamma > 0 (the lemma holds for every gamma); the default is rational."""
+    from theorems.base import Parameter, Policy
+    from theorems.gd_support import n_over_trace
+
+    def value(data, bits):
+        return n_over_trace(data) / data.n
+
+    return Parameter(gamma, "GD++'s input step gamma (x <- x - gamma X X' x)",
+                     {"trace": Policy("1/tr(X'X)", "arbitrary and rational: the GD++ lemma holds for every gamma",
+                                      value, lambda S, n: 1 / S.diagonal(dim1=-2, dim2=-1).sum(-1))},
+                     "trace", "trace")
 
 
 K = sp.Symbol("K", nonnegative=True, integer=True)
@@ -165,7 +180,8 @@ def closed_form_K(Kv):
 
 
 def theorem_claims() -> list[Claim]:
-    return [Claim("closed form of K GD steps from 0, for all K", "Section 3; (CF2) of the GD family",
+    return [Claim("closed form of K GD steps from 0, for all K",
+                  "our derivation ((CF2) of the GD-family notes); Section 3 states no closed form",
                   r"$W_K = \frac{\eta}{N} C \sum_{j=0}^{K-1} (I - \frac{\eta}{N} S)^j,\ C = Y^\top X,\ S = X^\top X$",
                   ClosedFormAllK(closed_form_K, sp.Integer(0), lambda Wv, s: gd_rows_step(Wv, s, c_, eta / n),
                                  s_, K), statement=False)]
@@ -203,7 +219,7 @@ THEOREM = Theorem(
                 lambda con, alg: variant_claims("keys-include-query", con, alg)),
         Variant("keys-include-query-zero-init", "ablation",
                 "Full self-attention with W_0 = 0: the paper's condition for dropping the restriction.",
-                "Section 2: 'this modification can be dropped, which corresponds to assuming ... W_0 = 0'.",
+                "Section 2: 'this modification can be dropped, which corresponds to assuming ... W_0 \u2248 0'.",
                 lambda: build_zero_init(keys=None, name="keys-include-query-zero-init"),
                 lambda con, alg: variant_claims("zero-init", con, alg)),
     ),
@@ -213,7 +229,7 @@ THEOREM = Theorem(
     parameters=(step_size(eta),
                 matrix_parameter(W0, ("m", "d"), "the initial weights W_0 (N_y x N_x)"),
                 matrix_parameter(W, ("m", "d"), "GD++'s linear model W (N_y x N_x)"),
-                step_size(gamma, "GD++'s input step gamma (x <- x - gamma X X' x)")),
+                gamma_parameter()),
     step_name="GD step (layer)",
     recursion_name="gradient descent",
     golden={"k": 3, "d": 3, "n": 5, "seed": 0},
@@ -223,7 +239,7 @@ THEOREM = Theorem(
         "Keys and values are the N context tokens; every token, the query included, is updated (Section 2, "
         "'Full self-attention'). With the query as a key and a general W_0 (ablation keys-include-query) even one "
         "layer fails. With W_0 = 0 (ablation keys-include-query-zero-init) one layer is exact, as Section 2 says "
-        "('this modification can be dropped, which corresponds to assuming ... W_0 = 0'), but stacked layers are "
+        "('this modification can be dropped, which corresponds to assuming ... W_0 \u2248 0'), but stacked layers are "
         "not: after the first layer the query's y-entry is -W_1 x_test, no longer 0, and as a key it adds to every "
         "token; the checks refute K >= 2 with a counterexample. The paper states the remark for Prop. 1 only.",
         "The read-out negates the query's y-entry (Section 2, 'Reading out predictions'); the construction "
@@ -234,7 +250,11 @@ THEOREM = Theorem(
         "Only the products W_K'W_Q and P W_V matter (the 'Uniqueness' bullet); the weights are written as the "
         "paper's factors and multiplied once.",
         "Typos in the text, not checked: the restated Prop. 1 in App. A.1 writes (x_i, y_i) + PVK'q_j for "
-        "(x_j, y_j) + PVK'q_j, and eq. (22) omits the factor W_Q e_j that eq. (23) uses.",
+        "(x_j, y_j) + PVK'q_j; eq. (22) omits the factor W_Q e_j that eq. (23) uses; and Section 2 says the query "
+        "is 'transformed from its initial value W_0 x_test' where 'Reading out predictions' and eq. (8) use "
+        "-W_0 x_test (the construction follows the latter).",
+        "GD++ (App. A.10) gives no read-out; its variant checks the layer lemma of eq. (23) only, and its output "
+        "block is the query's y-entry (-Delta W x_test), not a prediction.",
         "gamma's default (n / tr(X'X), the step-size policy) is arbitrary: the GD++ lemma holds for every gamma.",
     ),
 )

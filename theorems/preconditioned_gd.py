@@ -72,7 +72,8 @@ STATEMENT = (r"With $P_\ell = \mathrm{diag}(0_{d\times d}, 1)$ and $Q_\ell = -\m
              r"$R_{w^\star}(w) = \frac{1}{2n}\sum_i (w^\top x^{(i)} - y^{(i)})^2$ from 0 (Lemma 1). For "
              r"$x \sim N(0, \Sigma)$, $w^\star \sim N(0, I)$ the one-layer in-context loss is minimised by "
              r"$A = \Gamma^{-1}$, $\Gamma = \frac{n+1}{n}\Sigma + \frac{\mathrm{tr}\Sigma}{n} I$ (Theorem 1); for "
-             r"$w^\star \sim N(0, \Sigma^{-1})$ the set $A_\ell = a_\ell \Sigma^{-1}$ contains critical points (Theorem 3).")
+             r"$w^\star \sim N(0, \Sigma^{-1})$ the set $A_\ell = a_\ell \Sigma^{-1}$ essentially contains critical points: "
+             r"the infimum of the gradient norm over it is 0, which need not be attained (Theorem 3, footnote 2).")
 
 THEOREM = Theorem(
     id="preconditioned_gd",
