@@ -302,15 +302,31 @@ def _env():
 
 
 def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -> dict:
+    import json as _json
     r = result
     variants = []
+    shown_layers: dict = {}     # a layer's description -> the variant that shows it: each is rendered once
+    shown_layouts: dict = {}
     for v in r.variants:
         con = v.construction or {}
+        layers = []
+        for L in con.get("layers", []):
+            key = _json.dumps(L, sort_keys=True, default=str)
+            if key in shown_layers:
+                layers.append({"name": L.get("name"), "stage": L.get("stage"), "same_as": shown_layers[key]})
+            else:
+                shown_layers[key] = v.name
+                layers.append(L)
+        lkey = _json.dumps(con.get("layout", []), sort_keys=True, default=str)
+        layout_same = shown_layouts.get(lkey)
+        shown_layouts.setdefault(lkey, v.name)
         variants.append({"v": v, "name": v.name, "role": v.role, "verdict": v.verdict,
                          "summary": v.summary, "justification": v.justification,
                          "checks": [_check_view(e) for e in v.checks],
-                         "layout": [dict(b, size_tex=_size_tex(b.get("size", ""))) for b in con.get("layout", [])],
-                         "layers": con.get("layers", []),
+                         "layout": [] if layout_same else
+                         [dict(b, size_tex=_size_tex(b.get("size", ""))) for b in con.get("layout", [])],
+                         "layout_same_as": layout_same,
+                         "layers": layers,
                          "width_tex": _size_tex(con["width"]) if con.get("width") else "",
                          "n_layers_tex": _size_tex(con["n_layers"]) if con.get("n_layers") else "",
                          "tokens": con.get("tokens", "")})
@@ -327,6 +343,10 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
     if further:
         summary.append({"group": "further formulas", "role": "", "verdict": "",
                         "rows": [_check_view(e) for e in further]})
+    for g in summary:
+        g["counts"] = ", ".join(f"{sum(1 for c in g['rows'] if c['verdict'] == k)} {k}"
+                                for k in ("verified", "refuted", "inconclusive", "error")
+                                if any(c["verdict"] == k for c in g["rows"]))
     n_checks = sum(len(v.checks) for v in r.variants) + len(r.claims)
     counts = {k: sum(1 for v in r.variants for e in v.checks if e.verdict == k)
               + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive", "error")}
@@ -368,6 +388,15 @@ def render_pdf(result, path: str) -> None:
         with warnings.catch_warnings():  # ziamath / WeasyPrint deprecation notices are not ours
             warnings.simplefilter("ignore", DeprecationWarning)
             html = _render(result, pdf=True, standalone=True)
+            # fixed table layout: the automatic one measures every cell twice and was a third of the PDF's time
+            fixed = ("<style>.icl-report table.summary, .icl-report table.errata, .icl-report table.perlayer, "
+                     ".icl-report table.lemmas, .icl-report table.layout { table-layout: fixed; }"
+                     ".icl-report table.lemmas th:nth-child(1) { width: 10%; }"
+                     ".icl-report table.lemmas th:nth-child(2) { width: 11%; }"
+                     ".icl-report table.lemmas th:nth-child(3) { width: 39%; }"
+                     ".icl-report table.layout th:nth-child(1) { width: 14%; }"
+                     ".icl-report table.layout th:nth-child(2) { width: 12%; }</style>")
+            html = html.replace("</head>", fixed + "</head>", 1)
             HTML(string=html, base_url=None).write_pdf(path)
     finally:
         for lg, lv in zip(loggers, levels):
