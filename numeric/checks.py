@@ -130,7 +130,8 @@ class Recursion:
         p = self.readout(self.letter)
         mom = {"b": b, **(moments or {})}
         if be is None:
-            return p.evaluate(self._env(T, z, mom, letters or {}, None), coeffs)[0, 0]
+            v = p.evaluate(self._env(T, z, mom, letters or {}, None), coeffs)
+            return v[0, 0] if v.shape == (1, 1) else [v[i, 0] for i in range(v.shape[0])]
         out = p.evaluate(self._env(T, z, mom, letters or {}, be),
                          conv=lambda c: eval_coeff(c, coeffs, be), one=Mat(be, be.matrix([[1]])))
         return be.get(out.v, 0, 0)
@@ -336,13 +337,16 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
 def composition(con: Construction, rec: Recursion, sizes, params_for: Callable, seed: int = 0,
                 trials: int = 1) -> Outcome:
     """Run the composed network in exact rationals and compare every stage
-    boundary with the invariant at M_l, and the prediction with the recursion."""
+    boundary with the invariant at M_l, and the prediction with the recursion.
+    A size (d, n, k, m) with m > 1 uses vector labels of size m."""
     be = ExactBackend()
     rng = random.Random(seed)
     checked = []
-    for (d, n, k) in sizes:
+    for size in sizes:
+        d, n, k = size[:3]
+        m = size[3] if len(size) > 3 else 1
         for _ in range(trials):
-            data = small_integers(d, n, rng)
+            data = small_integers(d, n, rng, m=m)
             mm = _compose_one(con, rec, data, k, params_for, be)
             if mm:
                 return Outcome("refuted", "exact composition (rationals)",
@@ -350,10 +354,11 @@ def composition(con: Construction, rec: Recursion, sizes, params_for: Callable, 
                                f"{', '.join(mm.get('layers', [mm['layer']]))}; iteration {mm['iteration']}), token {mm['token']}, "
                                f"block {mm['block']}: network {mm['got']} but the recursion gives {mm['want']}",
                                {"counterexample": mm, "sizes": checked}, where=mm)
-            checked.append([d, n, k])
+            checked.append(list(size))
     return Outcome("verified", "exact composition (rationals)",
-                   "network = recursion exactly at every stage boundary and in the prediction, at (d, n, k) = "
-                   + ", ".join(f"({d}, {n}, {k})" for d, n, k in checked), {"sizes": checked})
+                   "network = recursion exactly at every stage boundary and in the prediction, at (d, n, k"
+                   + (", m" if any(len(c) > 3 for c in checked) else "") + ") = "
+                   + ", ".join("(" + ", ".join(map(str, c)) + ")" for c in checked), {"sizes": checked})
 
 
 def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):

@@ -22,9 +22,12 @@ def gaussian(d: int, n: int, seed: int) -> Data:
     return Data(X.tolist(), (X @ w).tolist(), rng.standard_normal(d).tolist())
 
 
-def small_integers(d: int, n: int, rng: random.Random, lo: int = -2, hi: int = 2) -> Data:
+def small_integers(d: int, n: int, rng: random.Random, lo: int = -2, hi: int = 2, m: int = 1) -> Data:
+    """Small integer data; ``m > 1`` gives vector labels y_j of size m."""
     r = lambda: Fraction(rng.randint(lo, hi))
-    return Data([[r() for _ in range(d)] for _ in range(n)], [r() for _ in range(n)], [r() for _ in range(d)])
+    X = [[r() for _ in range(d)] for _ in range(n)]
+    y = [r() for _ in range(n)] if m == 1 else [[r() for _ in range(m)] for _ in range(n)]
+    return Data(X, y, [r() for _ in range(d)])
 
 
 def load_npz(path: str) -> Data:
@@ -88,6 +91,8 @@ def exact_moments(data: Data):
     """S = X'X and b = X'y as exact sympy matrices."""
     import sympy as sp
     X = sp.Matrix([[exact(v) for v in r] for r in data.X])
+    if data.y and isinstance(data.y[0], (list, tuple)):          # vector labels: b = X'Y (d x m)
+        return X.T * X, X.T * sp.Matrix([[exact(v) for v in r] for r in data.y])
     return X.T * X, X.T * sp.Matrix([exact(v) for v in data.y])
 
 

@@ -138,3 +138,15 @@ def test_every_single_block_perturbation_is_caught(name, site, mode):
     assert o.verdict != "verified", f"{site} {mode} not caught"
     assert comp.verdict == "refuted", f"{site} {mode}: exact composition missed it"
     assert site.layer in o.detail or site.layer in str(o.where), o.detail
+
+
+def test_exact_composition_with_vector_labels():
+    """N_y = 2: the exact composition runs with 2-vector labels and a 2 x d matrix W_0, and can fail there."""
+    con, alg, cl = claims_of("printed")
+    rec = cl["K layers = K steps of GD from W_0, for all K"].spec.recursion
+    sizes = [(2, 3, 2, 2), (2, 4, 1, 2)]
+    ok = checks.composition(con, rec, sizes, EXACT)
+    assert ok.verdict == "verified" and ok.data["sizes"] == [list(s) for s in sizes]
+    site = next(s for s, (o, i, v) in sites(con) if s.matrix == "W_PV" and o == i == "y")
+    bad = checks.composition(perturb(con, site, "scale"), rec, sizes, EXACT)
+    assert bad.verdict == "refuted" and len(bad.data["counterexample"]["y"][0]) == 2

@@ -147,7 +147,7 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
         Claim("K layers = K steps of GD from W_0, for all K", "Section 3, 'Multiple steps'; Prop. 1",
               r"$\hat y = W_K x_{\mathrm{test}}$, $W_{l+1} = W_l - \frac{\eta}{N}\sum_i (W_l x_i - y_i) x_i^\top$, "
               r"$W_0$ " + ("general" if general else "$= 0$"), Induction(rec)),
-        *network_claims(rec, "Prop. 1; Section 3", "K GD steps"),
+        *network_claims(rec, "Prop. 1; Section 3", "K GD steps", label_sizes=(2,)),
         Claim("hidden width", "our layout (the paper's tokens are in R^{N_x+N_y}; it states no width)",
               r"$N_x + 2N_y$ (tokens $(x_j, y_j)$ and the read-out)", Width(d)),
     ]
@@ -235,7 +235,8 @@ THEOREM = Theorem(
     golden={"k": 3, "d": 3, "n": 5, "seed": 0},
     notes=(
         "Sizes: the symbolic lemmas hold for general N_x = d and N_y = m (labels are m-vectors, W_0 is m x d); "
-        "the numeric checks (exact, certified, float64) run at N_y = 1, the experiments' n_O = 1.",
+        "the exact composition also runs at N_y = 2; the certified and float64 checks run at N_y = 1, the "
+        "experiments' n_O = 1.",
         "Keys and values are the N context tokens; every token, the query included, is updated (Section 2, "
         "'Full self-attention'). With the query as a key and a general W_0 (ablation keys-include-query) even one "
         "layer fails. With W_0 = 0 (ablation keys-include-query-zero-init) one layer is exact, as Section 2 says "

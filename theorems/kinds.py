@@ -98,6 +98,7 @@ class Composition:
     d_max: int = 2
     k_max: int = 2
     drawn: int = 2
+    label_sizes: tuple = ()      # vector-label sizes m > 1 also checked (at d = 2, n = 1..4)
     kind: ClassVar[str] = "composition"
 
 
@@ -225,6 +226,8 @@ def composition_sizes(spec: Composition, k: int, seed: int) -> list[tuple[int, i
     rng = random.Random(f"sizes-{seed}")
     for _ in range(spec.drawn):
         sizes.append((rng.randint(1, 4), rng.randint(spec.n_max + 1, 16), kk))
+    for m in spec.label_sizes:
+        sizes += [(2, n, kk, m) for n in range(1, 5)]
     return sizes
 
 
@@ -298,13 +301,14 @@ def _check_closed_form_all_k(spec: ClosedFormAllK, run: Run):
     return lemmas.closed_form_all_k(spec.closed, spec.start, spec.step, spec.var, spec.K)
 
 
-def network_claims(rec, cite: str, what: str = "the recursion") -> list:
+def network_claims(rec, cite: str, what: str = "the recursion", label_sizes: tuple = ()) -> list:
     """The numeric cross-checks every construction with a recursion gets: the exact composition at small
     sizes, certified balls at the run's sizes, and (supporting only) a float64 batch."""
     from .base import Claim
     return [
         Claim("exact composition at small sizes", cite,
-              f"the composed network equals {what} exactly, every step and the prediction", Composition(rec)),
+              f"the composed network equals {what} exactly, every step and the prediction",
+              Composition(rec, label_sizes=label_sizes)),
         Claim("certified at realistic size", cite,
               f"ball arithmetic encloses |network - {what}| at the run's sizes", Certified(rec)),
         Claim("float64 on a batch of prompts", cite,
