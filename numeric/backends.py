@@ -116,6 +116,19 @@ class Backend:
     def identity(self, n: int):
         return self.matrix([[self.num(1 if i == j else 0) for j in range(n)] for i in range(n)])
 
+def symmetric_part(A, be: "Backend | None" = None):
+    """(A + A')/2: the value of a letter declared symmetric (sympy matrices when ``be`` is None)."""
+    if be is None:
+        return (A + A.T) / 2
+    return be.scale(be.num(sp.Rational(1, 2)), be.add(A, be.T(A)))
+
+
+def ball_decided(mid: float, rad: float) -> bool:
+    """A ball locates its value when its radius is at most half its midpoint's size; a wider ball is not a
+    value (it is never plotted, and is exported as undecided)."""
+    return rad <= 0.5 * abs(mid) + 1e-300
+
+
 def _mpf(v):
     import mpmath
     if isinstance(v, (int, float)) or isinstance(v, mpmath.mpf):

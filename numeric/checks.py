@@ -17,7 +17,8 @@ from symbolic.templates import Algebra, Template
 
 from dataclasses import dataclass
 
-from .backends import ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend, Mat, eval_coeff
+from .backends import (ArbBackend, ExactBackend, MPBackend, TorchBackend, NumpyBackend, Backend, Mat, ball_decided,
+                       eval_coeff, symmetric_part)
 from .data import exact_moments, small_integers
 from .forward import Data, Network
 from .recursions import gd, moments, predict
@@ -201,10 +202,9 @@ def letter_values(con: Construction, params: dict, it: int = 1, be: Backend | No
             v = v[min(max(it, 1), len(v)) - 1]
         if be is None:
             v = v if isinstance(v, sp.MatrixBase) else sp.Matrix([[_q(x) for x in r] for r in v])
-            out[L.name] = (v + v.T) / 2 if L.symmetric else v
         else:
             v = be.matrix(v) if isinstance(v, list) else v
-            out[L.name] = be.scale(be.num(sp.Rational(1, 2)), be.add(v, be.T(v))) if L.symmetric else v
+        out[L.name] = symmetric_part(v, be) if L.symmetric else v
     return out
 
 
@@ -241,7 +241,7 @@ def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b:
     return env
 
 
-def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None, state=None):
+def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None, state=None, labels=None):
     cols = {"z": sp.Matrix([_q(v) for v in data.x_test])}
     cols["z'"] = cols["z"].T
     coeffs = {}
@@ -259,7 +259,7 @@ def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None,
     cols.update({"x_n": xn, "x_n'": xn.T})
     if not vec:
         coeffs[alg.y["n"]] = _q(data.y[nrow])
-    return env_for(alg, cols, T, S, b, letters, state, label_moments(data)), coeffs
+    return env_for(alg, cols, T, S, b, letters, state, labels if labels is not None else label_moments(data)), coeffs
 
 
 def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, params: dict,
@@ -268,9 +268,10 @@ def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, pa
     S, b = exact_moments(data)
     H = sp.zeros(net.D, len(net.seq))
     lets = letter_values(net.con, params, it)
+    labels = label_moments(data)
     for t, (kind, j) in enumerate(net.seq):
         per = net.con.tokens.kind(kind).per_example
-        env, coeffs = token_env(alg, data, per, j, T, S, b, lets, state)
+        env, coeffs = token_env(alg, data, per, j, T, S, b, lets, state, labels)
         coeffs.update(scalar_params(params))
         coeffs[alg.n] = net.n
         for block, p in tpl.kinds.get(kind, {}).items():
@@ -524,7 +525,8 @@ def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dic
     if not worst <= tol:
         return Outcome("inconclusive", method,
                        f"d={data.d}, n={data.n}, k={k}: every difference ball contains 0, but the certified bound "
-                       f"{worst:.3g} exceeds 2^-{bits // 4} x (1 + |prediction|) = {tol:.3g}: the precision is too low "
+                       f"{worst:.3g} exceeds the {bits}-bit tolerance {tol:.3g} (relative to 1 + |prediction|): the "
+                       "precision is too low "
                        "to separate network and recursion", {"table": table, "max_bound": worst}), table
     return Outcome("verified", method,
                    f"d={data.d}, n={data.n}, k={k}: |network - recursion| <= {worst:.3g} (certified) for every "
@@ -574,7 +576,7 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     with be.threads(1):
         pred_net, _ = net.run(data, k, keep=False)
     lets = lambda it: letter_values(con, params, it, be)
-    Ms = rec.iterates({"S": S, "b": b, "C": be.T(b)}, k, coeffs, be, letters_for=lets)
+    Ms = rec.iterates({"S": S, "b": b, **backend_label_moments(data, be, b)}, k, coeffs, be, letters_for=lets)
     zt = be.matrix([[v] for v in data.x_test])
     pred_rec = rec.prediction(Ms[k], zt, b, coeffs, be, letters=lets(max(k, 1)))
     # error relative to the scale of the prediction, per prompt: |x_test| |T_k X'y| for a matrix state,
@@ -649,16 +651,17 @@ def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: 
         z = be.matrix([[v] for v in data.x_test])
         lets = (lambda it: letter_values(con, params, it, be)) if con is not None else None
         rec_err = []
-        for i, M in enumerate(rec.iterates({"S": S, "b": b, "C": be.T(b)}, kmax, coeffs, be, letters_for=lets)):
+        for i, M in enumerate(rec.iterates({"S": S, "b": b, **backend_label_moments(data, be, b)}, kmax, coeffs,
+                                           be, letters_for=lets)):
             e = abs(rec.prediction(M, z, b, coeffs, be, letters=lets(max(i, 1)) if lets else None) - ols)
             # a ball too wide to locate the value is not a value: it is left out (None), never plotted
-            rec_err.append(float(e.mid()) if float(e.rad()) <= 0.5 * abs(float(e.mid())) + 1e-300 else None)
+            rec_err.append(float(e.mid()) if ball_decided(float(e.mid()), float(e.rad())) else None)
         out = {"ols": float(ols_mp), "rank": rank, "recursion": rec_err,
                "lambda_min": float(lo), "lambda_max": float(hi)}
         if hi > 0:
             eta = be.num(float(1 / hi))
             ws = gd(S, b, eta, kmax, be)
             gd_err = [abs(predict(data.x_test, w, be) - ols) for w in ws]
-            out.update({"gd": [float(e.mid()) if float(e.rad()) <= 0.5 * abs(float(e.mid())) + 1e-300 else None
+            out.update({"gd": [float(e.mid()) if ball_decided(float(e.mid()), float(e.rad())) else None
                                for e in gd_err], "gd_eta": float(1 / hi)})
         return out

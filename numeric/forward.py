@@ -15,7 +15,7 @@ import sympy as sp
 from symbolic.layers import BlockMap, Construction, Layer, letter, split_entry
 from symbolic.layout import d as d_sym, m as m_sym
 
-from .backends import Backend, eval_coeff
+from .backends import Backend, eval_coeff, symmetric_part
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Network:
                 v = v[it - 1]
             v = v if not isinstance(v, list) else self.be.matrix(v)
             if decl.symmetric:          # a symmetric letter's value is symmetric by construction
-                v = self.be.scale(self.be.num(sp.Rational(1, 2)), self.be.add(v, self.be.T(v)))
+                v = symmetric_part(v, self.be)
             self._letters[key] = v
         v = self._letters[key]
         return self.be.T(v) if tr and not decl.symmetric else v

@@ -292,11 +292,12 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
     out["reference"] = ref
     for row in table:
         row["net_vs_ols"] = abs(row.get("float64", row["network"]) - ref["ols"])
+    from numeric.backends import ball_decided
     # ball numbers travel with their radius; a ball wider than half its value is not a value
     out["data_predictions"] = [{"iteration": r["iteration"], "network": r["network"],
                                 "network_radius": r.get("network_radius"), "recursion": r["recursion"],
                                 "recursion_radius": r.get("recursion_radius"),
-                                "decided": r.get("recursion_radius", 0.0) <= 0.5 * abs(r["recursion"])}
+                                "decided": ball_decided(r["recursion"], r.get("recursion_radius", 0.0))}
                                for r in table]
     return out
 

@@ -17,33 +17,31 @@ from numeric.data import exact, exact_moments
 from theorems.base import Parameter, ParameterError, Policy
 
 
-def _trace(data) -> sp.Rational:
+def n_over_trace(data, strict: bool = False) -> sp.Rational:
+    """n / tr(X'X): the scale of a stable GD step.  When X = 0 it is undefined: an error with
+    ``strict`` (a step size), else 1 (the scale of a preconditioner, any value will do)."""
     S, _ = exact_moments(data)
     t = S.trace()
     if t == 0:
-        raise ParameterError("the data has X = 0, so tr(X'X) = 0 and the step size n / tr(X'X) is undefined")
-    return t
-
-
-def n_over_trace(data) -> sp.Rational:
-    """n / tr(X'X) (1 when X = 0): the scale of a preconditioner close to a stable GD step."""
-    S, _ = exact_moments(data)
-    t = S.trace()
-    return sp.Integer(data.n) / t if t != 0 else sp.Integer(1)
+        if strict:
+            raise ParameterError("the data has X = 0, so tr(X'X) = 0 and the step size n / tr(X'X) is undefined")
+        return sp.Integer(1)
+    return sp.Integer(data.n) / t
 
 
 def _eta_trace(data, bits):
-    return sp.Integer(data.n) / _trace(data)
+    return n_over_trace(data, strict=True)
 
 
 def _eta_spectral(data, bits):
     import mpmath
+    from numeric.backends import MPBackend
     S, _ = exact_moments(data)
     if S.trace() == 0:
         raise ParameterError("the data has X = 0, so lambda_max(X'X) = 0 and the step size is undefined")
     with mpmath.mp.workprec(max(bits, 53) + 16):
-        Sm = mpmath.matrix([[mpmath.mpf(int(e.p)) / int(e.q) for e in row] for row in S.tolist()])
-        v = data.n / max(mpmath.eigsy(Sm, eigvals_only=True)) * (1 - mpmath.mpf(2) ** (8 - max(bits, 53)))
+        top = MPBackend(max(bits, 53) + 16).eigvalsh(S.tolist())[-1]
+        v = data.n / top * (1 - mpmath.mpf(2) ** (8 - max(bits, 53)))
         man, e = mpmath.mpf(v).man_exp
     return sp.Rational(man) * sp.Rational(2) ** e
 

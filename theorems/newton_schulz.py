@@ -10,17 +10,18 @@ run's precision, downwards where that keeps alpha inside the convergence range.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import sympy as sp
 
-from numeric.backends import ArbBackend, ExactBackend
+from numeric.backends import ArbBackend, ExactBackend, MPBackend
 from numeric.checks import _up, spectrum
-from numeric.recursions import moments, newton, newton_step
-from symbolic.lemmas import Outcome
-from fractions import Fraction
-
 from numeric.data import exact_moments
 from numeric.forward import Data
+from numeric.recursions import moments, newton, newton_step
+from symbolic.lemmas import Outcome
+from theorems.kinds import kind
 
 POLICIES = {
     "spectral": ("1/||SS'||_2", "1/lambda_max(S)^2, rounded down: every eigenvalue of M_0 S lies in (0, 1]"),
@@ -40,11 +41,9 @@ def gram(data: Data) -> sp.Matrix:
 
 
 def value(policy: str, data: Data, bits: int) -> sp.Rational:
-    """alpha for ``policy`` (a name in POLICIES or a positive number) on ``data``."""
+    """alpha for ``policy`` (a name in POLICIES) on ``data``; a number given instead of a policy is
+    read by the theorem's Parameter."""
     import mpmath
-    if policy not in POLICIES:
-        q = Fraction(policy)
-        return sp.Rational(q.numerator, q.denominator)
     S = gram(data)
     S2 = S * S
     if S2.trace() == 0:
@@ -57,8 +56,7 @@ def value(policy: str, data: Data, bits: int) -> sp.Rational:
             tr = t.trace()
             v = 1 / mpmath.sqrt(mpmath.mpf(int(tr.p)) / int(tr.q))
         else:
-            Sm = mpmath.matrix([[mpmath.mpf(int(e.p)) / int(e.q) for e in row] for row in S.tolist()])
-            top = max(mpmath.eigsy(Sm, eigvals_only=True))
+            top = MPBackend(bits + 16).eigvalsh(S.tolist())[-1]
             v = (2 if policy == "double-spectral" else 1) / top**2
             if policy == "spectral":
                 v *= 1 - mpmath.mpf(2) ** (8 - bits)
@@ -69,8 +67,6 @@ def value(policy: str, data: Data, bits: int) -> sp.Rational:
 def batch_value(policy: str, S):
     """alpha for every problem of a batch: S is a (B, d, d) float64 tensor."""
     import torch
-    if policy not in POLICIES:
-        return torch.full(S.shape[:1], float(Fraction(policy)), dtype=S.dtype, device=S.device)
     S2 = S @ S
     if policy == "trace":
         return 1 / S2.diagonal(dim1=-2, dim2=-1).sum(-1)
@@ -209,23 +205,18 @@ def alpha_parameter(symbol, aliases=None):
     return Parameter(symbol, "how to choose alpha in M_0 = alpha S", pols, "spectral", "trace", aliases or {})
 
 
-from dataclasses import dataclass as _dataclass
-from typing import ClassVar as _ClassVar
 
-from theorems.kinds import kind as _kind
-
-
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class NewtonConvergence:
     """Newton-Schulz from M_0 = alpha S reaches ||I - M_k S|| <= eps within the
     O(log kappa + log log 1/eps) bound.  ``alpha`` is a policy (or alias) of the
     theorem's parameter ``parameter``, or "run" for the run's own value."""
     parameter: str = "alpha"
     alpha: str = "run"
-    kind: _ClassVar[str] = "newton_convergence"
+    kind: ClassVar[str] = "newton_convergence"
 
 
-@_kind(NewtonConvergence, "newton_convergence", scope="theorem")
+@kind(NewtonConvergence, "newton_convergence", scope="theorem")
 def _check_newton_convergence(spec: NewtonConvergence, run):
     prm = run.theorem.parameter(spec.parameter)
     ctx = run.ctx
