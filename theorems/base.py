@@ -11,6 +11,8 @@ from typing import Any, Callable, Literal, Mapping
 
 Verdict = Literal["verified", "refuted", "inconclusive", "error"]
 
+LIMITS = {"k": 64, "d": 200, "n": 1000}     # the default limits of a theorem's iterations and sizes
+
 # what a script sees: python -m theorems.check exits with these codes
 EXIT_CODES = {"verified": 0, "refuted": 1, "inconclusive": 3, "error": 4}
 Role = Literal["printed", "corrected", "exact", "ablation"]
@@ -154,7 +156,7 @@ class Theorem:
     step_name: str = "iteration"          # what one step layer computes, for tables and figures
     recursion_name: str = "recursion"     # the algorithm the network is compared with
     golden: dict = field(default_factory=lambda: {"k": 3, "d": 3, "n": 5, "seed": 0}, hash=False, compare=False)
-    limits: dict = field(default_factory=lambda: {"k": 64, "d": 200, "n": 1000}, hash=False, compare=False)
+    limits: dict = field(default_factory=lambda: dict(LIMITS), hash=False, compare=False)
     provenance: str = "transcribed"       # transcribed (from a stored full text) or reconstruction
 
     def parameter(self, name: str) -> Parameter:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .base import EXIT_CODES, Evidence, Result, VariantResult, combine
+from .base import EXIT_CODES, LIMITS, Evidence, Result, VariantResult, combine
 from .registry import UnknownTheorem, all_theorems, get
 
 
@@ -425,7 +425,7 @@ def parser(thm=None, add_help=True) -> argparse.ArgumentParser:
                             "algorithm in context'. " + EXIT_HELP)
     p.add_argument("theorem", nargs="?", help="theorem id (see --list)")
     p.add_argument("--list", action="store_true", help="list the catalogue")
-    lim = thm.limits if thm else {"k": 64, "d": 200, "n": 1000}
+    lim = thm.limits if thm else LIMITS
     df = thm.defaults if thm else {}
     p.add_argument("--k", help=f"number of iterations / layers, 0..{lim['k']} (default {df.get('k', 'per theorem')})")
     p.add_argument("--d", help=f"dimension for the numeric checks, 1..{lim['d']} (default {df.get('d', 20)})")
