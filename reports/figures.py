@@ -96,3 +96,66 @@ def error_figure_svg(numbers: dict, title: str | None = None, width_in: float = 
     return svg
 
 
+
+
+# ---------------------------------------------------------------- trained networks
+def _svg_of(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+
+def _rc():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    return matplotlib.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 8,
+                                  "svg.hashsalt": f"icl-fig-{next(_counter)}"})
+
+
+def training_curve_svg(exp: dict, width_in: float = 6.4, height_in: float = 2.8) -> str | None:
+    """The training loss of every seed against the exact optimum (a horizontal line), log axis."""
+    curves = exp.get("curves") or {}
+    if not curves:
+        return None
+    from matplotlib.figure import Figure
+    with _rc():
+        fig = Figure(figsize=(width_in, height_in))
+        ax = fig.add_subplot(1, 1, 1)
+        for seed, pts in curves.items():
+            pts = [(a, _num(b)) for a, b in pts if _num(b) is not None and _num(b) > 0]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], linewidth=1.1, label=f"seed {seed} (this run)")
+        opt = _num(exp.get("optimum"))
+        if opt is not None and opt > 0:
+            ax.axhline(opt, color="#000", linestyle="--", linewidth=1.0,
+                       label=exp.get("optimum_label") or "exact optimum")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("training loss (batch mean)")
+        ax.grid(True, which="major", color="#e3e3e3", linewidth=0.6)
+        ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+        fig.tight_layout()
+        return _svg_of(fig)
+
+
+def matrix_pair_svg(exp: dict, width_in: float = 6.4, height_in: float = 2.6) -> str | None:
+    """Heatmaps of a learned matrix and the theory's, on one colour scale."""
+    mats = exp.get("matrices")
+    if not mats:
+        return None
+    from matplotlib.figure import Figure
+    L, T = mats["learned"], mats["theory"]
+    vmax = max(max(abs(float(v)) for r in M for v in r) for M in (L, T)) or 1.0
+    with _rc():
+        fig = Figure(figsize=(width_in, height_in))
+        axes = fig.subplots(1, 2)
+        im = None
+        for ax, M, title in ((axes[0], L, f"learned (seed {mats.get('seed')}, this run)"), (axes[1], T, "theory")):
+            im = ax.imshow(M, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.colorbar(im, ax=list(axes), shrink=0.8)
+        return _svg_of(fig)

@@ -115,6 +115,19 @@ def text_table(result) -> str:
             where = str(er.get("where", "?"))
             txt = f"{where}: {_first_sentence(er.get('finding', ''))} (in full in the report and the JSON)"
             out += textwrap.wrap(txt, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead))
+    t = getattr(r, "trained", None) or {}
+    if t:
+        out.append("")
+        out.append("trained networks (empirical; not part of the verdict): " + str(t.get("source_text", "")))
+        if t.get("error"):
+            out.append("  " + t["error"])
+        for e in t.get("experiments", []):
+            out += textwrap.wrap(f"{e['id']}: {e['title']} [{e['preset']}, seeds {', '.join(map(str, e['seeds']))}]",
+                                 WIDTH, initial_indent="  ", subsequent_indent="    ")
+            for tg in e.get("targets", []):
+                out += textwrap.wrap(f"{'met' if tg['met'] else 'NOT met'}: {tg['text']} (mean {fmt(tg['mean'])}, "
+                                     f"worst seed {fmt(tg['worst_seed'])})", WIDTH, initial_indent="    ",
+                                     subsequent_indent="      ")
     out.append("")
     out += textwrap.wrap(f"VERDICT: {str(r.verdict).upper()} (rests on {r.verdict_basis})", WIDTH,
                          subsequent_indent="  ")
@@ -295,6 +308,42 @@ def _figure(result, pdf: bool):
             "gd_eta": fmt((result.numbers.get("reference") or {}).get("gd_eta"))}
 
 
+def _svg_markup(svg, pdf: bool, alt: str):
+    if svg is None:
+        return None
+    if pdf:
+        uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+        return Markup('<img class="figure" alt="{}" src="{}">').format(alt, uri)
+    return Markup(svg)
+
+
+def _trained_view(result, pdf: bool) -> dict | None:
+    """The trained-network section: each experiment's figures (ours with 95% intervals over seeds, the
+    theory's, the papers' labelled), targets, the loss curve and the matrix picture."""
+    from .figures import matrix_pair_svg, training_curve_svg
+    t = result.trained or {}
+    if not t:
+        return None
+    exps = []
+    for e in t.get("experiments", []):
+        rows = []
+        for f in e.get("figures", []):
+            ci = f.get("ci95")
+            rows.append({"label": f.get("label") or f.get("key"), "mean": fmt(f.get("mean")),
+                         "ci": fmt(ci) if ci is not None and _is_num(ci) and ci == ci else "",
+                         "per_seed": ", ".join(fmt(v) for v in (f.get("per_seed") or {}).values()),
+                         "mc_se": fmt(f.get("mc_se")) if f.get("mc_se") is not None else "",
+                         "theory": fmt(f.get("theory")) if f.get("theory") is not None else "",
+                         "paper": fmt(f.get("paper")) if f.get("paper") is not None else "",
+                         "paper_source": f.get("paper_source") or ""})
+        theory_extra = [(k, fmt(v)) for k, v in (e.get("theory") or {}).items() if k not in ("optimum_label",)]
+        exps.append({"e": e, "rows": rows, "theory_extra": theory_extra,
+                     "curve": _svg_markup(training_curve_svg(e), pdf, "training loss"),
+                     "matrix": _svg_markup(matrix_pair_svg(e), pdf, "learned and theoretical matrices")})
+    from theorems.trained import targets_summary
+    return {"t": t, "experiments": exps, "summary": targets_summary(t)}
+
+
 def _env():
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                               autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -356,7 +405,7 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
             "stated_claims": [_check_view(e) for e in stated],
             "errata": r.errata or [], "notes": r.notes or [],
             "settings": r.settings or {}, "numbers": numbers,
-            "per_layer": _per_layer_view(numbers), "figure": _figure(r, pdf),
+            "per_layer": _per_layer_view(numbers), "figure": _figure(r, pdf), "trained": _trained_view(r, pdf),
             "env_rows": _env_rows(r), "fmt": fmt, "compact": compact}
 
 

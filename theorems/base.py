@@ -158,6 +158,8 @@ class Theorem:
     golden: dict = field(default_factory=lambda: {"k": 3, "d": 3, "n": 5, "seed": 0}, hash=False, compare=False)
     limits: dict = field(default_factory=lambda: dict(LIMITS), hash=False, compare=False)
     provenance: str = "transcribed"       # transcribed (from a stored full text) or reconstruction
+    experiments: Callable[[], tuple] | None = field(default=None, hash=False, compare=False)
+    # trained-network experiments (numeric.training.experiment.Experiment): empirical, never a verdict
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -229,6 +231,7 @@ class Result:
     parameters: dict
     numbers: dict = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)     # files holding the tracebacks of internal errors
+    trained: dict = field(default_factory=dict)         # trained-network evidence (empirical; not in the verdict)
 
     def to_json(self) -> dict:
         return {"theorem": self.theorem, "title": self.title, "citation": self.citation, "statement": self.statement,
@@ -238,7 +241,7 @@ class Result:
                 "errata": _jsonable(self.errata), "parameters": _jsonable(self.parameters),
                 "exit_code": EXIT_CODES[self.verdict], "errors": self.errors,
                 "settings": _jsonable(self.settings), "environment": self.environment,
-                "notes": self.notes, "numbers": _jsonable(self.numbers)}
+                "notes": self.notes, "numbers": _jsonable(self.numbers), "trained": _jsonable(self.trained)}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

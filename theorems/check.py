@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .base import EXIT_CODES, LIMITS, Evidence, Result, VariantResult, combine
+from .base import EXIT_CODES, LIMITS, Evidence, ParameterError, Result, VariantResult, combine
 from .registry import UnknownTheorem, all_theorems, get
 
 
@@ -166,7 +166,8 @@ def run_claim(claim, run) -> Evidence:
 # ---------------------------------------------------------------- verify
 def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
            variant: str | None = None, data=None, progress=None, precision_cap=None, command: str | None = None,
-           **params) -> Result:
+           train: str | None = None, seeds=None, device: str | None = None, resume: bool = True,
+           experiment: str | None = None, shipped: bool = True, **params) -> Result:
     """Check every claim of a theorem; returns a :class:`theorems.base.Result`.
 
     ``k`` (iterations), ``d``, ``n`` (sizes of the numeric checks), ``precision``
@@ -174,7 +175,13 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
     ``variant`` (one construction alone), ``data`` (an .npz path, arrays
     ``(X, y, x_test)`` as numpy arrays or torch tensors, a dict with those keys, or a
     :class:`numeric.forward.Data`), and the theorem's parameters by name
-    (``alpha=...`` for newton_k_plus_8: a policy name or a positive number)."""
+    (``alpha=...`` for newton_k_plus_8: a policy name or a positive number).
+
+    Trained networks (empirical, never in the verdict): ``train`` (a preset: ci, cpu or paper)
+    trains the theorem's experiments now (cached models reused unless ``resume=False``), over
+    ``seeds`` (a list or "0,1,2"), on ``device`` (default CUDA when present, else the CPU),
+    ``experiment`` alone if named; without ``train`` the result shipped with the catalogue is
+    attached when there is one (``shipped=False``: none)."""
     from symbolic.templates import Algebra
     from .kinds import Run, lookup
     try:
@@ -184,6 +191,12 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
     names = [v.name for v in thm.variants]
     if variant is not None and variant not in names:
         raise UsageError(f"unknown variant '{variant}' for {theorem_id} (variants: {', '.join(names)})")
+    from . import trained as tr
+    try:
+        seeds = tr.parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, (list, tuple)) else seeds)
+        tr.check_request(thm, train, experiment, device)
+    except ParameterError as e:
+        raise UsageError(str(e)) from None
     ctx = make_context(thm, k, d, n, precision, seed, data, precision_cap, **params)
     ctx.command = command or "theorems.verify(" + ", ".join(
         [repr(theorem_id)] + [f"{name}={val!r}" for name, val in (("k", k), ("d", d), ("n", n), ("precision", precision),
@@ -249,8 +262,22 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
                 "inconclusive_because": undecided,
                 **{name: info["formula"] for name, info in ctx.param_info.items()},
                 "data": ctx.data_source, "variant": variant or "all"}
+    trained = None
+    if train is not None:
+        say(f"trained networks ({train} preset)")
+        try:
+            trained = tr.run(thm, train, seeds, device, resume, experiment, progress is not None, ctx.command,
+                             env.get("tool", ""), env.get("date", ""))
+        except Exception:
+            path = save_traceback(f"{thm.id}-trained")
+            trained = {"source": "this run", "error": f"internal error in the trained-network experiments "
+                                                      f"(traceback in {path})", "experiments": []}
+            errors.append(path)
+            verdict = "error"
+    elif shipped and variant is None:
+        trained = tr.load_shipped(thm)
     return Result(thm.id, thm.title, thm.citation, thm.statement, verdict, basis, results, thm_claims, errata,
-                  settings, env, list(thm.notes), dict(ctx.param_info), numbers, errors)
+                  settings, env, list(thm.notes), dict(ctx.param_info), numbers, errors, trained or {})
 
 
 def describe(con, alg) -> dict:
@@ -449,15 +476,29 @@ def parser(thm=None, add_help=True) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier reports of the theorem in --out (default: write <theorem>-2.* beside them)")
     p.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    g = p.add_argument_group("trained networks (empirical evidence, never part of the verdict)")
+    exps = ", ".join(e.id for e in (thm.experiments() if thm and thm.experiments else ())) or "per theorem"
+    g.add_argument("--train", metavar="PRESET",
+                   help="train the theorem's experiments now: ci (seconds), cpu (minutes on a 2-core CPU) or "
+                        "paper (the papers' batch sizes and step counts, for a GPU); models are cached by "
+                        "(theorem, experiment, preset, seed, device, code version) and interrupted runs resume "
+                        "from their checkpoint. Without --train the result shipped with the catalogue is shown")
+    g.add_argument("--seeds", help="comma-separated training seeds (default: the preset's)")
+    g.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else the CPU)")
+    g.add_argument("--experiment", help=f"train one experiment alone ({exps})")
+    g.add_argument("--restart", action="store_true", help="retrain even when a cached model or checkpoint exists")
+    g.add_argument("--trained-json", dest="trained_json",
+                   help="write the trained-network summary (figures, seeds, intervals, the command) to this file")
     return p
 
 
 def _check_writable(args, kinds) -> None:
     """Fail before the run, not after it, when an output cannot be written."""
-    if args.json:
-        parent = os.path.dirname(os.path.abspath(args.json))
-        if os.path.isdir(args.json) or not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-            raise UsageError(f"cannot write --json {args.json}")
+    for opt, path in (("--json", args.json), ("--trained-json", getattr(args, "trained_json", None))):
+        if path:
+            parent = os.path.dirname(os.path.abspath(path))
+            if os.path.isdir(path) or not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+                raise UsageError(f"cannot write {opt} {path}")
     if kinds and "none" not in kinds:
         out = os.path.abspath(args.out)
         probe = out
@@ -510,7 +551,8 @@ def _main(argv) -> int:
         result = verify(args.theorem, k=args.k, d=args.d, n=args.n, precision=args.precision,
                         seed=args.seed, variant=args.variant, data=args.data, progress=progress,
                         precision_cap=args.precision_cap, command=" ".join(["python -m theorems.check", *(
-                            argv if argv is not None else sys.argv[1:])]), **params)
+                            argv if argv is not None else sys.argv[1:])]), train=args.train, seeds=args.seeds,
+                        device=args.device, resume=not args.restart, experiment=args.experiment, **params)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -523,6 +565,11 @@ def _main(argv) -> int:
             with open(args.json, "w") as f:
                 f.write(result.dumps())
             paths.append(args.json)
+        if args.trained_json:
+            import json as _json
+            with open(args.trained_json, "w") as f:
+                _json.dump(result.to_json()["trained"], f, indent=1)
+            paths.append(args.trained_json)
         if "none" not in kinds and kinds:
             paths += write_reports(result, args.out, kinds, overwrite=args.overwrite)
     except OSError as e:

@@ -97,6 +97,7 @@ THEOREM = Theorem(
     recursion_name="one GD step",
     golden={"k": 0, "d": 3, "n": 5, "seed": 0},
     provenance="reconstruction",
+    experiments=lambda: experiments(),
     notes=(
         "Provenance: no full text of the paper is stored. The construction and every claim are our "
         "reconstruction (from the paper's reviews and the GD-family notes); the closed forms of eta* are derived "
@@ -104,3 +105,28 @@ THEOREM = Theorem(
         "One layer, no iterations: --k is fixed at 0 (the construction has no repeated step).",
     ),
 )
+
+
+# ---------------------------------------------------------------- trained networks (empirical)
+def experiments():
+    """Mahankali et al.'s setting (a reconstruction: no full text stored): one full LSA layer (every token a
+    key, the read-out +y_q) trained on noisy isotropic regression; its implied step against the engine's eta*."""
+    import sys
+
+    from numeric.training.data import Distribution
+    from theorems import trained_support as ts
+    mod = sys.modules[__name__]
+    noise_var = 0.5
+    dist = Distribution(f"Gaussian: x ~ N(0, I), w ~ N(0, I), label noise sigma^2 = {noise_var} (query included)",
+                        noise=noise_var ** 0.5, query_noise=True)
+    pre = ts.presets(ci=dict(steps=150, batch=512, lr=3e-3), cpu=dict(steps=2000, batch=2048, lr=2e-3,
+                                                                       eval_batch=50000),
+                     paper=dict(steps=50000, batch=2048, lr=1e-3),
+                     paper_source="no settings are stored for Mahankali et al.; von Oswald et al.'s batch and "
+                                  "step count are used")
+    return (
+        ts.one_step_experiment(mod, "one-step-gd", "implied-step", "one layer: the implied step vs eta*",
+                               dist, 4, 10, pre,
+                               notes=("eta* = n/(n + d + 1 + sigma^2) is not typed here: it is the engine's "
+                                      "minimiser of the population loss of the construction's prediction.",)),
+    )
