@@ -287,15 +287,14 @@ def experiments():
                                notes=("eta* and the optimum are the engine's: the population loss of the "
                                       "one-step prediction, minimised over eta; by Ahn et al.'s Theorem 1 at "
                                       "Sigma = I it is also the optimum over all one-layer weights.",)),
-        ts.one_step_experiment(mod, "zero-init", "uniform-code", "one layer vs one GD step, U(-0.5, 0.5) inputs",
-                               ts.UNIFORM_CODE, 10, 10, pre, exact=False, targets=(cos,),
-                               paper=(("eta_line", 6.06, notes_src), ("loss_gd", 0.412, notes_src + ", 1/2 MSE "
-                                                                                       "0.206 doubled")),
-                               notes=("eta* is the line search over the evaluation tasks, solved exactly (the "
-                                      "one-step prediction is linear in eta); the Gaussian engine has no "
-                                      "uniform-input optimum.",)),
-        ts.one_step_experiment(mod, "zero-init", "uniform-text", "one layer vs one GD step, U(-1, 1) inputs",
-                               ts.UNIFORM_TEXT, 10, 10, pre, exact=False, targets=(cos,),
-                               paper=(("eta_line", 1.515, notes_src), ("loss_gd", 1.65, notes_src + ", 1/2 MSE "
-                                                                                      "0.825 doubled"))),
+        *(ts.one_step_experiment(mod, "zero-init", eid, f"one layer vs one GD step, {rng} inputs", dist, 10, 10, pre,
+                                 exact=False, targets=(cos,),
+                                 paper=(("eta_line", eta, notes_src),
+                                        ("loss_gd", 2 * half, f"{notes_src}, 1/2 MSE {half} doubled")),
+                                 notes=notes)
+          for eid, rng, dist, eta, half, notes in (
+              ("uniform-code", "U(-0.5, 0.5)", ts.UNIFORM_CODE, 6.06, 0.206,
+               ("eta* is the line search over the evaluation tasks, solved exactly (the one-step prediction is "
+                "linear in eta); the Gaussian engine has no uniform-input optimum.",)),
+              ("uniform-text", "U(-1, 1)", ts.UNIFORM_TEXT, 1.515, 0.825, ()))),
     )

@@ -18,7 +18,7 @@ import sympy as sp
 
 from numeric.training import compare
 from numeric.training.data import Distribution
-from numeric.training.experiment import Experiment, Target
+from numeric.training.experiment import Experiment
 from numeric.training.model import export, letter_estimate
 from numeric.training.train import Preset
 

@@ -82,7 +82,6 @@ def least_squares_scale(pred, base) -> float:
 
 def t_interval(values, level: float = 0.95) -> tuple[float, float]:
     """(mean, half-width) of Student's t confidence interval over seeds (half-width nan for one seed)."""
-    import mpmath
     vals = [float(v) for v in values]
     k = len(vals)
     mean = sum(vals) / k
