@@ -156,6 +156,35 @@ def test_training_is_deterministic_and_resumes(tmp_path):
     rest = train(fresh(0), dist, pre, 0, checkpoint=ck, progress=False)
     assert rest.resumed_from == 10
     assert all(torch.allclose(rest.state[k], a.state[k], atol=0, rtol=0) for k in a.state)
+    # drawing the next batch on the worker changes no number
+    e = train(fresh(0), dist, pre, 0, progress=False, prefetch=False)
+    assert all(torch.equal(a.state[k], e.state[k]) for k in a.state)
+
+
+@pytest.mark.parametrize("refresh,cut", [(3, 10), (5, 10), (4, 10)])
+def test_resume_with_reused_batches(tmp_path, refresh, cut):
+    """A batch reused across steps (refresh > 1) is the same batch after a resume, whether the
+    checkpoint falls inside its run of steps or at a fresh draw."""
+    con, dist, pre = _tiny()
+    pre = pre.with_(refresh=refresh, checkpoint_every=cut)
+
+    def fresh():
+        return export(con, 3, 6, 1, init_std=0.01, generator=seeded(0, "init"), support="sparse")
+
+    whole = train(fresh(), dist, pre, 0, progress=False)
+    ck, calls = str(tmp_path / "ck.pt"), []
+
+    def interrupted(model, *batch):
+        calls.append(1)
+        if len(calls) > cut:
+            raise KeyboardInterrupt
+        return ((model(*batch[:3]) - batch[3]) ** 2).mean()
+
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh(), dist, pre, 0, checkpoint=ck, progress=False, loss_fn=interrupted)
+    rest = train(fresh(), dist, pre, 0, checkpoint=ck, progress=False)
+    assert rest.resumed_from == cut
+    assert all(torch.equal(rest.state[k], whole.state[k]) for k in whole.state)
 
 
 def test_progress_bar_draws_only_for_long_runs():

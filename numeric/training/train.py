@@ -7,7 +7,11 @@
   are preset fields); CUDA when present, the CPU otherwise.
 * A progress bar on stderr for any run that lasts more than a few seconds.
 * Checkpoints every ``checkpoint_every`` steps (model, optimiser, step, the
-  data generator's state, the loss curve); a run resumes from the last one.
+  data generator's state before the batch in use, the loss curve); a run
+  resumes from the last one and draws the same batches as an unbroken run.
+* The next batch is drawn on a worker thread while the current step runs
+  (:class:`Feed`); the draws stay in order, from one generator, so prefetching
+  changes no number.
 """
 from __future__ import annotations
 
@@ -102,6 +106,41 @@ def _lr_at(preset: Preset, step: int) -> float:
     raise ValueError(f"unknown schedule {preset.schedule!r}")
 
 
+class Feed:
+    """The training batches in order, each drawn while the step before it runs.
+
+    One generator, used by one worker at a time, in the order of the steps: the
+    batches are those of drawing each one when it is needed.  ``state`` is the
+    generator's state before the batch in use was drawn (what a checkpoint keeps:
+    restoring it and taking one batch gives that batch again)."""
+
+    def __init__(self, draw, gen, prefetch: bool = True):
+        from concurrent.futures import ThreadPoolExecutor
+        self.draw, self.gen = draw, gen
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="icl-feed") if prefetch else None
+        self.state = None
+        self._next = None
+
+    def _submit(self):
+        st = self.gen.get_state()
+        self._next = (st, self.pool.submit(self.draw, self.gen) if self.pool else None)
+
+    def take(self, more: bool = True):
+        """The next batch; with ``more`` the one after it starts drawing now."""
+        if self._next is None:
+            self._submit()
+        st, fut = self._next
+        batch = fut.result() if fut is not None else self.draw(self.gen)
+        self.state, self._next = st, None
+        if more and self.pool:
+            self._submit()
+        return batch
+
+    def close(self):
+        if self.pool:
+            self.pool.shutdown(wait=True)
+
+
 @dataclass
 class TrainedRun:
     state: dict                        # the model's parameters (CPU tensors)
@@ -117,7 +156,7 @@ def mse_loss(model, X, y, xq, yq):
 
 
 def train(model, dist: Distribution, preset: Preset, seed: int, device: str = "cpu", checkpoint: str | None = None,
-          progress: bool = True, label: str = "train", loss_fn=mse_loss) -> TrainedRun:
+          progress: bool = True, label: str = "train", loss_fn=mse_loss, prefetch: bool = True) -> TrainedRun:
     """Train ``model`` (its parameters already initialised from ``seed``) and return the final weights."""
     import torch
     model = model.to(device)
@@ -125,47 +164,57 @@ def train(model, dist: Distribution, preset: Preset, seed: int, device: str = "c
                            weight_decay=preset.weight_decay)
     gen = seeded(seed, "train")
     start, curve = 0, []
+    resumed = None
     if checkpoint and os.path.exists(checkpoint):
         ck = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         gen.set_state(ck["gen"])
         start, curve = ck["step"], ck["curve"]
+        resumed = start
     every = max(1, preset.steps // preset.curve_points)
     bar = Progress(preset.steps, label, enabled=progress)
     t0 = time.perf_counter()
+    feed = Feed(lambda g: sample(dist, preset.batch, model.d, model.n, g, device), gen, prefetch)
     batch = None
+    if resumed is not None and 0 < start < preset.steps:
+        batch = feed.take(more=False)           # the batch in use at the checkpoint, drawn again
     acc, cnt = None, 0            # the loss summed on the device: no host sync per step
-    for step in range(start, preset.steps):
-        if batch is None or step % preset.refresh == 0:
-            batch = sample(dist, preset.batch, model.d, model.n, gen, device)
-        for grp in opt.param_groups:
-            grp["lr"] = _lr_at(preset, step)
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model, *batch)
-        (preset.loss_scale * loss).backward()
-        if preset.clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), preset.clip)
-        opt.step()
-        acc = loss.detach() if acc is None else acc + loss.detach()
-        cnt += 1
-        if (step + 1) % every == 0 or step + 1 == preset.steps:
-            curve.append((step + 1, float(acc) / cnt))
-            acc, cnt = None, 0
-            bar.update(step + 1, curve[-1][1])
-        if checkpoint and preset.checkpoint_every and (step + 1) % preset.checkpoint_every == 0:
-            save_checkpoint(checkpoint, model, opt, gen, step + 1, curve)
+    try:
+        for step in range(start, preset.steps):
+            if batch is None or step % preset.refresh == 0:
+                nxt = (step // preset.refresh + 1) * preset.refresh
+                batch = feed.take(more=nxt < preset.steps)
+            for grp in opt.param_groups:
+                grp["lr"] = _lr_at(preset, step)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, *batch)
+            (preset.loss_scale * loss).backward()
+            if preset.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), preset.clip)
+            opt.step()
+            acc = loss.detach() if acc is None else acc + loss.detach()
+            cnt += 1
+            if (step + 1) % every == 0 or step + 1 == preset.steps:
+                curve.append((step + 1, float(acc) / cnt))
+                acc, cnt = None, 0
+                bar.update(step + 1, curve[-1][1])
+            if checkpoint and preset.checkpoint_every and (step + 1) % preset.checkpoint_every == 0:
+                save_checkpoint(checkpoint, model, opt, feed.state, step + 1, curve)
+    finally:
+        feed.close()
     bar.close()
     if checkpoint:
-        save_checkpoint(checkpoint, model, opt, gen, preset.steps, curve)
+        save_checkpoint(checkpoint, model, opt, feed.state if feed.state is not None else gen.get_state(),
+                        preset.steps, curve)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return TrainedRun(state, curve, preset.steps, time.perf_counter() - t0, device, start)
 
 
-def save_checkpoint(path, model, opt, gen, step, curve):
+def save_checkpoint(path, model, opt, gen_state, step, curve):
     import torch
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(), "step": step,
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen_state, "step": step,
                 "curve": curve}, tmp)
     os.replace(tmp, path)
