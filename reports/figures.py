@@ -159,3 +159,71 @@ def matrix_pair_svg(exp: dict, width_in: float = 6.4, height_in: float = 2.6) ->
             ax.set_yticks([])
         fig.colorbar(im, ax=list(axes), shrink=0.8)
         return _svg_of(fig)
+
+
+def probe_heatmap_svg(alg: dict, title: str, width_in: float = 6.4, height_in: float = 2.4) -> str | None:
+    """SimE of every layer (rows) with every step count (columns); the best cell of each row boxed, the
+    cells tied with it within noise dotted."""
+    H = alg.get("heatmap")
+    if not H:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    grid = alg.get("grid") or []
+    with _rc():
+        fig = Figure(figsize=(width_in, height_in))
+        ax = fig.add_subplot(1, 1, 1)
+        im = ax.imshow(H, aspect="auto", cmap="viridis", origin="lower")
+        for i, row in enumerate(H):
+            j = max(range(len(row)), key=lambda c: row[c])
+            ties = (alg.get("ties") or [{}] * len(H))[i].get("tied", [])
+            for c, g in enumerate(grid):
+                if g in ties and c != j:
+                    ax.add_patch(Rectangle((c - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#fff", linewidth=0.6,
+                                           linestyle=":"))
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#d62728", linewidth=1.2))
+        step = max(1, len(grid) // 12)
+        ax.set_xticks(range(0, len(grid), step))
+        ax.set_xticklabels([str(g) for g in grid[::step]], fontsize=6)
+        ax.set_yticks(range(len(H)))
+        ax.set_yticklabels([str(i + 1) for i in range(len(H))], fontsize=6)
+        ax.set_xlabel(f"{alg.get('key')} steps")
+        ax.set_ylabel("layer")
+        ax.set_title(title, fontsize=8)
+        fig.colorbar(im, ax=ax, shrink=0.9, label="SimE")
+        return _svg_of(fig)
+
+
+def best_steps_svg(ev: dict, paper_rows: list, keys: tuple, width_in: float = 6.4, height_in: float = 2.6):
+    """Best-matching step count against layer: ours (solid, with the tie range as a band) and the paper's
+    (dashed, labelled as the paper's; its model has its own number of layers)."""
+    algs = {a["key"]: a for a in ev.get("algorithms", [])}
+    if not any(k in algs for k in keys):
+        return None
+    from matplotlib.figure import Figure
+    with _rc():
+        fig = Figure(figsize=(width_in, height_in))
+        axes = fig.subplots(1, len(keys))
+        axes = list(axes) if len(keys) > 1 else [axes]
+        for ax, key in zip(axes, keys):
+            a = algs.get(key)
+            if a is None:
+                continue
+            layers = list(range(1, len(a["best"]) + 1))
+            lo = [min(t["tied"]) for t in a["ties"]]
+            hi = [max(t["tied"]) for t in a["ties"]]
+            ax.fill_between(layers, lo, hi, color="#1f77b4", alpha=0.2, linewidth=0, label="ours: tied within noise")
+            ax.plot(layers, a["best"], "o-", color="#1f77b4", markersize=3, linewidth=1.1, label="ours (this model)")
+            for p in paper_rows:
+                if p["of"] == key:
+                    ax.plot(range(1, len(p["values"]) + 1), p["values"], "s--", markersize=2.5, linewidth=0.9,
+                            color="#777", label="paper's (its 12-layer model)")
+                    break
+            if a.get("log_grid"):
+                ax.set_yscale("log", base=2)
+            ax.set_xlabel("layer")
+            ax.set_ylabel(f"best {key} steps")
+            ax.grid(True, color="#e3e3e3", linewidth=0.6)
+            ax.legend(frameon=False, fontsize=6)
+        fig.tight_layout()
+        return _svg_of(fig)

@@ -124,6 +124,8 @@ def text_table(result) -> str:
         for e in t.get("experiments", []):
             out += textwrap.wrap(f"{e['id']}: {e['title']} [{e['preset']}, seeds {', '.join(map(str, e['seeds']))}]",
                                  WIDTH, initial_indent="  ", subsequent_indent="    ")
+            for h in e.get("headlines", []):
+                out += textwrap.wrap(h, WIDTH, initial_indent="    ", subsequent_indent="      ")
             for tg in e.get("targets", []):
                 out += textwrap.wrap(f"{'met' if tg['met'] else 'NOT met'}: {tg['text']} (mean {fmt(tg['mean'])}, "
                                      f"worst seed {fmt(tg['worst_seed'])})", WIDTH, initial_indent="    ",
@@ -317,6 +319,76 @@ def _svg_markup(svg, pdf: bool, alt: str):
     return Markup(svg)
 
 
+def _range(tied) -> str:
+    lo, hi = min(tied), max(tied)
+    return fmt(lo) if lo == hi else f"{fmt(lo)}-{fmt(hi)}"
+
+
+def _study_view(e: dict, pdf: bool) -> dict:
+    """A probing study: per evaluation setting, the fits (ours with intervals, the paper's beside), the best
+    steps per layer (ours with the ties within noise, the paper's rows), the heatmaps and the errors."""
+    from .figures import best_steps_svg, probe_heatmap_svg, training_curve_svg
+    paper = e.get("paper") or []
+    evs = []
+    for ev in e.get("evals", []):
+        algs = {a["key"]: a for a in ev.get("algorithms", [])}
+        fits = []
+        for f in ev.get("fits", []):
+            pap = next((p for p in paper if p["of"] == f"fit:{f['algorithm']}"), None)
+            if f["scale"] == "log2":
+                ci = f.get("growth_ci95")
+                cis = f.get("growth_ci95_seeds")
+                fits.append({"what": f"growth factor of {f['algorithm']} steps per layer", "ours": fmt(f["growth"]),
+                             "ci": f"{fmt(ci[0])} to {fmt(ci[1])}" if ci else "",
+                             "ci_seeds": f"{fmt(cis[0])} to {fmt(cis[1])}" if cis else "",
+                             "layers": f"{f['layers'][0]}-{f['layers'][-1]}", "reps": f["replicates"],
+                             "paper": fmt(pap["values"][0]) if pap else "", "paper_source": pap["source"] if pap else ""})
+            else:
+                cs = f.get("ci95_seeds")
+                fits.append({"what": f"{f['algorithm']} iterations per layer (slope)", "ours": fmt(f["slope"]),
+                             "ci": "± " + fmt(f["ci95"]), "ci_seeds": ("± " + fmt(cs)) if cs == cs else "",
+                             "layers": f"{f['layers'][0]}-{f['layers'][-1]}", "reps": f["replicates"],
+                             "paper": fmt(pap["values"][0]) if pap else "", "paper_source": pap["source"] if pap else ""})
+        best = []
+        for key in e.get("heatmap_keys") or list(algs):
+            a = algs.get(key)
+            if a is None or len(a["grid"]) < 2:
+                continue
+            best.append({"label": f"ours: {a['label']}", "values": [_range(t["tied"]) for t in a["ties"]],
+                         "max": [fmt(t["max"]) for t in a["ties"]], "paper": False})
+            for p in paper:
+                if p["of"] == key:
+                    best.append({"label": p["label"], "values": [fmt(v) if v is not None else "" for v in p["values"]],
+                                 "paper": True, "source": p["source"]})
+            sw = a.get("simw")
+            if sw:
+                best.append({"label": f"ours, by SimW ({sw['contexts']} prompts per batch, {sw['queries']} queries "
+                                      f"per prefix): {a['label']}", "values": [_range(t["tied"]) for t in sw["ties"]],
+                             "paper": False})
+                for p in paper:
+                    if p["of"] == f"simw:{key}":
+                        best.append({"label": p["label"], "paper": True, "source": p["source"],
+                                     "values": [fmt(v) if v is not None else "" for v in p["values"]]})
+        maps = []
+        for key in e.get("heatmap_keys") or []:
+            if key in algs:
+                maps.append(_svg_markup(probe_heatmap_svg(algs[key], f"SimE of each layer with {algs[key]['label']}"),
+                                        pdf, f"SimE heatmap, {key}"))
+        keys = tuple(k for k in ("newton-code", "gd-log") if k in algs and k in (e.get("heatmap_keys") or []))
+        widths = [{"width": w["width"], "last": fmt(w["mse_layer"][-1]), "ols": fmt(w.get("ols_mse")),
+                   "ratio": fmt(w["mse_layer"][-1] / w["ols_mse"]) if w.get("ols_mse") else ""}
+                  for w in ev.get("widths", [])]
+        final = [{"label": a["label"], "sime": fmt(a["max_sime"][-1]), "best": fmt(a["best"][-1]),
+                  "sd": fmt(a["sd_one_batch"]) if a.get("sd_one_batch") is not None else ""}
+                 for a in ev.get("algorithms", []) if a.get("max_sime")]
+        evs.append({"ev": ev, "fits": fits, "best": best, "final": final, "maps": [m for m in maps if m],
+                    "lines": _svg_markup(best_steps_svg(ev, paper, keys), pdf, "best steps per layer") if keys else None,
+                    "mse": [fmt(v) for v in ev.get("mse_layer") or []], "widths": widths})
+    return {"e": e, "study": True, "evals": evs,
+            "paper_other": [p for p in paper if p["of"] in ("widths", "table1", "table1-tf")],
+            "curve": _svg_markup(training_curve_svg(e), pdf, "training loss")}
+
+
 def _trained_view(result, pdf: bool) -> dict | None:
     """The trained-network section: each experiment's figures (ours with 95% intervals over seeds, the
     theory's, the papers' labelled), targets, the loss curve and the matrix picture."""
@@ -326,6 +398,9 @@ def _trained_view(result, pdf: bool) -> dict | None:
         return None
     exps = []
     for e in t.get("experiments", []):
+        if e.get("kind") in ("probe", "widths", "layers"):
+            exps.append(_study_view(e, pdf))
+            continue
         rows = []
         for f in e.get("figures", []):
             ci = f.get("ci95")

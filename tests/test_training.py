@@ -279,10 +279,15 @@ def test_cli_training_usage_errors(extra, msg, capsys):
     assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_cli_refuses_training_a_theorem_without_experiments(capsys):
-    from theorems.check import main
-    assert main(["newton_k_plus_8", "--train", "ci", "--report", "none", "--quiet"]) == 2
-    assert "no trained-network experiments" in capsys.readouterr().err
+def test_training_a_theorem_without_experiments_is_refused():
+    import dataclasses
+
+    from theorems import trained as tr
+    from theorems.base import ParameterError
+    bare = dataclasses.replace(get("newton_k_plus_8"), experiments=None)
+    with pytest.raises(ParameterError, match="no trained-network experiments"):
+        tr.check_request(bare, "ci", None, None)
+    tr.check_request(get("newton_k_plus_8"), "ci", "fu-probe", None)     # it has them now: accepted
 
 
 def test_shipped_results_are_labelled(monkeypatch, tmp_path):

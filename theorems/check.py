@@ -167,7 +167,8 @@ def run_claim(claim, run) -> Evidence:
 def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
            variant: str | None = None, data=None, progress=None, precision_cap=None, command: str | None = None,
            train: str | None = None, seeds=None, device: str | None = None, resume: bool = True,
-           experiment: str | None = None, shipped: bool = True, **params) -> Result:
+           experiment: str | None = None, shipped: bool = True, bf16: str | None = None, compile: str | None = None,
+           garg_checkpoint: str | None = None, **params) -> Result:
     """Check every claim of a theorem; returns a :class:`theorems.base.Result`.
 
     ``k`` (iterations), ``d``, ``n`` (sizes of the numeric checks), ``precision``
@@ -195,6 +196,14 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
     try:
         seeds = tr.parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, (list, tuple)) else seeds)
         tr.check_request(thm, train, experiment, device)
+        tr.parse_switch("--bf16", bf16)
+        tr.parse_switch("--compile", compile)
+        if garg_checkpoint is not None:
+            if train is None:
+                raise ParameterError("--garg-checkpoint needs --train PRESET (whose evaluation settings the probe uses)")
+            if not any(getattr(e, "kind", None) == "probe" for e in tr.experiments_of(thm)):
+                raise ParameterError(f"{thm.id} has no probing study for --garg-checkpoint")
+            tr.load_garg(garg_checkpoint)
     except ParameterError as e:
         raise UsageError(str(e)) from None
     ctx = make_context(thm, k, d, n, precision, seed, data, precision_cap, **params)
@@ -267,7 +276,8 @@ def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None,
         say(f"trained networks ({train} preset)")
         try:
             trained = tr.run(thm, train, seeds, device, resume, experiment, progress is not None, ctx.command,
-                             env.get("tool", ""), env.get("date", ""))
+                             env.get("tool", ""), env.get("date", ""), bf16=tr.parse_switch("--bf16", bf16),
+                             compile=tr.parse_switch("--compile", compile), garg_checkpoint=garg_checkpoint)
         except Exception:
             path = save_traceback(f"{thm.id}-trained")
             trained = {"source": "this run", "error": f"internal error in the trained-network experiments "
@@ -487,6 +497,13 @@ def parser(thm=None, add_help=True) -> argparse.ArgumentParser:
     g.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present, else the CPU)")
     g.add_argument("--experiment", help=f"train one experiment alone ({exps})")
     g.add_argument("--restart", action="store_true", help="retrain even when a cached model or checkpoint exists")
+    g.add_argument("--bf16", default=None, metavar="auto|on|off",
+                   help="bf16 autocast for the GPT-2 studies' training (auto: on with CUDA, off on the CPU)")
+    g.add_argument("--garg-checkpoint", dest="garg_checkpoint", metavar="FILE",
+                   help="probe this model (a state dict in Garg et al.'s layout, e.g. their released state.pt) "
+                        "instead of training one; with --train PRESET for the evaluation settings")
+    g.add_argument("--compile", default=None, metavar="auto|on|off",
+                   help="torch.compile the GPT-2 studies' training step (auto: on with CUDA, off on the CPU)")
     g.add_argument("--trained-json", dest="trained_json",
                    help="write the trained-network summary (figures, seeds, intervals, the command) to this file")
     return p
@@ -552,7 +569,8 @@ def _main(argv) -> int:
                         seed=args.seed, variant=args.variant, data=args.data, progress=progress,
                         precision_cap=args.precision_cap, command=" ".join(["python -m theorems.check", *(
                             argv if argv is not None else sys.argv[1:])]), train=args.train, seeds=args.seeds,
-                        device=args.device, resume=not args.restart, experiment=args.experiment, **params)
+                        device=args.device, resume=not args.restart, experiment=args.experiment,
+                        bf16=args.bf16, compile=args.compile, garg_checkpoint=args.garg_checkpoint, **params)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

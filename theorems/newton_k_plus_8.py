@@ -373,6 +373,13 @@ THEOREM = Theorem(
         "relative error is about 2^(k - 53): float64 keeps 1e-6 for about 33 layers, float32 for about 4, bfloat16 "
         "for none (the report measures the rate on the run's data). Exact and ball arithmetic are unaffected; a "
         "construction that symmetrised T each layer would not drift.",
-        "The empirical claims (trained GPT-2 layers track Newton, not GD) are not part of this check.",
+        "The empirical claims (trained GPT-2 layers track Newton, not GD) are not part of this check: they are "
+        "the Trained networks section (theorems/fu_trained.py), empirical evidence beside the verdict.",
     ),
+    experiments=lambda: _studies(),
 )
+
+
+def _studies():
+    from theorems.fu_trained import studies
+    return studies()

@@ -18,6 +18,11 @@ def shipped_path(theorem_id: str) -> str:
     return os.path.join(HERE, "trained", f"{theorem_id}.json")
 
 
+def shipped_models_dir(theorem_id: str) -> str:
+    """Trained models that ship with the catalogue (small cpu checkpoints), one folder per cache key."""
+    return os.path.join(HERE, "trained", f"{theorem_id}-models")
+
+
 def experiments_of(thm) -> tuple:
     return tuple(thm.experiments()) if thm.experiments else ()
 
@@ -69,14 +74,49 @@ def check_request(thm, preset: str | None, experiment: str | None, device: str |
             raise ParameterError(f"--device {device}: CUDA is not available on this machine")
 
 
+def load_garg(path: str, heads: int = 8):
+    """(label, model) from a checkpoint in Garg et al.'s layout (their state.pt or model.pt)."""
+    import torch
+
+    from numeric.training.gpt2 import load_garg_state_dict
+    if not os.path.isfile(path):
+        raise ParameterError(f"--garg-checkpoint: no such file {path!r}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        model = load_garg_state_dict(blob, heads=heads)
+    except Exception as e:                                   # unreadable or another layout: a usage error
+        raise ParameterError(f"--garg-checkpoint {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+            from None
+    return f"Garg et al.'s layout, loaded from {os.path.basename(path)}", model.eval()
+
+
+def parse_switch(option: str, value: str | None):
+    """auto (None) | on (True) | off (False)."""
+    if value is None or value == "auto":
+        return None
+    if value in ("on", "off"):
+        return value == "on"
+    raise ParameterError(f"{option} takes auto, on or off, got {value!r}")
+
+
 def run(thm, preset: str, seeds=None, device=None, resume: bool = True, experiment: str | None = None,
-        progress: bool = True, command: str = "", tool: str = "", date: str = "") -> dict:
+        progress: bool = True, command: str = "", tool: str = "", date: str = "", bf16=None, compile=None,
+        garg_checkpoint: str | None = None) -> dict:
     from numeric.training.experiment import run_experiment
+    from numeric.training.probe import Study, run_study
     out = []
+    given = load_garg(garg_checkpoint) if garg_checkpoint else None
     for e in experiments_of(thm):
         if experiment is not None and e.id != experiment:
             continue
-        out.append(run_experiment(thm.id, e, preset, seeds, device, resume, progress, command))
+        if given is not None and (not isinstance(e, Study) or e.kind != "probe"):
+            continue
+        if isinstance(e, Study):
+            out.append(run_study(thm.id, e, preset, seeds, device, resume, progress, command,
+                                 shipped_dirs=(shipped_models_dir(thm.id),), bf16=bf16, compile=compile,
+                                 given=given))
+        else:
+            out.append(run_experiment(thm.id, e, preset, seeds, device, resume, progress, command))
     return {"source": "this run", "source_text": f"trained in this run (preset {preset}; cached models reused)",
             "preset": preset, "command": command, "tool": tool, "date": date, "experiments": out,
             "empirical": True}

@@ -121,19 +121,20 @@ class Feed:
         self.state = None
         self._next = None
 
-    def _submit(self):
+    def _submit(self, step):
         st = self.gen.get_state()
-        self._next = (st, self.pool.submit(self.draw, self.gen) if self.pool else None)
+        self._next = (step, st, self.pool.submit(self.draw, self.gen, step) if self.pool else None)
 
-    def take(self, more: bool = True):
-        """The next batch; with ``more`` the one after it starts drawing now."""
-        if self._next is None:
-            self._submit()
-        st, fut = self._next
-        batch = fut.result() if fut is not None else self.draw(self.gen)
+    def take(self, step: int, following: int | None = None):
+        """The batch of ``step``; with ``following`` the batch of that step starts drawing now."""
+        if self._next is None or self._next[0] != step:
+            self._next = None
+            self._submit(step)
+        _, st, fut = self._next
+        batch = fut.result() if fut is not None else self.draw(self.gen, step)
         self.state, self._next = st, None
-        if more and self.pool:
-            self._submit()
+        if following is not None and self.pool:
+            self._submit(following)
         return batch
 
     def close(self):
@@ -156,8 +157,10 @@ def mse_loss(model, X, y, xq, yq):
 
 
 def train(model, dist: Distribution, preset: Preset, seed: int, device: str = "cpu", checkpoint: str | None = None,
-          progress: bool = True, label: str = "train", loss_fn=mse_loss, prefetch: bool = True) -> TrainedRun:
-    """Train ``model`` (its parameters already initialised from ``seed``) and return the final weights."""
+          progress: bool = True, label: str = "train", loss_fn=mse_loss, prefetch: bool = True, draw=None) -> TrainedRun:
+    """Train ``model`` (its parameters already initialised from ``seed``) and return the final weights.
+    ``draw(generator, step)`` gives the batch of a step (default: ``sample`` of ``dist`` at the model's
+    d and n); ``loss_fn(model, *batch)`` its loss."""
     import torch
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=preset.lr, betas=tuple(preset.betas),
@@ -175,16 +178,20 @@ def train(model, dist: Distribution, preset: Preset, seed: int, device: str = "c
     every = max(1, preset.steps // preset.curve_points)
     bar = Progress(preset.steps, label, enabled=progress)
     t0 = time.perf_counter()
-    feed = Feed(lambda g: sample(dist, preset.batch, model.d, model.n, g, device), gen, prefetch)
+    if draw is None:
+        def draw(g, step):
+            return sample(dist, preset.batch, model.d, model.n, g, device)
+    feed = Feed(draw, gen, prefetch)
     batch = None
     if resumed is not None and 0 < start < preset.steps:
-        batch = feed.take(more=False)           # the batch in use at the checkpoint, drawn again
+        last = (start - 1) // preset.refresh * preset.refresh
+        batch = feed.take(last)                 # the batch in use at the checkpoint, drawn again
     acc, cnt = None, 0            # the loss summed on the device: no host sync per step
     try:
         for step in range(start, preset.steps):
             if batch is None or step % preset.refresh == 0:
                 nxt = (step // preset.refresh + 1) * preset.refresh
-                batch = feed.take(more=nxt < preset.steps)
+                batch = feed.take(step, nxt if nxt < preset.steps else None)
             for grp in opt.param_groups:
                 grp["lr"] = _lr_at(preset, step)
             opt.zero_grad(set_to_none=True)
