@@ -167,6 +167,7 @@ def probe_heatmap_svg(alg: dict, title: str, width_in: float = 6.4, height_in: f
     H = alg.get("heatmap")
     if not H:
         return None
+    H = [[float("nan") if v is None else v for v in row] for row in H]          # diverged cells: blank
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
     grid = alg.get("grid") or []
@@ -175,7 +176,7 @@ def probe_heatmap_svg(alg: dict, title: str, width_in: float = 6.4, height_in: f
         ax = fig.add_subplot(1, 1, 1)
         im = ax.imshow(H, aspect="auto", cmap="viridis", origin="lower")
         for i, row in enumerate(H):
-            j = max(range(len(row)), key=lambda c: row[c])
+            j = max(range(len(row)), key=lambda c: row[c] if row[c] == row[c] else -float("inf"))
             ties = (alg.get("ties") or [{}] * len(H))[i].get("tied", [])
             for c, g in enumerate(grid):
                 if g in ties and c != j:

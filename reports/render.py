@@ -319,6 +319,19 @@ def _svg_markup(svg, pdf: bool, alt: str):
     return Markup(svg)
 
 
+_SVG_MEMO: dict = {}
+
+
+def _once(fn, obj, *args):
+    """An SVG drawn once per (figure, record) in a process: the HTML and the PDF share it."""
+    key = (fn.__name__, id(obj), repr(args))
+    hit = _SVG_MEMO.get(key)
+    if hit is None or hit[0] is not obj:
+        hit = (obj, fn(obj, *args))
+        _SVG_MEMO[key] = hit
+    return hit[1]
+
+
 def _range(tied) -> str:
     lo, hi = min(tied), max(tied)
     return fmt(lo) if lo == hi else f"{fmt(lo)}-{fmt(hi)}"
@@ -345,8 +358,10 @@ def _study_view(e: dict, pdf: bool) -> dict:
                              "paper": fmt(pap["values"][0]) if pap else "", "paper_source": pap["source"] if pap else ""})
             else:
                 cs = f.get("ci95_seeds")
+                ci = f.get("ci95")
                 fits.append({"what": f"{f['algorithm']} iterations per layer (slope)", "ours": fmt(f["slope"]),
-                             "ci": "± " + fmt(f["ci95"]), "ci_seeds": ("± " + fmt(cs)) if cs == cs else "",
+                             "ci": ("± " + fmt(ci)) if ci is not None and ci == ci else "",
+                             "ci_seeds": ("± " + fmt(cs)) if cs is not None and cs == cs else "",
                              "layers": f"{f['layers'][0]}-{f['layers'][-1]}", "reps": f["replicates"],
                              "paper": fmt(pap["values"][0]) if pap else "", "paper_source": pap["source"] if pap else ""})
         best = []
@@ -372,21 +387,27 @@ def _study_view(e: dict, pdf: bool) -> dict:
         maps = []
         for key in e.get("heatmap_keys") or []:
             if key in algs:
-                maps.append(_svg_markup(probe_heatmap_svg(algs[key], f"SimE of each layer with {algs[key]['label']}"),
+                maps.append(_svg_markup(_once(probe_heatmap_svg, algs[key],
+                                              f"SimE of each layer with {algs[key]['label']}"),
                                         pdf, f"SimE heatmap, {key}"))
         keys = tuple(k for k in ("newton-code", "gd-log") if k in algs and k in (e.get("heatmap_keys") or []))
         widths = [{"width": w["width"], "last": fmt(w["mse_layer"][-1]), "ols": fmt(w.get("ols_mse")),
-                   "ratio": fmt(w["mse_layer"][-1] / w["ols_mse"]) if w.get("ols_mse") else ""}
+                   "ratio": fmt(w["mse_layer"][-1] / w["ols_mse"]) if w.get("ols_mse") and w["mse_layer"][-1] is not None
+                   else ""}
                   for w in ev.get("widths", [])]
         final = [{"label": a["label"], "sime": fmt(a["max_sime"][-1]), "best": fmt(a["best"][-1]),
                   "sd": fmt(a["sd_one_batch"]) if a.get("sd_one_batch") is not None else ""}
                  for a in ev.get("algorithms", []) if a.get("max_sime")]
-        evs.append({"ev": ev, "fits": fits, "best": best, "final": final, "maps": [m for m in maps if m],
-                    "lines": _svg_markup(best_steps_svg(ev, paper, keys), pdf, "best steps per layer") if keys else None,
+        ncols = max([len(ev.get("layers") or [])] + [len(b["values"]) for b in best])
+        for b in best:
+            b["values"] = list(b["values"]) + [""] * (ncols - len(b["values"]))
+        evs.append({"ev": ev, "fits": fits, "best": best, "final": final, "columns": list(range(1, ncols + 1)), "maps": [m for m in maps if m],
+                    "lines": _svg_markup(_once(best_steps_svg, ev, paper, keys), pdf, "best steps per layer")
+                    if keys else None,
                     "mse": [fmt(v) for v in ev.get("mse_layer") or []], "widths": widths})
     return {"e": e, "study": True, "evals": evs,
             "paper_other": [p for p in paper if p["of"] in ("widths", "table1", "table1-tf")],
-            "curve": _svg_markup(training_curve_svg(e), pdf, "training loss")}
+            "curve": _svg_markup(_once(training_curve_svg, e), pdf, "training loss")}
 
 
 def _trained_view(result, pdf: bool) -> dict | None:
@@ -413,8 +434,8 @@ def _trained_view(result, pdf: bool) -> dict | None:
                          "paper_source": f.get("paper_source") or ""})
         theory_extra = [(k, fmt(v)) for k, v in (e.get("theory") or {}).items() if k not in ("optimum_label",)]
         exps.append({"e": e, "rows": rows, "theory_extra": theory_extra,
-                     "curve": _svg_markup(training_curve_svg(e), pdf, "training loss"),
-                     "matrix": _svg_markup(matrix_pair_svg(e), pdf, "learned and theoretical matrices")})
+                     "curve": _svg_markup(_once(training_curve_svg, e), pdf, "training loss"),
+                     "matrix": _svg_markup(_once(matrix_pair_svg, e), pdf, "learned and theoretical matrices")})
     from theorems.trained import targets_summary
     return {"t": t, "experiments": exps, "summary": targets_summary(t)}
 

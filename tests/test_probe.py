@@ -182,6 +182,13 @@ def test_random_basis_spectra():
         Distribution("k", spectrum=spec, basis="per-token")
 
 
+def test_diverged_cells_never_win():
+    sim = torch.tensor([[0.5, float("nan"), 0.7], [float("nan"), 0.2, 0.1]], dtype=torch.float64)
+    assert probe.best_steps(sim, [1, 2, 3]) == [3, 2]
+    t = probe.ties_within_noise([sim, sim + 0.01, sim - 0.01], [1, 2, 3])
+    assert t[0]["best"] == 3 and 2 not in t[0]["tied"] and t[1]["best"] == 2
+
+
 def test_sime_fits_and_ties():
     y = torch.randn(5, 7, dtype=torch.float64)
     a = (y + torch.randn(5, 7, dtype=torch.float64))[None]
@@ -283,14 +290,21 @@ def test_study_targets_can_fail():
     st = {s.id: s for s in studies()}["fu-probe"]
     algs = [{"key": k, "max_sime": [0.5, 0.9], "last_layer_max_by_replicate": [0.9, 0.91, 0.89]}
             for k in ("newton-code", "gd-log")]
-    flat = {"evals": [{"fits": [{"algorithm": "newton-code", "slope": 0.0, "ci95": 0.5, "slope_by_seed": [0.1, -0.1]},
-                                {"algorithm": "gd-log", "slope": 0.2, "ci95": 0.5, "slope_by_seed": [0.2]}],
-                       "algorithms": algs}]}
+    flat = {"seeds": [0], "evals": [{"fits": [
+        {"algorithm": "newton-code", "slope": 0.0, "ci95": 0.5, "slope_by_seed": [0.1, -0.1], "ci95_seeds": 1.3},
+        {"algorithm": "gd-log", "slope": 0.2, "ci95": 0.5, "slope_by_seed": [0.2], "ci95_seeds": float("nan")}],
+        "algorithms": algs}]}
     assert [t["met"] for t in probe.study_targets(st, flat)] == [False, False, False]
-    steep = {"evals": [{"fits": [{"algorithm": "newton-code", "slope": 2.9, "ci95": 0.3, "slope_by_seed": [2.7, 3.1]},
-                                 {"algorithm": "gd-log", "slope": 1.5, "ci95": 0.2, "slope_by_seed": [1.4]}],
-                        "algorithms": [dict(algs[0], last_layer_max_by_replicate=[0.99, 0.995, 0.993]), algs[1]]}]}
+    steep = {"seeds": [0], "evals": [{"fits": [
+        {"algorithm": "newton-code", "slope": 2.9, "ci95": 0.3, "slope_by_seed": [2.7, 3.1], "ci95_seeds": 2.5},
+        {"algorithm": "gd-log", "slope": 1.5, "ci95": 0.2, "slope_by_seed": [1.4], "ci95_seeds": float("nan")}],
+        "algorithms": [dict(algs[0], last_layer_max_by_replicate=[0.99, 0.995, 0.993]), algs[1]]}]}
     assert [t["met"] for t in probe.study_targets(st, steep)] == [True, True, True]
+    # two seeds that disagree in sign: the interval over seeds decides, not the batches
+    split = {"seeds": [0, 1], "evals": [{"fits": steep["evals"][0]["fits"], "algorithms": [
+        dict(algs[0], last_layer_max_by_replicate=[0.99, 0.995, 0.993, 0.85, 0.86, 0.84]),
+        dict(algs[1], last_layer_max_by_replicate=[0.9] * 6)]}]}
+    assert probe.study_targets(st, split)[2]["met"] is False
 
 
 def test_switch_options_are_usage_errors():

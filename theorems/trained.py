@@ -18,11 +18,6 @@ def shipped_path(theorem_id: str) -> str:
     return os.path.join(HERE, "trained", f"{theorem_id}.json")
 
 
-def shipped_models_dir(theorem_id: str) -> str:
-    """Trained models that ship with the catalogue (small cpu checkpoints), one folder per cache key."""
-    return os.path.join(HERE, "trained", f"{theorem_id}-models")
-
-
 def experiments_of(thm) -> tuple:
     return tuple(thm.experiments()) if thm.experiments else ()
 
@@ -112,9 +107,8 @@ def run(thm, preset: str, seeds=None, device=None, resume: bool = True, experime
         if given is not None and (not isinstance(e, Study) or e.kind != "probe"):
             continue
         if isinstance(e, Study):
-            out.append(run_study(thm.id, e, preset, seeds, device, resume, progress, command,
-                                 shipped_dirs=(shipped_models_dir(thm.id),), bf16=bf16, compile=compile,
-                                 given=given))
+            out.append(run_study(thm.id, e, preset, seeds, device, resume, progress, command, bf16=bf16,
+                                 compile=compile, given=given))
         else:
             out.append(run_experiment(thm.id, e, preset, seeds, device, resume, progress, command))
     return {"source": "this run", "source_text": f"trained in this run (preset {preset}; cached models reused)",

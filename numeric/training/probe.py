@@ -124,9 +124,9 @@ def model_key(spec: Spec, setting: Setting, dist: Distribution, seed: int, devic
 
 
 def train_model(spec: Spec, setting: Setting, dist: Distribution, seed: int, device: str, resume=True,
-                progress=True, label="", shipped_dirs=(), accel=None):
-    """(model, curve, seconds, cached?, key) for one seed; the cache (or a shipped checkpoint of the same key)
-    is used when the same code trained the same model before.  ``accel`` (:func:`accelerations`) turns on
+                progress=True, label="", accel=None):
+    """(model, curve, seconds, cached?, key) for one seed; the cache is used when the same code trained the
+    same model before.  ``accel`` (:func:`accelerations`) turns on
     bf16 autocast and torch.compile for the training steps."""
     import contextlib
 
@@ -135,13 +135,12 @@ def train_model(spec: Spec, setting: Setting, dist: Distribution, seed: int, dev
     accel = accel or accelerations(device, False, False)
     key = model_key(spec, setting, dist, seed, device, accel)
     model = build(spec, seed)
-    for folder in [os.path.join(cache_dir(), key)] + [os.path.join(d, key) for d in shipped_dirs]:
-        done = os.path.join(folder, "result.pt")
-        if resume and os.path.exists(done):
-            blob = torch.load(done, map_location="cpu", weights_only=False)
-            model.load_state_dict({k: v.float() for k, v in blob["state"].items()})
-            return model, blob["curve"], blob["seconds"], True, key
     folder = os.path.join(cache_dir(), key)
+    done = os.path.join(folder, "result.pt")
+    if resume and os.path.exists(done):
+        blob = torch.load(done, map_location="cpu", weights_only=False)
+        model.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+        return model, blob["curve"], blob["seconds"], True, key
     ck = os.path.join(folder, "checkpoint.pt")
     if not resume and os.path.exists(ck):
         os.remove(ck)
@@ -243,9 +242,16 @@ def sim_w(wa, wb):
     return torch.einsum("icpd,jcpd->ijcp", ua, ub).mean((-1, -2))
 
 
+def _finite(sim):
+    """NaN (a diverged algorithm: its residuals overflowed) as -inf, so it never wins a maximum."""
+    import torch
+    return torch.nan_to_num(sim, nan=-math.inf)
+
+
 def best_steps(sim, grid):
-    """The best-matching step count of each layer: (L, G) -> [grid value] * L."""
-    return [grid[int(j)] for j in sim.argmax(1)]
+    """The best-matching step count of each layer: (L, G) -> [grid value] * L; a diverged cell (NaN)
+    never wins."""
+    return [grid[int(j)] for j in _finite(sim).argmax(1)]
 
 
 def fit_line(xs, ys):
@@ -259,17 +265,20 @@ def fit_line(xs, ys):
 
 def ties_within_noise(sims, grid):
     """Per layer, the grid values whose SimE is not distinguishable from the best: the mean paired difference
-    to the best is under two standard errors over replicates.  sims: [ (L, G) per replicate ]."""
+    to the best is under q standard errors over replicates (q the two-sided 95% t quantile).  A diverged
+    cell (NaN) is never tied.  sims: [ (L, G) per replicate ]."""
     import torch
     S = torch.stack(sims)                                                     # (R, L, G)
     mean = S.mean(0)
+    R = S.shape[0]
+    q = compare.t_quantile(0.975, R - 1) if R > 1 else 0.0
     out = []
     for layer in range(S.shape[1]):
-        j = int(mean[layer].argmax())
+        j = int(_finite(mean[layer][None])[0].argmax())
         diff = S[:, layer, j:j + 1] - S[:, layer, :]                          # (R, G), >= 0 on average
         m = diff.mean(0)
-        se = diff.std(0, unbiased=True) / math.sqrt(S.shape[0]) if S.shape[0] > 1 else torch.zeros_like(m)
-        tied = [grid[g] for g in range(S.shape[2]) if g == j or float(m[g]) <= 2 * float(se[g])]
+        se = diff.std(0, unbiased=True) / math.sqrt(R) if R > 1 else torch.zeros_like(m)
+        tied = [grid[g] for g in range(S.shape[2]) if g == j or float(m[g]) <= q * float(se[g])]
         out.append({"best": grid[j], "tied": tied, "max": float(mean[layer, j])})
     return out
 
@@ -360,16 +369,18 @@ def summarise(study: Study, setting: Setting, per_seed: dict) -> dict:
         mean = torch.stack(sims).mean(0)
         entry = {"key": alg.key, "label": alg.label, "grid": list(alg.grid), "log_grid": alg.log_grid,
                  "heatmap": mean.tolist(), "heatmap_code_positions": torch.stack(sims_code).mean(0).tolist(),
-                 "best": best_steps(mean, alg.grid), "max_sime": mean.max(1).values.tolist(),
+                 "best": best_steps(mean, alg.grid), "max_sime": _finite(mean).max(1).values.tolist(),
                  "ties": ties_within_noise(sims, list(alg.grid)),
-                 "last_layer_max_by_replicate": [float(x[-1].max()) for x in sims],
+                 "last_layer_max_by_replicate": [float(_finite(x[-1:]).max()) for x in sims],
                  "sd_one_batch": _batch_sd(per_seed, alg.key, mean),
+                 "diverged_fraction": [float(torch.stack([torch.isnan(x[:, g]).float().mean() for x in sims]).mean())
+                                       for g in range(len(alg.grid))],
                  "mse": [sum(r["mse_alg"][alg.key][g] for _, r in reps) / len(reps) for g in range(len(alg.grid))]}
         if alg.key in study.simw and "simw" in reps[0][1]:
             sw = [r["simw"][alg.key] for _, r in reps]
             mw = torch.stack(sw).mean(0)
             entry["simw"] = {"heatmap": mw.tolist(), "best": best_steps(mw, alg.grid),
-                             "max": mw.max(1).values.tolist(), "ties": ties_within_noise(sw, list(alg.grid)),
+                             "max": _finite(mw).max(1).values.tolist(), "ties": ties_within_noise(sw, list(alg.grid)),
                              "contexts": setting.simw_contexts, "queries": setting.simw_queries or 2 * setting.spec.d}
         out["algorithms"].append(entry)
     a, b = setting.fit_layers
@@ -386,8 +397,11 @@ def summarise(study: Study, setting: Setting, per_seed: dict) -> dict:
         m, half = compare.t_interval(slopes)
         seed_means = [sum(v) / len(v) for v in by_seed.values()]
         ms, halfs = compare.t_interval(seed_means) if len(seed_means) > 1 else (seed_means[0], float("nan"))
+        # the seeds share the evaluation batches: the replicate interval measures the batches' noise only (it
+        # treats seed x batch as independent); the interval over training seeds is the one to read
         entry = {"algorithm": key, "scale": scale, "layers": layers, "slope": m, "ci95": half,
-                 "replicates": len(slopes), "slope_by_seed": seed_means, "ci95_seeds": halfs}
+                 "replicates": len(slopes), "slope_by_seed": seed_means, "ci95_seeds": halfs,
+                 "diverged": any(b != b for b in slopes)}
         if scale == "log2":
             entry["growth"] = 2 ** m
             entry["growth_ci95"] = [2 ** (m - half), 2 ** (m + half)] if half == half else None
@@ -401,7 +415,7 @@ def summarise(study: Study, setting: Setting, per_seed: dict) -> dict:
 
 
 def run_study(theorem: str, study: Study, preset_name: str, seeds=None, device: str | None = None,
-              resume: bool = True, progress: bool = True, command: str = "", shipped_dirs=(), bf16=None,
+              resume: bool = True, progress: bool = True, command: str = "", bf16=None,
               compile=None, given=None) -> dict:
     """Train (or load) every seed, probe, summarise: the study's JSON record.  ``given`` = (label, model)
     probes that model instead of training (e.g. Garg et al.'s released checkpoint, with the preset's
@@ -441,8 +455,7 @@ def run_study(theorem: str, study: Study, preset_name: str, seeds=None, device: 
                                                        for w in setting.widths]
     results = {}
     for spec in specs:
-        sub = Setting(spec, setting.train, setting.curriculum, setting.probe_prompts, setting.eval_prompts,
-                      setting.eval_batches, setting.fit_layers)
+        sub = replace(setting, spec=spec, widths=())
         evs = study.evals(spec.d)
         per_eval = {ev.key: {} for ev in evs}
         for s in seeds:
@@ -451,7 +464,7 @@ def run_study(theorem: str, study: Study, preset_name: str, seeds=None, device: 
                 model, curve, secs, hit, key = given[1], [], 0.0, True, given[0]
             else:
                 model, curve, secs, hit, key = train_model(spec, sub, study.train_dist, s, device, resume,
-                                                           progress, label, shipped_dirs, accel)
+                                                           progress, label, accel)
             model = model.cpu().eval()
             tag = str(s) if not setting.widths else f"width {spec.width}, seed {s}"
             record["curves"][tag] = [[int(a), float(b)] for a, b in curve]
@@ -472,16 +485,28 @@ def run_study(theorem: str, study: Study, preset_name: str, seeds=None, device: 
     record["targets"] = study_targets(study, record)
     record["headlines"] = headlines(record)
     record["seconds"] = time.perf_counter() - t0
-    return record
+    return json_safe(record)
+
+
+def json_safe(x):
+    """NaN and infinities as None (strict JSON): a diverged cell, an interval of one seed."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
 
 
 def study_targets(study: Study, record: dict) -> list[dict]:
     """Empirical targets, each met or not (never a verdict), on the first evaluation setting:
 
-    * ("slope_above", (algorithm, value)): the fitted steps-per-layer slope's 95% interval (over
-      replicates) lies above ``value``, and so does every training seed's slope;
-    * ("sime_above", (a, b)): at the last layer, the best SimE with ``a`` exceeds the best with ``b`` by more
-      than two standard errors over replicates."""
+    * ("slope_above", (algorithm, value)): every training seed's fitted steps-per-layer slope lies above
+      ``value``, and so does the 95% interval over seeds (with one seed: the interval over batches);
+    * ("sime_above", (a, b)): at the last layer, the best SimE with ``a`` exceeds the best with ``b`` on every
+      training seed (seed means over batches), and the 95% interval over seeds of the difference lies above 0
+      (with one seed: over batches)."""
     out = []
     ev = record["evals"][0] if record.get("evals") else None
     if ev is None or "fits" not in ev:
@@ -492,7 +517,9 @@ def study_targets(study: Study, record: dict) -> list[dict]:
             f = next((x for x in ev["fits"] if x["algorithm"] == key), None)
             if f is None:
                 continue
-            low = f["slope"] - f["ci95"] if f["ci95"] == f["ci95"] else f["slope"]
+            half = f["ci95_seeds"] if f["ci95_seeds"] == f["ci95_seeds"] else f["ci95"]
+            centre = (sum(f["slope_by_seed"]) / len(f["slope_by_seed"]))
+            low = centre - half if half == half else centre
             worst = min(f["slope_by_seed"])
             out.append({"text": text, "figure": f"fit:{key}", "op": ">", "value": value, "mean": f["slope"],
                         "worst_seed": worst, "met": bool(low > value and worst > value)})
@@ -501,10 +528,14 @@ def study_targets(study: Study, record: dict) -> list[dict]:
             A = next(x for x in ev["algorithms"] if x["key"] == a)
             B = next(x for x in ev["algorithms"] if x["key"] == b)
             diffs = [x - y for x, y in zip(A["last_layer_max_by_replicate"], B["last_layer_max_by_replicate"])]
-            m = sum(diffs) / len(diffs)
-            se = (sum((v - m) ** 2 for v in diffs) / (len(diffs) - 1) / len(diffs)) ** 0.5 if len(diffs) > 1 else 0.0
+            seeds = record.get("seeds") or [0]
+            per = len(diffs) // len(seeds) if len(diffs) % len(seeds) == 0 else len(diffs)
+            groups = [diffs[i:i + per] for i in range(0, len(diffs), per)]
+            units = [sum(g) / len(g) for g in groups] if len(groups) > 1 else diffs
+            m, half = compare.t_interval(units)
+            low = m - half if half == half else m
             out.append({"text": text, "figure": f"sime:{a}-{b}", "op": ">", "value": 0.0, "mean": m,
-                        "worst_seed": min(diffs), "met": bool(m > 2 * se)})
+                        "worst_seed": min(units), "met": bool(low > 0 and min(units) > 0)})
     return out
 
 
@@ -519,13 +550,14 @@ def headlines(record: dict) -> list[str]:
         for f in e.get("fits", []):
             lay = f"layers {f['layers'][0]}-{f['layers'][-1]}"
             if f["scale"] == "log2":
-                ci = f.get("growth_ci95")
+                ci = f.get("growth_ci95_seeds") or f.get("growth_ci95")
+                over = "training seeds" if f.get("growth_ci95_seeds") else "batches"
                 out.append(f"{e['key']}: {f['algorithm']} steps grow x{_fmt(f['growth'])} per layer ({lay}; 95% CI "
-                           + (f"{_fmt(ci[0])}-{_fmt(ci[1])}" if ci else "n/a") + f", {f['replicates']} replicates)")
+                           + (f"{_fmt(ci[0])}-{_fmt(ci[1])}" if ci else "n/a") + f" over {over})")
             else:
                 out.append(f"{e['key']}: {_fmt(f['slope'])} {f['algorithm']} iterations per layer ({lay}; 95% CI "
-                           f"+-{_fmt(f['ci95'])} over {f['replicates']} replicates, +-{_fmt(f['ci95_seeds'])} over "
-                           f"{len(f['slope_by_seed'])} training seeds)")
+                           f"+-{_fmt(f['ci95_seeds'])} over {len(f['slope_by_seed'])} training seeds, "
+                           f"+-{_fmt(f['ci95'])} over {f['replicates']} seed x batch replicates)")
         for w in e.get("widths", []):
             out.append(f"{e['key']}: width {w['width']}: last-layer error {_fmt(w['mse_layer'][-1])} "
                        f"(OLS {_fmt(w['ols_mse'])}, ratio {_fmt(w['mse_layer'][-1] / w['ols_mse'])})")
