@@ -118,7 +118,8 @@ def text_table(result) -> str:
     t = getattr(r, "trained", None) or {}
     if t:
         out.append("")
-        out.append("trained networks (empirical; not part of the verdict): " + str(t.get("source_text", "")))
+        out += textwrap.wrap("trained networks (empirical; not part of the verdict): " + str(t.get("source_text", "")),
+                             WIDTH, subsequent_indent="  ")
         if t.get("error"):
             out.append("  " + t["error"])
         for e in t.get("experiments", []):

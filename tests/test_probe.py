@@ -313,3 +313,53 @@ def test_switch_options_are_usage_errors():
     r = subprocess.run([sys.executable, "-m", "theorems.check", "newton_k_plus_8", "--bf16", "maybe"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "--bf16" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_shipped_cpu_result_shows_what_the_issue_asks():
+    """The shipped newton_k_plus_8 result (no retraining): Newton and GD heatmaps, the fitted Newton iterations
+    and GD growth per layer with intervals over seeds, BFGS / L-BFGS / CG rows, the paper's values beside them;
+    every experiment of the theorem is in it, and it renders."""
+    from reports.render import _study_view
+    from theorems import trained as tr
+    from theorems.registry import get
+    thm = get("newton_k_plus_8")
+    blob = tr.load_shipped(thm)
+    assert blob is not None and blob["source"] == "shipped" and "--train cpu" in blob["source_text"]
+    assert {e["id"] for e in blob["experiments"]} == {e.id for e in tr.experiments_of(thm)}
+    main = next(e for e in blob["experiments"] if e["id"] == "fu-probe")
+    assert main["preset"] == "cpu" and len(main["seeds"]) >= 3
+    ev = main["evals"][0]
+    algs = {a["key"]: a for a in ev["algorithms"]}
+    for key in ("newton-code", "gd-log", "bfgs", "lbfgs", "cg"):
+        assert len(algs[key]["heatmap"]) == main["model"]["layers"]
+    fits = {f["algorithm"]: f for f in ev["fits"]}
+    assert fits["newton-code"]["ci95_seeds"] is not None and fits["gd-log"]["growth_ci95_seeds"] is not None
+    view = _study_view(main, pdf=False)
+    v = view["evals"][0]
+    assert any(f["paper"] for f in v["fits"]) and any(b["paper"] for b in v["best"])
+    assert len(v["maps"]) == 5 and v["lines"] is not None
+
+
+def test_our_checkpoints_carry_their_shape_and_load():
+    spec = Spec("gpt2", 1, 4, 16, 3, 5)
+    src = build(spec, seed=2).eval()
+    from dataclasses import asdict
+    m = load_garg_state_dict({"model_state_dict": src.state_dict(), "spec": asdict(spec)}).eval()
+    assert m.spec == spec                                             # 4 heads from the file, not the default 8
+    xs, ys = prompts(Distribution("g"), 2, 3, 5, seeded(0, "s"))
+    with torch.no_grad():
+        assert torch.allclose(m(xs, ys), src(xs, ys), atol=1e-6)
+
+
+def test_feed_redraws_in_order_when_asked_for_another_step():
+    from numeric.training.train import Feed
+
+    def draw(g, step):
+        return torch.randn(3, generator=g)
+
+    a = Feed(draw, seeded(0, "f"), prefetch=True)
+    first = a.take(5, following=7)                                    # 7 starts drawing ...
+    second = a.take(6)                                                # ... but 6 is asked for: rewound, drawn
+    a.close()
+    b = Feed(draw, seeded(0, "f"), prefetch=False)
+    assert torch.equal(first, b.take(5)) and torch.equal(second, b.take(6))

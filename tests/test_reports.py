@@ -131,7 +131,7 @@ def test_math_renderers_fall_back():
 def test_sparse_result_renders(result):
     """The engine renders any Result: no numbers, no errata, no claims, no construction."""
     import dataclasses
-    bare = dataclasses.replace(result, numbers={}, errata=[], claims=[], notes=[], environment={},
+    bare = dataclasses.replace(result, numbers={}, errata=[], claims=[], notes=[], environment={}, trained={},
                                variants=[dataclasses.replace(result.variants[0], construction={})])
     page = render_html(bare)
     assert result.variants[0].checks[0].claim in _text(page)

@@ -211,7 +211,7 @@ def studies() -> tuple:
                 (1, 3, 6, 9, 12.5, 16, 19.5), f"{NOTES} §3.5(f), read off the figure"),),
         notes=("Trained and evaluated on noisy labels (every position's label noisy).",)))
     wsets = {"ci": _setting("ci", widths=(4, 16), steps=100), "cpu": _setting("cpu", widths=(4, 8, 16, 32),
-                                                                               steps=3000),
+                                                                               steps=8000),
              "paper": _setting("paper", widths=(8, 16, 32, 64))}
     out.append(Study(
         "fu-hidden-size", "Hidden size against d: one-head models of several widths", "widths", iso,
@@ -219,7 +219,7 @@ def studies() -> tuple:
                        f"{NOTES} §3.5(i)"),),
         notes=("Error of the last layer's probe against OLS's at every prefix; the paper (d = 20) reports that "
                "widths 32 and 64 reach OLS-level error and 8 and 16 do not.",)))
-    lsets = {"ci": _setting("ci", lstm=True, steps=100), "cpu": _setting("cpu", lstm=True, steps=3000),
+    lsets = {"ci": _setting("ci", lstm=True, steps=100), "cpu": _setting("cpu", lstm=True, steps=15000),
              "paper": _setting("paper", lstm=True)}
     out.append(Study(
         "fu-lstm", "A 10-layer LSTM baseline: does it improve across layers?", "layers", iso,

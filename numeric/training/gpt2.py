@@ -168,9 +168,12 @@ def load_garg_state_dict(blob, heads: int = 8, d: int | None = None):
     """A model from a state dict in Garg et al.'s layout: their ``state.pt`` ({"model_state_dict": ...}),
     their ``model.pt``, or the bare dict.  The shape is read from the tensors (the width and d from
     ``_read_in``, the layers from the block indices, the points from the position table); the number
-    of heads is not in the tensors and is given (8 in their standard config).  Their unused token table
+    of heads is not in the tensors and is given (8 in their standard config), or read from the file's
+    ``spec`` entry (the checkpoints this project ships carry one).  Their unused token table
     (``_backbone.wte``) and the attention-mask buffers of old transformers versions are dropped."""
     sd = blob.get("model_state_dict", blob) if isinstance(blob, dict) else blob
+    if isinstance(blob, dict) and isinstance(blob.get("spec"), dict):     # our own checkpoints say their shape
+        heads = int(blob["spec"].get("heads", heads))
     if not isinstance(sd, dict) or "_read_in.weight" not in sd:
         raise ValueError("not a state dict in Garg et al.'s layout (no _read_in.weight)")
     width, d_in = sd["_read_in.weight"].shape

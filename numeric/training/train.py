@@ -127,8 +127,14 @@ class Feed:
 
     def take(self, step: int, following: int | None = None):
         """The batch of ``step``; with ``following`` the batch of that step starts drawing now."""
-        if self._next is None or self._next[0] != step:
+        if self._next is not None and self._next[0] != step:
+            # another step's batch is being drawn: let it finish, then rewind the generator to before it
+            _, st, fut = self._next
+            if fut is not None:
+                fut.result()
+            self.gen.set_state(st)
             self._next = None
+        if self._next is None:
             self._submit(step)
         _, st, fut = self._next
         batch = fut.result() if fut is not None else self.draw(self.gen, step)
@@ -172,7 +178,7 @@ def train(model, dist: Distribution, preset: Preset, seed: int, device: str = "c
         ck = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
-        gen.set_state(ck["gen"])
+        gen.set_state(ck["gen"].cpu())            # map_location moved it to the device; the generator is the CPU's
         start, curve = ck["step"], ck["curve"]
         resumed = start
     every = max(1, preset.steps // preset.curve_points)
