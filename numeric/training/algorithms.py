@@ -228,6 +228,19 @@ def _step(S, g, p, line_search):
     raise ValueError(f"unknown line search {line_search!r}")
 
 
+def _move(S, b, w, g, g0, p, line_search):
+    """One quasi-Newton move along p: the line-searched step (none once converged), the new iterate and
+    gradient, and the curvature pair (s, y, rho = 1/y's; rho 0 for a null step)."""
+    torch = _torch()
+    a = _step(S, g, p, line_search) * _active(g, g0)
+    s = a[..., None] * p
+    w = w + s
+    g_new = _mv(S, w) - b
+    yv = g_new - g
+    rho = _safe_div(torch.ones_like(a), _dot(yv, s)) * (a != 0)
+    return w, g_new, s, yv, rho
+
+
 def bfgs(X, y, steps, ridge=0.0, line_search="exact"):
     """BFGS with H_0 = I; exact line searches, or Armijo backtracking from the unit step."""
     torch = _torch()
@@ -241,13 +254,7 @@ def bfgs(X, y, steps, ridge=0.0, line_search="exact"):
     out, k = {}, 0
     for target in sorted(set(steps)):
         while k < target:
-            p = -_mv(H, g)
-            a = _step(S, g, p, line_search) * _active(g, g0)
-            s = a[..., None] * p
-            w = w + s
-            g_new = _mv(S, w) - b
-            yv = g_new - g
-            rho = _safe_div(torch.ones_like(a), _dot(yv, s)) * (a != 0)
+            w, g_new, s, yv, rho = _move(S, b, w, g, g0, -_mv(H, g), line_search)
             A = I - rho[..., None, None] * (s[..., :, None] * yv[..., None, :])
             H = A @ H @ A.transpose(-1, -2) + rho[..., None, None] * (s[..., :, None] * s[..., None, :])
             g = g_new
@@ -283,13 +290,7 @@ def lbfgs(X, y, steps, memory=5, scale=True, ridge=0.0, line_search="exact"):
             for (s, yv, rho), a_i in zip(mem, reversed(alphas)):
                 beta = rho * _dot(yv, r)
                 r = r + (a_i - beta)[..., None] * s
-            p = -r
-            a = _step(S, g, p, line_search) * _active(g, g0)
-            s = a[..., None] * p
-            w = w + s
-            g_new = _mv(S, w) - b
-            yv = g_new - g
-            rho = _safe_div(torch.ones_like(a), _dot(yv, s)) * (a != 0)
+            w, g_new, s, yv, rho = _move(S, b, w, g, g0, -r, line_search)
             mem.append((s, yv, rho))
             if len(mem) > memory:
                 mem.pop(0)

@@ -74,15 +74,20 @@ class Experiment:
 TRAINING_FILES = ("model.py", "data.py", "train.py")
 
 
-def code_version() -> str:
-    """A hash of the code that determines trained weights (the export, the data, the training loop):
-    a cached model is reused only by the code that trained it.  The evaluation is always rerun."""
+def files_hash(names) -> str:
+    """A hash of files of this package, in order: the code version a cache key carries."""
     here = os.path.dirname(os.path.abspath(__file__))
     h = hashlib.sha256()
-    for f in TRAINING_FILES:
+    for f in names:
         with open(os.path.join(here, f), "rb") as fh:
             h.update(fh.read())
     return h.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """A hash of the code that determines trained weights (the export, the data, the training loop):
+    a cached model is reused only by the code that trained it.  The evaluation is always rerun."""
+    return files_hash(TRAINING_FILES)
 
 
 def cache_dir() -> str:

@@ -98,12 +98,9 @@ MODEL_FILES = ("gpt2.py", "data.py", "train.py")
 
 
 def code_version() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    h = hashlib.sha256()
-    for f in MODEL_FILES:
-        with open(os.path.join(here, f), "rb") as fh:
-            h.update(fh.read())
-    return h.hexdigest()[:16]
+    """The hash of the code that determines a GPT-2 study's trained weights."""
+    from .experiment import files_hash
+    return files_hash(MODEL_FILES)
 
 
 def accelerations(device: str, bf16=None, compile=None) -> dict:
