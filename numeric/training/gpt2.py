@@ -196,3 +196,30 @@ def load_garg_state_dict(blob, heads: int = 8, d: int | None = None):
         raise ValueError(f"state dict does not match Garg et al.'s layout: missing {bad[:3]}, "
                          f"unexpected {list(unexpected)[:3]}")
     return model
+
+
+def training_fns(spec: Spec, batch: int, curriculum: Curriculum, dist, device: str, accel: dict):
+    """``(draw, loss_fn)`` for the training loop: the prompts of each step (the curriculum's dimension and
+    number of points at that step) and the loss on them, under bf16 autocast and torch.compile when ``accel``
+    asks.  They live here, in a file the cache key hashes, because they determine the trained weights."""
+    import contextlib
+
+    torch = _torch()
+    from .data import prompts
+
+    def draw(g, step):
+        d_act, pts = curriculum.at(step)
+        return prompts(dist, batch, spec.d, pts, g, device, d_active=d_act)
+
+    fwd = {"m": None}
+
+    def loss_fn(m, xs, ys):
+        if fwd["m"] is None:
+            fwd["m"] = torch.compile(m) if accel["compile"] else m
+        ctx = (torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if accel["bf16"]
+               else contextlib.nullcontext())
+        with ctx:
+            pred = fwd["m"](xs, ys)
+        return ((pred.float() - ys) ** 2).mean()
+
+    return draw, loss_fn

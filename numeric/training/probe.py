@@ -39,7 +39,7 @@ from typing import Callable
 from . import compare
 from .algorithms import Algorithm
 from .data import Distribution, prompts, seeded
-from .gpt2 import Curriculum, Spec, build
+from .gpt2 import Curriculum, Spec, build, training_fns
 from .train import Preset, pick_device, train
 
 
@@ -125,8 +125,6 @@ def train_model(spec: Spec, setting: Setting, dist: Distribution, seed: int, dev
     """(model, curve, seconds, cached?, key) for one seed; the cache is used when the same code trained the
     same model before.  ``accel`` (:func:`accelerations`) turns on
     bf16 autocast and torch.compile for the training steps."""
-    import contextlib
-
     import torch
     from .experiment import cache_dir
     accel = accel or accelerations(device, False, False)
@@ -141,23 +139,8 @@ def train_model(spec: Spec, setting: Setting, dist: Distribution, seed: int, dev
     ck = os.path.join(folder, "checkpoint.pt")
     if not resume and os.path.exists(ck):
         os.remove(ck)
-    pre, cur = setting.train, setting.curriculum
-
-    def draw(g, step):
-        d_act, pts = cur.at(step)
-        return prompts(dist, pre.batch, spec.d, pts, g, device, d_active=d_act)
-
-    fwd = {"m": None}
-
-    def loss_fn(m, xs, ys):
-        if fwd["m"] is None:
-            fwd["m"] = torch.compile(m) if accel["compile"] else m
-        ctx = (torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if accel["bf16"]
-               else contextlib.nullcontext())
-        with ctx:
-            pred = fwd["m"](xs, ys)
-        return ((pred.float() - ys) ** 2).mean()
-
+    pre = setting.train
+    draw, loss_fn = training_fns(spec, pre.batch, setting.curriculum, dist, device, accel)
     run = train(model, dist, pre, seed, device, checkpoint=ck, progress=progress, label=label, loss_fn=loss_fn,
                 draw=draw)
     os.makedirs(folder, exist_ok=True)
