@@ -91,6 +91,10 @@ class Recursion:
         for k, v in {**moments, **letters}.items():
             env[k] = v
             env.setdefault(k + "'", tr(v))
+        if "S" in moments:           # the identity letter, for a state such as eps (S + mu I)
+            S = moments["S"]
+            d = S.shape[0] if be is None else be.shape(S)[0]
+            env["I"] = sp.eye(d) if be is None else be.identity(d)
         return env
 
     def iterates(self, moments, k: int, coeffs: dict, be: Backend | None = None, letters_for=None) -> list:
@@ -149,7 +153,10 @@ class Recursion:
         for j in cols:
             env = self._env(T, zc, moments, letters or {}, be)
             cf = dict(coeffs)
-            if j is not None:
+            if j is not None and self.carrier[2] == "e_t":     # a basis token: token j holds e_j
+                e = be.matrix([[1 if r == j else 0] for r in range(data.d)])
+                env["e_t"], env["e_t'"] = Mat(be, e), Mat(be, be.T(e))
+            elif j is not None:
                 x = be.matrix([[v] for v in data.X[j]])
                 env["x_t"], env["x_t'"] = Mat(be, x), Mat(be, be.T(x))
                 yj = data.y[j]
@@ -241,9 +248,13 @@ def env_for(alg: Algebra, data_cols: dict, T: sp.Matrix | None, S: sp.Matrix, b:
     return env
 
 
-def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None, state=None, labels=None):
+def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None, state=None, labels=None,
+              basis: bool = False):
     cols = {"z": sp.Matrix([_q(v) for v in data.x_test])}
     cols["z'"] = cols["z"].T
+    if basis:                                  # basis token j holds e_j
+        e = sp.Matrix([1 if r == j else 0 for r in range(data.d)])
+        cols.update({"e_t": e, "e_t'": e.T})
     coeffs = {}
     vec = isinstance(data.y[0], (list, tuple))
     if kind_per_example:
@@ -270,8 +281,8 @@ def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, pa
     lets = letter_values(net.con, params, it)
     labels = label_moments(data)
     for t, (kind, j) in enumerate(net.seq):
-        per = net.con.tokens.kind(kind).per_example
-        env, coeffs = token_env(alg, data, per, j, T, S, b, lets, state, labels)
+        tk = net.con.tokens.kind(kind)
+        env, coeffs = token_env(alg, data, tk.per_example, j, T, S, b, lets, state, labels, basis=tk.basis)
         coeffs.update(scalar_params(params))
         coeffs[alg.n] = net.n
         for block, p in tpl.kinds.get(kind, {}).items():

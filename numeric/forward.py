@@ -63,7 +63,7 @@ class Network:
         self.offsets = self.con.layout.offsets(self.sizes)
         self.bsize = {b: s.stop - s.start for b, s in self.offsets.items()}
         self.D = self.con.layout.concrete_width(self.sizes)
-        self.seq = self.con.tokens.sequence(self.n)
+        self.seq = self.con.tokens.sequence(self.n, self.d)
         self.N = len(self.seq)
         self.values = dict(self.params)
         for s in self.con.params:
@@ -121,7 +121,8 @@ class Network:
             for block, inp in self.con.tokens.kind(kind).inputs:
                 vals = {"x": lambda: data.X[j], "y": lambda: list(data.y[j]) if data.m > 1 or isinstance(
                             data.y[j], (list, tuple)) else [data.y[j]], "one": lambda: [1],
-                        "x_test": lambda: data.x_test, "pos": lambda: [t + 1], "pos2": lambda: [(t + 1) ** 2]}[inp]()
+                        "x_test": lambda: data.x_test,
+                        "e": lambda: [1 if r == j else 0 for r in range(self.d)], "pos": lambda: [t + 1], "pos2": lambda: [(t + 1) ** 2]}[inp]()
                 if len(vals) != self.bsize[block]:
                     raise ValueError(f"input {inp} does not fit block {block}")
                 for r, v in enumerate(vals):

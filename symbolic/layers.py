@@ -37,7 +37,7 @@ Activation = Literal["relu", "linear", "softmax"]
 
 
 # names the symbolic engine gives the data (moments, roles); a weight letter may not take one
-RESERVED_LETTERS = frozenset({"I", "S", "b", "z", "C", "Yy", "x_t", "x_j", "x_n", "y_t", "y_j", "y_n"})
+RESERVED_LETTERS = frozenset({"I", "S", "b", "z", "C", "Yy", "x_t", "x_j", "x_n", "y_t", "y_j", "y_n", "e_t", "e_j"})
 
 
 @dataclass(frozen=True)
@@ -456,9 +456,22 @@ class Layer:
 
 @dataclass(frozen=True)
 class TokenKind:
+    """A kind of token.  ``per_example``: one token per example (n of them, example j holding x_j, y_j);
+    ``basis``: one token per coordinate (d of them, token j holding the basis vector e_j in an input
+    ``e``: the "matrix tokens" whose blocks hold the columns M e_j of d x d matrices); neither: one token."""
     name: str
-    inputs: tuple[tuple[str, str], ...]  # (block, input) with input in {x, y, one, x_test}
+    inputs: tuple[tuple[str, str], ...]  # (block, input) with input in {x, y, one, x_test, pos, pos2, e}
     per_example: bool = True
+    basis: bool = False
+
+    def __post_init__(self):
+        if self.basis and self.per_example:
+            raise ValueError(f"token kind {self.name}: a basis kind (d tokens) is not per example (n tokens); "
+                             "give per_example=False")
+        if not self.basis and any(i == "e" for _, i in self.inputs):
+            raise ValueError(f"token kind {self.name}: input e (the basis vector e_j) exists on basis kinds only")
+        if self.basis and any(i in ("x", "y", "pos", "pos2") for _, i in self.inputs):
+            raise ValueError(f"token kind {self.name}: a basis token holds no example and no position input")
 
 
 @dataclass(frozen=True)
@@ -477,12 +490,21 @@ class TokenFormat:
         return tuple(k.name for k in self.kinds if k.per_example)
 
     @property
-    def tail_kinds(self) -> tuple[str, ...]:
-        return tuple(k.name for k in self.kinds if not k.per_example)
+    def basis_kinds(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.kinds if k.basis)
 
-    def sequence(self, n: int) -> list[tuple[str, int | None]]:
-        """Token order: for each example the per-example kinds, then the tail."""
+    @property
+    def tail_kinds(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.kinds if not k.per_example and not k.basis)
+
+    def sequence(self, n: int, d: int | None = None) -> list[tuple[str, int | None]]:
+        """Token order: for each example the per-example kinds, then for each coordinate j = 1..d the basis
+        kinds, then the tail."""
         seq: list[tuple[str, int | None]] = [(k, j) for j in range(n) for k in self.example_kinds]
+        if self.basis_kinds:
+            if d is None:
+                raise ValueError("a token format with basis tokens needs d for its sequence")
+            seq += [(k, j) for j in range(d) for k in self.basis_kinds]
         return seq + [(k, None) for k in self.tail_kinds]
 
 
@@ -516,8 +538,11 @@ class Construction:
         for stage, layer, op in self.all_ops():
             op.validate(self, lets, sz, f"{self.name}: layer {layer.name}")
         for k in self.tokens.kinds:
-            for b, _ in k.inputs:
+            for b, i in k.inputs:
                 self.layout.block(b)
+                if i == "e" and sp.simplify(self.layout.size(b) - sz["d"]) != 0:
+                    raise ValueError(f"{self.name}: token kind {k.name} puts e_j (size d) in block {b} of size "
+                                     f"{self.layout.size(b)}")
         self.layout.block(self.output[1])
 
     def all_ops(self):

@@ -248,12 +248,58 @@ def layer_count(con: Construction, bound: sp.Expr) -> Outcome:
     return Outcome("refuted", "count (all k)", f"the construction has {count} layers, not {bound}", data)
 
 
-def width(con: Construction, dsym) -> Outcome:
+def width(con: Construction, dsym, exact=None) -> Outcome:
+    """The hidden width is linear in ``dsym``; with ``exact``, at most that expression for every size
+    (compared coefficient by coefficient: both are linear in the size)."""
     w = con.layout.width
-    ok = sp.Poly(w, dsym).degree() <= 1
-    return Outcome("verified" if ok else "refuted", "exact (all d)",
-                   f"width = {w} ({', '.join(f'{b.name}: {b.size}' for b in con.layout.blocks)})",
-                   {"width": str(w), "blocks": {b.name: str(b.size) for b in con.layout.blocks}})
+    blocks = ", ".join(f"{b.name}: {b.size}" for b in con.layout.blocks)
+    data = {"width": str(w), "blocks": {b.name: str(b.size) for b in con.layout.blocks}}
+    if exact is None:
+        ok = sp.Poly(w, dsym).degree() <= 1
+        return Outcome("verified" if ok else "refuted", "exact (all d)", f"width = {w} ({blocks})", data)
+    gap = sp.expand(sp.sympify(exact) - w)
+    data["stated"] = str(exact)
+    if gap == 0:
+        return Outcome("verified", "exact (all d)", f"width = {w}, as stated ({blocks})", data)
+    p = sp.Poly(gap, dsym)
+    if p.degree() <= 1 and all(c >= 0 for c in p.all_coeffs()):
+        return Outcome("verified", "exact (all d)", f"width = {w}, {gap} less than the stated {exact} for every "
+                                                    f"d ({blocks})", data)
+    d1 = next((v for v in range(1, 10_000) if gap.subs(dsym, v) < 0), None)
+    return Outcome("refuted", "exact (all d)", f"width = {w} exceeds the stated {exact}"
+                   + (f" (first at d = {d1}: {w.subs(dsym, d1)} > {sp.sympify(exact).subs(dsym, d1)})" if d1 else "")
+                   + f" ({blocks})", data)
+
+
+def architecture(con: Construction, max_heads: int, activation: str, normalizer: str, mlp: bool,
+                 max_ops: int) -> Outcome:
+    """Every layer of the construction is of the stated form; a failure names the first layer that is not."""
+    from .layers import Attention, MLP
+    heads, problems = [], []
+    for stage, layers in (("init", con.init), ("step", con.step), ("readout", con.readout)):
+        for L in layers:
+            if len(L.ops) > max_ops:
+                problems.append(f"layer {L.name} has {len(L.ops)} sub-operations (at most {max_ops} stated)")
+            for op in L.ops:
+                if isinstance(op, Attention):
+                    heads.append(len(op.heads))
+                    if len(op.heads) > max_heads:
+                        problems.append(f"layer {L.name} has {len(op.heads)} heads (at most {max_heads} stated)")
+                    if op.activation != activation or op.normalizer != normalizer or op.causal:
+                        problems.append(f"layer {L.name}: {op.activation} attention, normaliser {op.normalizer}"
+                                        f"{', causal' if op.causal else ''} (stated: {activation}, {normalizer})")
+                elif isinstance(op, MLP):
+                    if not mlp:
+                        problems.append(f"layer {L.name} has an MLP (none stated)")
+                else:
+                    problems.append(f"layer {L.name} uses {op.kind}, not a stated layer type")
+    data = {"heads_per_layer": heads, "max_heads": max_heads}
+    text = (f"{len(heads)} attention layers with {', '.join(map(str, heads))} heads; {activation} attention, "
+            f"normaliser {normalizer}" + (", MLPs allowed" if mlp else ", no MLP"))
+    if problems:
+        return Outcome("refuted", "structural (all sizes)", f"{problems[0]}" + (f"; {len(problems) - 1} more"
+                       if len(problems) > 1 else ""), {**data, "problems": problems})
+    return Outcome("verified", "structural (all sizes)", text, data)
 
 
 def _unroll(start: sp.Expr, step, k: int, var: sp.Symbol) -> sp.Expr:

@@ -207,10 +207,13 @@ class Poly:
     def right_factor(self, letter: str) -> "Poly | None":
         """F with self == F * letter, or None when some term does not end so."""
         dct = {}
+        rows = self.ab.shape.get(letter, ("", ""))[0]
+        ident = next(((i,) for i in sorted(self.ab.identities) if self.ab.shape[i][0] == rows), ())
         for (scal, w), c in self.terms:
             if scal or not w or w[-1] != letter:
                 return None
-            dct[((), w[:-1])] = c
+            key = ((), w[:-1] or ident)          # c * letter alone is (c I) letter
+            dct[key] = dct.get(key, 0) + c
         return Poly.from_dict(dct, self.ab)
 
     def left_factor(self, letter: str) -> "Poly | None":
@@ -530,3 +533,16 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
     if leaked:   # a rule that left the key's role in the result would be unsound: refuse loudly
         raise SumError(f"internal: the sum over examples left {sorted(map(str, leaked))} free")
     return out
+
+
+def sum_over_basis(p: Poly) -> Poly:
+    """``sum_{j=1}^d p(e_j)`` over the d basis tokens, token j holding the standard basis vector e_j:
+    the same rules as :func:`sum_over_examples` with the one moment sum_j e_j e_j' = I (the identity
+    letter, dropped from every product) and sum_j c = d c for a term free of e_j.  A term holding e_j
+    otherwise (once, e_j' M e_j, three times, a label, an index) is refused.  Sound because the d basis
+    tokens carry exactly e_1, ..., e_d (the token format's input ``e``), whatever the other blocks hold."""
+    from .layout import d
+    if "I" not in p.ab.identities:
+        raise SumError("the sum over basis tokens needs the identity letter I in the alphabet")
+    return sum_over_examples(p, "e_j", sp.Symbol("_no_label_on_basis_tokens"),
+                             {"S": "I", "b": None, "yy": None}, d)

@@ -15,7 +15,7 @@ import sympy as sp
 
 from .layers import Construction, Layer, TokenFormat, split_entry
 from .layout import Layout
-from .ncalg import Alphabet, Poly, SumError, sum_over_examples
+from .ncalg import Alphabet, Poly, SumError, sum_over_basis, sum_over_examples
 
 
 class LemmaFailure(Exception):
@@ -37,6 +37,7 @@ class Algebra:
         self.b = ab.vector("b")                    # X'y
         self.z = ab.vector("z")                    # x_test
         self.x = {r: ab.vector(f"x_{r}") for r in ("t", "j", "n")}
+        self.e = {r: ab.vector(f"e_{r}") for r in ("t", "j")}   # basis tokens: token j holds e_j
         self.y = {r: sp.Symbol(f"y_{r}") for r in ("t", "j", "n")}
         self.yy = sp.Symbol("yy")                  # y'y
         self.n = sp.Symbol("n", positive=True, integer=True)
@@ -86,6 +87,10 @@ class Algebra:
     def zero(self) -> Poly:
         return Poly.zero(self.ab)
 
+    def rename_basis(self, p: Poly, src: str, dst: str) -> Poly:
+        """A basis token's template in another role: e_src -> e_dst (nothing else of a basis token has a role)."""
+        return p if src == dst else p.subs({f"e_{src}": self.e[dst]})
+
     def rename(self, p: Poly, src: str, dst: str) -> Poly:
         if src == dst:
             return p
@@ -103,6 +108,10 @@ class Algebra:
             return self.const(1)
         if name == "x_test":
             return self.z
+        if name == "e":
+            return self.e[role]
+        if name in ("pos", "pos2") and position is None:
+            raise KeyError(f"token input {name!r} on a token without a template position")
         if name == "pos":
             return self.const(position)
         if name == "pos2":
@@ -155,7 +164,10 @@ def position(tokens: TokenFormat, kind: str, role: str, alg: Algebra) -> sp.Expr
     ex, tail = tokens.example_kinds, tokens.tail_kinds
     if kind in ex:
         return len(ex) * (alg.i[role] - 1) + ex.index(kind) + 1
-    return len(ex) * alg.n + tail.index(kind) + 1
+    if kind in tokens.basis_kinds:
+        return None            # basis tokens carry no positional input (TokenKind refuses one)
+    from .layout import d
+    return len(ex) * alg.n + len(tokens.basis_kinds) * d + tail.index(kind) + 1
 
 
 def input_template(con: Construction, alg: Algebra) -> Template:
@@ -185,6 +197,8 @@ class Evaluator:
 
     def role(self, kind: str, role: str, tpl: Template) -> dict[str, Poly]:
         blocks = tpl.kinds.get(kind, {})
+        if self.con.tokens.kind(kind).basis:
+            return {b: self.alg.rename_basis(p, "t", role) for b, p in blocks.items()}
         if not self.con.tokens.kind(kind).per_example:
             return dict(blocks)
         return {b: self.alg.rename(p, "t", role) for b, p in blocks.items()}
@@ -210,13 +224,18 @@ class Evaluator:
         """No template may hold a free symbol of the key's role (x_j, y_j, i_j):
         the next layer would confuse it with its own key."""
         a = self.alg
-        leaked = sorted({x for x in p.letters() if x in ("x_j", "x_j'", "y_j", "y_j'")}
+        leaked = sorted({x for x in p.letters() if x in ("x_j", "x_j'", "y_j", "y_j'", "e_j", "e_j'")}
                         | {str(s) for s in p.coeff_symbols() & {a.y["j"], a.i["j"]}})
         if leaked:
             raise LemmaFailure(f"the update still holds the key's role ({', '.join(leaked)}) after the sum over "
                                "the keys; no rule sums it", where)
 
     def sum_keys(self, kind: str, p: Poly, where: str) -> Poly:
+        if self.con.tokens.kind(kind).basis:
+            try:
+                return sum_over_basis(p)
+            except SumError as e:
+                raise LemmaFailure(str(e), where) from None
         if not self.con.tokens.kind(kind).per_example:
             return p
         try:

@@ -144,3 +144,52 @@ def test_identity_is_a_real_block(ab):
     assert I * T == T and T * I == T and I * I == I
     assert (xt.T * I * xt) == xt.T * xt
     assert not (I == T)                      # negative: the identity is not an arbitrary matrix
+
+
+# ---------------------------------------------------------------- the sum over basis tokens (e_1..e_d)
+@pytest.fixture
+def abe():
+    ab = Alphabet()
+    ab.identity("I", "d")
+    ab.matrix("T")
+    ab.matrix("S", symmetric=True)
+    for v in ("e_t", "e_j", "z"):
+        ab.vector(v)
+    return ab
+
+
+def test_basis_sum_outer_pair_is_the_identity(abe):
+    """sum_j (T e_j)(e_j' S e_t) = T S e_t: the one moment sum_j e_j e_j' = I."""
+    from symbolic.ncalg import sum_over_basis
+    et, ej, T, S = L(abe, "e_t"), L(abe, "e_j"), L(abe, "T"), L(abe, "S")
+    assert sum_over_basis((et.T * S * ej) * (T * ej)) == T * S * et
+    # two scalars paired by e_j: (z' e_j)(e_j' T e_t) = z' T e_t
+    assert sum_over_basis((L(abe, "z").T * ej) * (ej.T * T * et)) == L(abe, "z").T * T * et
+
+
+def test_basis_sum_counts_d_for_a_free_term(abe):
+    from symbolic.layout import d
+    from symbolic.ncalg import sum_over_basis
+    et, T = L(abe, "e_t"), L(abe, "T")
+    assert sum_over_basis(T * et) == (T * et).scale(d)
+
+
+@pytest.mark.parametrize("build", [
+    lambda et, ej, T: (ej.T * T * ej) * et,          # e_j' T e_j: a trace, no moment
+    lambda et, ej, T: T * ej,                        # sum_j T e_j = T 1: not a moment
+    lambda et, ej, T: (et.T * ej) * (et.T * ej) * (T * ej),   # e_j three times
+])
+def test_basis_sum_refuses_what_is_not_the_identity(abe, build):
+    """Each of these has a true value (tr T e_t, T 1, ...) that is not I-shaped; the rule must refuse, never
+    guess (the exact forward pass would disagree with any guess)."""
+    from symbolic.ncalg import sum_over_basis
+    et, ej, T = L(abe, "e_t"), L(abe, "e_j"), L(abe, "T")
+    with pytest.raises(SumError):
+        sum_over_basis(build(et, ej, T))
+
+
+def test_basis_sum_needs_the_identity_letter(ab):
+    from symbolic.ncalg import sum_over_basis
+    ab.vector("e_j")
+    with pytest.raises(SumError, match="identity"):
+        sum_over_basis(L(ab, "e_j") * 1)

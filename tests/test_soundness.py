@@ -179,3 +179,71 @@ def test_golden_records_see_assumptions_texts_and_constructions():
     new["variants"]["corrected"]["construction"]["layers"][0]["cite"] = "changed"
     lines = golden.diff(rec, new)
     assert any("assumptions" in l for l in lines) and any("construction" in l for l in lines)
+
+
+# ---------------------------------------------------------------- basis tokens (matrix tokens e_1..e_d)
+def _basis_con(heads_per_layer):
+    lay = Layout.of(("a", d), ("e", d), ("P", d), ("Q", d), ("y", 1), ("s", 1))
+    tok = TokenFormat((TokenKind("ex", (("a", "x"), ("y", "y"))),
+                       TokenKind("mat", (("e", "e"),), per_example=False, basis=True),
+                       TokenKind("test", (("P", "x_test"),), per_example=False)))
+    layers = tuple(Layer(f"L{i}", (Attention(tuple(Head(Bilinear(Linear.of(kq).entries), Linear.of(pv))
+                                                   for kq, pv in hs), activation="linear", normalizer="none"),))
+                   for i, hs in enumerate(heads_per_layer))
+    return Construction("basis-trap", lay, tok, layers, (), (), ("test", "s"), ())
+
+
+def test_a_basis_token_cannot_hold_an_example_input():
+    with pytest.raises(ValueError, match="basis"):
+        TokenKind("mat", (("a", "x"),), per_example=False, basis=True)
+    with pytest.raises(ValueError, match="basis"):
+        TokenKind("ex", (("e", "e"),))
+
+
+def test_basis_sums_agree_with_the_exact_forward_pass():
+    """Random linear-attention layers over example, basis and test tokens: whenever the engine derives a
+    template, it must equal the exact forward pass token by token at d = 1..3 (the refusals of what is not
+    the identity moment are tested alone in test_ncalg.py)."""
+    import random
+
+    from numeric.backends import ExactBackend
+    from numeric.checks import hidden_to_sympy, template_matrix
+    from numeric.forward import Data, Network
+    from symbolic.templates import Evaluator, LemmaFailure
+    rng = random.Random(5)
+    blocks = ["a", "e", "P", "Q"]
+    derived = 0
+    for trial in range(40):
+        hs_all = []
+        for _ in range(2):
+            hs = []
+            for _ in range(rng.randint(1, 2)):
+                kq = {(rng.choice(blocks), rng.choice(blocks)): rng.choice([1, -1, 2])}
+                out = rng.choice(["P", "Q"])
+                pv = {(out, rng.choice(blocks)): rng.choice([1, -1])}
+                if rng.random() < 0.3:
+                    pv = {("s", "y"): 1}
+                hs.append((kq, pv))
+            hs_all.append(hs)
+        con = _basis_con(hs_all)
+        alg = Algebra()
+        ev = Evaluator(con, alg)
+        try:
+            tpl = input_template(con, alg)
+            for L in con.init:
+                tpl = ev.apply_layer(L, tpl)
+        except LemmaFailure:
+            continue
+        derived += 1
+        for dd, nn in ((1, 1), (2, 3), (3, 2)):
+            data = Data([[sp.Integer(rng.randint(-2, 2)) for _ in range(dd)] for _ in range(nn)],
+                        [sp.Integer(rng.randint(-2, 2)) for _ in range(nn)],
+                        [sp.Integer(rng.randint(-2, 2)) for _ in range(dd)])
+            net = Network(con, dd, nn, ExactBackend(), {})
+            H = net.embed(data)
+            for L in con.init:
+                H = net.apply_layer(L, H, 1)
+            got = hidden_to_sympy(net, H)
+            want = template_matrix(net, alg, tpl, data, None, {})
+            assert got == want, (trial, hs_all, dd, nn)
+    assert derived >= 30, derived

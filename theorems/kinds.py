@@ -125,9 +125,24 @@ class LayerCount:
 
 @dataclass(frozen=True)
 class Width:
-    """The hidden width is O(size) in the given size symbol."""
+    """The hidden width is O(size) in the given size symbol; with ``exact``, it is at most that
+    expression for every size (a stated width such as 4d + 3)."""
     size: sp.Symbol
+    exact: Any = None
     kind: ClassVar[str] = "width"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Every layer is of the stated form: at most ``max_heads`` heads per attention, attention with the
+    ``activation`` and ``normalizer`` given (and no causal mask), at most ``max_ops`` sub-operations per
+    layer, and MLPs only when ``mlp``."""
+    max_heads: int
+    activation: str = "linear"
+    normalizer: str = "none"
+    mlp: bool = False
+    max_ops: int = 1
+    kind: ClassVar[str] = "architecture"
 
 
 @dataclass(frozen=True)
@@ -280,7 +295,13 @@ def _check_layer_count(spec: LayerCount, run: Run):
 @kind(Width, "width")
 def _check_width(spec: Width, run: Run):
     from symbolic import lemmas
-    return lemmas.width(run.con, spec.size)
+    return lemmas.width(run.con, spec.size, spec.exact)
+
+
+@kind(Architecture, "architecture")
+def _check_architecture(spec: Architecture, run: Run):
+    from symbolic import lemmas
+    return lemmas.architecture(run.con, spec.max_heads, spec.activation, spec.normalizer, spec.mlp, spec.max_ops)
 
 
 @kind(ClosedForm, "closed_form", scope="theorem")

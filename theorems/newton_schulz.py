@@ -213,6 +213,7 @@ class NewtonConvergence:
     theorem's parameter ``parameter``, or "run" for the run's own value."""
     parameter: str = "alpha"
     alpha: str = "run"
+    expect: str = "converge"      # "diverge": the claim is that Newton-Schulz does NOT converge at this alpha
     kind: ClassVar[str] = "newton_convergence"
 
 
@@ -225,4 +226,10 @@ def _check_newton_convergence(spec: NewtonConvergence, run):
     else:
         policy = prm.resolve(spec.alpha)
         a = prm.value(policy, ctx.data, ctx.bits)
-    return convergence(ctx.data, a, ctx.bits, policy=policy if policy in POLICIES else None)
+    o = convergence(ctx.data, a, ctx.bits, policy=policy if policy in POLICIES else None)
+    if spec.expect == "diverge":        # the claim is the failure: a convergence refutes it
+        flip = {"verified": "refuted", "refuted": "verified"}
+        return Outcome(flip.get(o.verdict, o.verdict), o.method,
+                       ("as claimed, it does not converge: " if o.verdict == "refuted" else
+                        "claimed not to converge, but " if o.verdict == "verified" else "") + o.detail, o.data)
+    return o

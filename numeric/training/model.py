@@ -134,7 +134,7 @@ def _module_class():
             self.sizes = {d_sym: d, m_sym: m}
             self.offsets = con.layout.offsets(self.sizes)
             self.D = con.layout.concrete_width(self.sizes)
-            self.seq = con.tokens.sequence(n)
+            self.seq = con.tokens.sequence(n, d)
             self.N = len(self.seq)
             vals = {s: n for s in con.params if s.name == "n"}
             vals.update(values or {})
