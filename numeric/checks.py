@@ -398,6 +398,8 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
                 group = [x.name for x in (con.init if stage == "init" else con.step)]
                 return {"layer": L.name, "layers": group, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
                         **data_json(data), "params": pj, **mm}
+    if rec.readout is None:        # the claim is the hidden state: checked at every step boundary above
+        return None
     got = net.read(H)
     pred = [_q(v) for v in got] if isinstance(got, list) else _q(got)
     z = sp.Matrix([_q(v) for v in data.x_test])
@@ -472,7 +474,7 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dic
             for L in con.step:
                 H = net.apply_layer(L, H, ell)
         row = {"iteration": ell}
-        if readout_each or ell == k:
+        if (readout_each or ell == k) and rec.readout is not None:
             Hr = H
             for L in con.readout:
                 Hr = net.apply_layer(L, Hr, 0)
@@ -583,6 +585,8 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
     S, b = moments(data.X, data.y, be)
     params = params_for(S)
     coeffs = {**scalar_params(params), rec.alg.n: n}
+    if rec.readout is None:
+        return _float64_state(con, rec, data, k, params, be, tol, method, batch, seed, policy_text)
     net = Network(con, d, n, be, params)
     with be.threads(1):
         pred_net, _ = net.run(data, k, keep=False)
@@ -608,6 +612,27 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
                    f"{stats['max_rel']:.3g} (median {stats['median_rel']:.3g}; tolerance {tol:g}){over}"
                    + ("" if verdict == "verified" else f"; worst prompt #{worst}: network {float(pred_net[worst]):.6g}, "
                                                        f"recursion {float(pred_rec[worst]):.6g}"), stats)
+
+
+def _float64_state(con, rec: Recursion, data: Data, k, params, be, tol, method, batch, seed, policy_text):
+    """The float64 batch check of a claim about the hidden state (no read-out): every carrier entry after
+    every step, relative to 1 + the largest entry of the recursion's, per prompt."""
+    torch = be.torch
+    with be.threads(1):
+        res = per_layer(con, rec, data, k, params, be, readout_each=False)
+    worst = torch.zeros(batch, dtype=torch.float64, device=be.device)
+    for r in res["rows"]:
+        for x in r["carrier_diffs"]:
+            worst = torch.maximum(worst, torch.nan_to_num(x.abs(), nan=float("inf")))
+    scale = 1.0 + max(float(torch.linalg.matrix_norm(M).max()) for M in res["Ms"])
+    rel = worst / scale
+    verdict = "verified" if float(rel.max()) <= tol else "inconclusive"   # floats alone never refute
+    stats = {"batch": batch, "device": be.device, "max_rel": float(rel.max()), "median_rel": float(rel.median()),
+             "tolerance": tol}
+    return Outcome(verdict, method, f"{batch} Gaussian prompts (seed {seed}), d={data.d}, k={k}"
+                   + (f", {policy_text}" if policy_text else "") + ": max |network - recursion| over every carrier "
+                   f"entry after every step / (1 + max ||state||_F) = {stats['max_rel']:.3g} (median "
+                   f"{stats['median_rel']:.3g}; tolerance {tol:g})", stats)
 
 
 def float64_predictions(con, rec: Recursion, data: Data, k, params: dict) -> tuple[list[float], str]:

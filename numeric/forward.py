@@ -119,6 +119,11 @@ class Network:
         rows = {b: [[0] * self.N for _ in range(k)] for b, k in self.bsize.items()}
         for t, (kind, j) in enumerate(self.seq):
             for block, inp in self.con.tokens.kind(kind).inputs:
+                if inp.endswith("*e"):              # column j of a matrix letter, on basis token j
+                    M = self.letter_value(inp[:-2])
+                    for r in range(self.bsize[block]):
+                        rows[block][r][t] = be.get(M, r, j)
+                    continue
                 vals = {"x": lambda: data.X[j], "y": lambda: list(data.y[j]) if data.m > 1 or isinstance(
                             data.y[j], (list, tuple)) else [data.y[j]], "one": lambda: [1],
                         "x_test": lambda: data.x_test,

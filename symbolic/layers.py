@@ -460,7 +460,8 @@ class TokenKind:
     ``basis``: one token per coordinate (d of them, token j holding the basis vector e_j in an input
     ``e``: the "matrix tokens" whose blocks hold the columns M e_j of d x d matrices); neither: one token."""
     name: str
-    inputs: tuple[tuple[str, str], ...]  # (block, input) with input in {x, y, one, x_test, pos, pos2, e}
+    inputs: tuple[tuple[str, str], ...]  # (block, input): x, y, one, x_test, pos, pos2, e, or "L*e" (a declared
+    # matrix letter L times e_j: column j of L, on a basis token)
     per_example: bool = True
     basis: bool = False
 
@@ -468,7 +469,7 @@ class TokenKind:
         if self.basis and self.per_example:
             raise ValueError(f"token kind {self.name}: a basis kind (d tokens) is not per example (n tokens); "
                              "give per_example=False")
-        if not self.basis and any(i == "e" for _, i in self.inputs):
+        if not self.basis and any(i == "e" or i.endswith("*e") for _, i in self.inputs):
             raise ValueError(f"token kind {self.name}: input e (the basis vector e_j) exists on basis kinds only")
         if self.basis and any(i in ("x", "y", "pos", "pos2") for _, i in self.inputs):
             raise ValueError(f"token kind {self.name}: a basis token holds no example and no position input")

@@ -24,8 +24,14 @@ class Site:
 
 
 def sites(con: Construction) -> Iterator[tuple[Site, tuple]]:
+    """Every weight entry, once: a layer object that recurs (weights shared between stages, a looped
+    construction) is one set of sites."""
+    seen: list = []
     for stage, layers in (("init", con.init), ("step", con.step), ("readout", con.readout)):
         for L in layers:
+            if any(L is x for x in seen):
+                continue
+            seen.append(L)
             for oi, op in enumerate(L.ops):
                 for hi, mname, bm in op.weights():
                     for ei, e in enumerate(bm.entries):
@@ -56,4 +62,6 @@ def perturb(con: Construction, site: Site, mode: str) -> Construction | None:
     op2 = op.with_weight(site.head, site.matrix, type(bm)(tuple(entries)))
     ops = list(layer.ops)
     ops[site.op] = op2
-    return con.with_layer(site.stage, site.layer, replace(layer, ops=tuple(ops)))
+    new_layer = replace(layer, ops=tuple(ops))
+    # shared weights stay shared: every occurrence of the same layer object changes together
+    return replace(con, **{st: tuple(new_layer if L is layer else L for L in groups[st]) for st in groups})

@@ -171,8 +171,18 @@ def position(tokens: TokenFormat, kind: str, role: str, alg: Algebra) -> sp.Expr
 
 
 def input_template(con: Construction, alg: Algebra) -> Template:
-    return Template({k.name: {b: alg.input_poly(i, "t", position(con.tokens, k.name, "t", alg), con.layout.size(b))
-                              for b, i in k.inputs}
+    for L in con.letters:                  # an input "L*e" reads a matrix letter of the construction
+        alg.param(L.name, L.shape, L.symmetric)
+
+    def poly(i, kind, size):
+        if i.endswith("*e"):
+            name = i[:-2]
+            if name not in alg.params:
+                raise KeyError(f"token input {i!r}: {name} is not a matrix letter of the construction")
+            return alg.params[name] * alg.e["t"]
+        return alg.input_poly(i, "t", position(con.tokens, kind, "t", alg), size)
+
+    return Template({k.name: {b: poly(i, k.name, con.layout.size(b)) for b, i in k.inputs}
                      for k in con.tokens.kinds})
 
 

@@ -309,7 +309,7 @@ def layer_numbers(thm, results, cons, recs, ctx: Context, variant) -> dict:
     roles = {v.name: v.role for v in thm.variants}
     pick = variant or next((name for name in thm.basis if roles.get(name) == "exact" and name in cons),
                            thm.basis[0])
-    if pick not in cons or pick not in recs:
+    if pick not in cons or pick not in recs or recs[pick].readout is None:
         return {}
     con, alg = cons[pick]
     vr = next(r for r in results if r.name == pick)
