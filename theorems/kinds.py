@@ -336,3 +336,57 @@ def network_claims(rec, cite: str, what: str = "the recursion", label_sizes: tup
               "the same network on many sampled prompts at once, in float64", Float64Batch(rec, 64),
               statement=False),
     ]
+
+
+# ---------------------------------------------------------------- constructions side by side
+@dataclass(frozen=True)
+class SideBySide:
+    """The constructions of several theorems for the same number of steps k: layers (as a formula in k and at
+    the run's k), hidden width (formula and at the run's d) and heads per layer, each beside the count its own
+    theorem states (read from that variant's layer-count and width claims, never retyped).  Verified when
+    every construction meets its own stated counts; refuted, naming the row, otherwise."""
+    theorems: tuple
+    kind: ClassVar[str] = "side_by_side"
+
+
+@kind(SideBySide, "side_by_side", scope="theorem")
+def _check_side_by_side(spec: SideBySide, run: Run):
+    from symbolic.layers import Attention
+    from symbolic.layout import d as dsym
+    from symbolic.lemmas import Outcome, layer_count, width
+    from symbolic.templates import Algebra
+    from .registry import get
+    k = sp.Symbol("k")
+    kv, dv = run.ctx.k, run.ctx.d
+    rows, bad = [], []
+    for tid in spec.theorems:
+        thm = get(tid)
+        for v in thm.variants:
+            if v.role == "ablation":
+                continue
+            con = v.build()
+            claims = v.claims(con, Algebra())
+            lc = next((c.spec for c in claims if isinstance(c.spec, LayerCount)), None)
+            wc = next((c.spec for c in claims if isinstance(c.spec, Width)), None)
+            heads = [len(op.heads) for _, _, op in con.all_ops() if isinstance(op, Attention)]
+            n_layers = con.n_layers(k)
+            w = con.layout.width
+            ok_l = layer_count(con, lc.bound).verdict == "verified" if lc else None
+            ok_w = width(con, wc.size, wc.exact).verdict == "verified" if wc else None
+            row = {"theorem": tid, "variant": v.name, "role": v.role, "layers": str(n_layers),
+                   f"layers at k={kv}": int(n_layers.subs(k, kv)), "stated layers": str(lc.bound) if lc else "-",
+                   "width": str(w), f"width at d={dv}": int(sp.sympify(w).subs(dsym, dv)),
+                   "stated width": str(wc.exact) if wc and wc.exact is not None else ("O(d)" if wc else "-"),
+                   "max heads": max(heads, default=0),
+                   "meets its stated counts": "yes" if ok_l is not False and ok_w is not False else "no"}
+            rows.append(row)
+            if ok_l is False or ok_w is False:
+                bad.append(f"{tid}/{v.name}")
+    best = min(rows, key=lambda r: r[f"layers at k={kv}"])
+    text = (f"at k = {kv}, d = {dv}: " + "; ".join(f"{r['theorem']}/{r['variant']} {r[f'layers at k={kv}']} layers, "
+                                                 f"width {r[f'width at d={dv}']}" for r in rows)
+            + f". Fewest layers: {best['theorem']}/{best['variant']}.")
+    if bad:
+        return Outcome("refuted", "structural (all k, d)", f"{', '.join(bad)} exceed their stated counts; {text}",
+                       {"constructions": rows})
+    return Outcome("verified", "structural (all k, d)", text, {"constructions": rows})

@@ -28,7 +28,7 @@ from numeric.checks import Recursion
 from numeric.recursions import newton_step   # eq. (32): M <- 2M - M S M, written once
 from theorems.base import Claim, Theorem, Variant
 from theorems.kinds import (Certified, ClosedForm, ClosedFormDegree, Composition, Float64Batch, Induction,
-                            LayerCount, LayerMaps, Width)
+                            LayerCount, LayerMaps, SideBySide, Width)
 from theorems.newton_schulz import NewtonConvergence, alpha_parameter
 
 alpha = sp.Symbol("alpha", positive=True)
@@ -280,6 +280,9 @@ def theorem_claims() -> list[Claim]:
         Claim("convergence with the run's alpha", "Section 3.1 (rate), with alpha of this run",
               r"$\|I - M_k S\|_2 \le \epsilon$ after $O(\log\kappa + \log\log(1/\epsilon))$ steps",
               NewtonConvergence("alpha", "run"), statement=False, erratum=False),
+        Claim("side by side with Giannou et al.'s Theorem 4.2", "Giannou et al., Remark 4.5 (comparison)",
+              "layers and width of each construction for the same number of Newton steps k",
+              SideBySide(("newton_k_plus_8", "newton_linear_regression")), statement=False, erratum=False),
     ]
 
 

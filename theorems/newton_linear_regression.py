@@ -34,7 +34,7 @@ from numeric.recursions import newton_step   # X <- 2X - X R X, written once
 from symbolic.layers import Attention, Bilinear, Construction, Head, Layer, Linear, TokenFormat, TokenKind
 from symbolic.layout import Layout, d
 from theorems.base import Claim, Parameter, Policy, Theorem, Variant
-from theorems.kinds import Architecture, Induction, LayerCount, Width, network_claims
+from theorems.kinds import Architecture, Induction, LayerCount, SideBySide, Width, network_claims
 from theorems.newton_schulz import NewtonConvergence, alpha_parameter
 
 eps = sp.Symbol("epsilon", positive=True)
@@ -142,6 +142,9 @@ def theorem_claims() -> list[Claim]:
         Claim("no convergence at the interval's end", "Theorem 4.2 (the open interval for epsilon)",
               r"at $\epsilon = 2/\lambda_{\max}(A^\top A)^2$, excluded by the theorem, Newton's iteration does not "
               r"converge", NewtonConvergence("epsilon", "double-spectral", expect="diverge"), statement=False),
+        Claim("side by side with Fu et al.'s Theorem 5.1", "Remark 4.5",
+              "layers and width of each construction for the same number of Newton steps k (= T)",
+              SideBySide(("newton_linear_regression", "newton_k_plus_8")), statement=False, erratum=False),
     ]
 
 

@@ -90,25 +90,27 @@ BUILDS = {
 
 
 # ---------------------------------------------------------------- claims
-def recursion(alg, scratch: bool) -> Recursion:
+def recursion(alg, scratch: bool, symmetric_A: bool = False) -> Recursion:
     """X_1 = X_0(2I - A X_0) (the construction's init is the first step), X_{t+1} = X_t(2I - A X_t); the hidden
     state after step t: token j holds [A e_j; X_t e_j; e_j; A' e_j] (no scratch for the symmetric step)."""
+    A = alg.param("A", ("d", "d"), symmetric_A)        # the construction's letters, declared as it declares them
+    X0 = alg.param("X_0", ("d", "d"))
+
     def invariant(M):
         e = alg.e["t"]
-        A = alg.params["A"]
         blocks = {"A": A * e, "X": M * e, "I": e}
         if scratch:
             blocks["T"] = A.T * e
         return {"col": blocks}
 
-    return Recursion(alg, start=lambda: newton_step(alg.params["X_0"], alg.params["A"]),
+    return Recursion(alg, start=lambda: newton_step(X0, A),
                      step=lambda M, P: newton_step(M, P["A"]), readout=None, invariant=invariant,
                      carrier=("col", "X", "e_t"), symmetric=False, state=("X", ("d", "d")))
 
 
 def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
     sym = name.startswith("symmetric")
-    rec = recursion(alg, scratch=not sym)
+    rec = recursion(alg, scratch=not sym, symmetric_A=name == "symmetric")
     k = sp.Symbol("k")
     layers = {"lemma-4.1": 2 * (k + 1), "stacked": k + 2, "looped-without-clearing": 2 * (k + 1)}.get(name, k + 1)
     per = {"lemma-4.1": "2 per step", "stacked": "1 + T", "looped-without-clearing": "2 per step"}.get(name, "1 per step")
