@@ -228,3 +228,32 @@ def best_steps_svg(ev: dict, paper_rows: list, keys: tuple, width_in: float = 6.
             ax.legend(frameon=False, fontsize=6)
         fig.tight_layout()
         return _svg_of(fig)
+
+
+def claim_plot_svg(ev) -> str | None:
+    """A check's own plot: ``data["plot"] = {"table": key of its rows, "x": column, "ys": [columns],
+    "xlog", "ylog", "xlabel", "ylabel", "title"}``, one line per y column (with its label)."""
+    d = ev.data or {}
+    spec = d.get("plot") or {}
+    rows = d.get(spec.get("table", ""), [])
+    if not rows:
+        return None
+    from matplotlib.figure import Figure
+    with _rc():
+        fig = Figure(figsize=(6.4, 2.8))
+        ax = fig.add_subplot(1, 1, 1)
+        for y in spec.get("ys", []):
+            pts = [(_num(r.get(spec["x"])), _num(r.get(y))) for r in rows]
+            pts = [(a, b) for a, b in pts if a is not None and b is not None and b > 0]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, linewidth=1.1, label=y)
+        if spec.get("xlog"):
+            ax.set_xscale("log")
+        if spec.get("ylog"):
+            ax.set_yscale("log")
+        ax.set_xlabel(spec.get("xlabel", spec["x"]))
+        ax.set_ylabel(spec.get("ylabel", ""))
+        ax.grid(True, which="major", color="#e3e3e3", linewidth=0.6)
+        ax.legend(frameon=False, fontsize=7)
+        fig.tight_layout()
+        return _svg_of(fig)

@@ -180,7 +180,7 @@ def compact(v) -> str:
     return str(v)
 
 
-_SKIP_DATA = {"text", "kind", "where", "lemmas", "counterexample"}
+_SKIP_DATA = {"text", "kind", "where", "lemmas", "counterexample", "plot"}
 
 
 def _data_view(data: dict) -> dict:
@@ -223,15 +223,19 @@ def _size_tex(s) -> str:
     return str(s).replace("**", "^").replace("*", " ")
 
 
-def _check_view(e) -> dict:
+def _check_view(e, pdf: bool = False) -> dict:
     d = e.data or {}
     cx = d.get("counterexample")
+    fig = None
+    if isinstance(d.get("plot"), dict):           # a check may ask for a plot of its own table
+        from .figures import claim_plot_svg
+        fig = _svg_markup(_once(claim_plot_svg, e), pdf, d["plot"].get("title", e.claim))
     return {"e": e, "name": e.claim, "verdict": e.verdict, "method": e.method, "detail": e.detail,
             "cite": e.cite, "statement": e.statement, "assumptions": list(e.assumptions or []),
             "text": d.get("text", ""), "lemmas": d.get("lemmas") or [],
             "counterexample": list(cx.items()) if isinstance(cx, dict) else ([("value", cx)] if cx else []),
             "where": _where(d.get("where")) if e.verdict != "verified" else "",
-            "extra": _data_view(d), "seconds": e.seconds}
+            "extra": _data_view(d), "seconds": e.seconds, "figure": fig}
 
 
 def _per_layer_view(numbers: dict) -> list[dict]:
@@ -468,7 +472,7 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
         shown_layouts.setdefault(lkey, v.name)
         variants.append({"v": v, "name": v.name, "role": v.role, "verdict": v.verdict,
                          "summary": v.summary, "justification": v.justification,
-                         "checks": [_check_view(e) for e in v.checks],
+                         "checks": [_check_view(e, pdf) for e in v.checks],
                          "layout": [] if layout_same else
                          [dict(b, size_tex=_size_tex(b.get("size", ""))) for b in con.get("layout", [])],
                          "layout_same_as": layout_same,
@@ -498,8 +502,8 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
               + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive", "error")}
     return {"r": r, "m": math_renderer, "pdf": pdf, "standalone": standalone,
             "variants": variants, "summary": summary, "n_checks": n_checks, "counts": counts,
-            "claims": [_check_view(e) for e in further],
-            "stated_claims": [_check_view(e) for e in stated],
+            "claims": [_check_view(e, pdf) for e in further],
+            "stated_claims": [_check_view(e, pdf) for e in stated],
             "errata": r.errata or [], "notes": r.notes or [],
             "settings": r.settings or {}, "numbers": numbers,
             "per_layer": _per_layer_view(numbers), "figure": _figure(r, pdf), "trained": _trained_view(r, pdf),

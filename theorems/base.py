@@ -159,6 +159,8 @@ class Theorem:
     limits: dict = field(default_factory=lambda: dict(LIMITS), hash=False, compare=False)
     provenance: str = "transcribed"       # transcribed (from a stored full text) or reconstruction
     experiments: Callable[[], tuple] | None = field(default=None, hash=False, compare=False)
+    # perturbations that change no reachable hidden state, each with its reason: {(variant, site, mode): why}
+    equivalent_mutants: Callable[[], dict] | None = field(default=None, hash=False, compare=False)
     # trained-network experiments (numeric.training.experiment.Experiment): empirical, never a verdict
 
     def parameter(self, name: str) -> Parameter:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 
 MODULES = ("newton_k_plus_8", "gd_one_layer", "preconditioned_gd", "one_step_gd_optimal", "looped_multistep_pgd",
-           "newton_linear_regression", "newton_schulz_two_layer")
+           "newton_linear_regression", "newton_schulz_two_layer",
+           "logistic_newton")
 
 
 class UnknownTheorem(LookupError):

@@ -1,0 +1,213 @@
+"""One-hidden-layer ReLU approximations of scalar maps, with rigorous error bounds.
+
+A ReLU net with m + 1 neurons represents the piecewise-linear interpolant of g on
+knots x_0 < ... < x_m:  L(x) = v_0 + sum_k c_k ReLU(x - x_k)  (c_k the changes of
+slope).  Its knots and values are exact rationals (the values rounded from g at
+the knots), so the net is exact data; the error sup |g - L| over the whole
+range is then *certified* by ball arithmetic (python-flint arb): on each piece,
+e = g - L is enclosed by a mean-value form e(c) + e'(X)[X - c] on subintervals,
+split until the enclosure decides, as Arb recommends, never sampled.  A
+certified lower bound (the largest |e| at evaluated points) comes with it, so
+the report can say how tight the bound is.
+
+The module knows no paper: a map is given by two arb functions (value and
+derivative) and a range.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class ReluNet:
+    """L(x) = v_0 + sum_k c_k ReLU(x - x_k), k = 0..m-1, on [x_0, x_m]; constant beyond x_m is not claimed
+    (the range is part of the claim).  ``knots`` and ``values`` are Fractions."""
+    knots: tuple
+    values: tuple
+
+    @property
+    def neurons(self) -> int:
+        return len(self.knots)          # m pieces: m ReLUs and the bias (counted as one more unit)
+
+    def slopes(self) -> list:
+        return [(self.values[i + 1] - self.values[i]) / (self.knots[i + 1] - self.knots[i])
+                for i in range(len(self.knots) - 1)]
+
+    def relu_weights(self) -> list[tuple]:
+        """(bias x_k, outgoing weight c_k) per ReLU, and v_0: the net's weights."""
+        s = self.slopes()
+        return [(self.knots[k], s[k] - (s[k - 1] if k else 0)) for k in range(len(s))]
+
+    def __call__(self, x, one=None):
+        """The net on x (a Fraction, a float or an arb ball), as a ReLU net: v_0 + sum c_k ReLU(x - x_k)."""
+        if hasattr(x, "mid"):                     # a ball
+            return self._ball(x)
+        else:
+            conv = lambda q: q
+        acc = conv(self.values[0])
+        for xk, ck in self.relu_weights():
+            acc = acc + conv(ck) * _relu(x - conv(xk))
+        return acc
+
+    def _ball(self, x):
+        """The same function on a ball, piece by piece: L is linear on each [x_k, x_{k+1}], constant v_0 below
+        x_0 and the last piece's line above x_m (exactly what the ReLU sum computes), so the union of each
+        overlapping piece's linear image encloses L(x).  O(log m) per call instead of O(m)."""
+        import bisect
+
+        from flint import arb
+        conv = lambda q: arb(q.numerator) / q.denominator
+        kn = self.knots
+        lo, hi = float(x.lower()), float(x.upper())
+        fk = self._float_knots()
+        last = len(kn) - 2
+        i0 = min(last, max(0, bisect.bisect_right(fk, lo) - 1))
+        i1 = min(last, max(0, bisect.bisect_right(fk, hi) - 1))
+        out = None
+        if lo < fk[0]:
+            out = conv(self.values[0])
+            if hi < fk[0]:
+                return out
+        for i in range(i0, i1 + 1):     # a piece's line over the whole ball: a superset, still an enclosure
+            a, b, v, s = self.piece(i)
+            seg = conv(v) + conv(s) * (x - conv(a))
+            out = seg if out is None else out.union(seg)
+        return out
+
+    def _float_knots(self):
+        fk = getattr(self, "_fk", None)
+        if fk is None:
+            fk = [float(k) for k in self.knots]
+            object.__setattr__(self, "_fk", fk)
+        return fk
+
+    def piece(self, i):
+        """(x_i, x_{i+1}, v_i, slope) of piece i."""
+        s = (self.values[i + 1] - self.values[i]) / (self.knots[i + 1] - self.knots[i])
+        return self.knots[i], self.knots[i + 1], self.values[i], s
+
+
+def _relu(t):
+    if hasattr(t, "upper"):                    # an arb ball: ReLU is monotone, enclose it from its ends
+        from flint import arb
+        lo, hi = t.lower(), t.upper()
+        if lo >= 0:
+            return t
+        if hi <= 0:
+            return arb(0)
+        return arb(0).union(t)
+    return t if t > 0 else 0 * t
+
+
+def rational(x, bits: int) -> Fraction:
+    """A rational within 2^-bits (relative) of the arb or float x, from its midpoint."""
+    m = x.mid() if hasattr(x, "mid") else x
+    f = Fraction(float(m)) if not hasattr(m, "man_exp") else None
+    if f is None:
+        man, exp = m.man_exp()
+        f = Fraction(int(man)) * (Fraction(2) ** int(exp))
+    return f.limit_denominator(2 ** bits) if f.denominator > 2 ** (2 * bits) else f
+
+
+def interpolant(g_arb: Callable, knots, bits: int = 64) -> ReluNet:
+    """The ReLU net interpolating g at the knots (values rounded to rationals of ``bits`` bits)."""
+    from flint import arb, ctx
+    old = ctx.prec
+    ctx.prec = max(old, bits + 32)
+    try:
+        vals = tuple(rational(g_arb(arb(k.numerator) / k.denominator), bits) for k in knots)
+    finally:
+        ctx.prec = old
+    return ReluNet(tuple(knots), vals)
+
+
+def uniform_knots(lo: Fraction, hi: Fraction, m: int) -> tuple:
+    return tuple(lo + (hi - lo) * Fraction(k, m) for k in range(m + 1))
+
+
+def graded_knots(lo: Fraction, hi: Fraction, m: int, power: int = 2) -> tuple:
+    """Knots dense near lo: x_k = lo + (hi - lo)(k/m)^power (for maps with a square-root singularity at lo)."""
+    return tuple(lo + (hi - lo) * Fraction(k, m) ** power for k in range(m + 1))
+
+
+@dataclass
+class ErrorBound:
+    upper: float          # certified: sup |g - L| <= upper on the whole range
+    lower: float          # certified: sup |g - L| >= lower (the largest |e| at evaluated points)
+    where: float          # the point of the largest evaluated |e|
+    boxes: int            # subintervals evaluated
+
+    @property
+    def decided(self) -> bool:
+        return self.upper <= 1.25 * self.lower + 1e-300
+
+
+def sup_error(g: Callable, dg: Callable, net: ReluNet, bits: int = 128, rel: float = 0.25,
+              max_boxes: int | None = None) -> ErrorBound:
+    """Certified enclosure of sup_{x in [x_0, x_m]} |g(x) - net(x)|.  On each piece the net is linear, and
+    e = g - L is enclosed on a subinterval [a, b] (centre c, radius r) by |e(c)| + |g'([a, b]) - s| r.  A
+    subinterval whose enclosure exceeds (1 + rel) times the best certified lower bound so far is split in
+    two; the search stops when every enclosure decides or ``max_boxes`` is spent (the bound is then still
+    certified, only looser)."""
+    from flint import arb, ctx
+    old = ctx.prec
+    ctx.prec = bits
+    max_boxes = max_boxes or 64 * len(net.knots)
+    try:
+        lower, where, upper, boxes = 0.0, float(net.knots[0]), 0.0, 0
+        stack = []
+        for i in range(len(net.knots) - 1):
+            a, b, v, s = net.piece(i)
+            stack.append((a, b, v, s, a))
+        pending = []
+        while stack:
+            a, b, v, s, x0 = stack.pop()
+            boxes += 1
+            A = arb(a.numerator) / a.denominator
+            B = arb(b.numerator) / b.denominator
+            c, r = (A + B) / 2, (B - A) / 2
+            X = A.union(B)                       # [a, b], rounded outwards
+            sv = arb(s.numerator) / s.denominator
+            X0, V = arb(x0.numerator) / x0.denominator, arb(v.numerator) / v.denominator
+            ec = g(c) - (V + sv * (c - X0))
+            lo_c = float(abs(ec).lower())
+            if math.isfinite(lo_c) and lo_c > lower:
+                lower, where = lo_c, float(c.mid())
+            # two enclosures of |e| on [a, b]: the mean-value form, and the direct one (which survives a
+            # singular derivative at an end, e.g. a square root at 0); the smaller upper bound is kept
+            his = []
+            for enc in (abs(ec) + abs(dg(X) - sv) * r, abs(g(X) - (V + sv * (X - X0)))):
+                try:
+                    h = float(enc.upper())
+                except (ValueError, ArithmeticError):
+                    h = math.inf
+                his.append(h if math.isfinite(h) else math.inf)     # NaN or inf: undecided, never dropped
+            hi = min(his)
+            if hi <= lower * (1 + rel) or boxes >= max_boxes or float(r.upper()) < 2.0 ** (-bits // 2):
+                pending.append(hi)
+                continue
+            m = a + (b - a) / 2
+            stack.append((a, m, v, s, x0))
+            stack.append((m, b, v, s, x0))
+        upper = max(pending, default=0.0)
+    finally:
+        ctx.prec = old
+    return ErrorBound(math.nextafter(upper, math.inf), lower, where, boxes)
+
+
+def pieces_for(sup_dd: float, length: float, eps: float) -> int:
+    """Pieces of a uniform interpolant with error h^2 sup|g''| / 8 <= eps: the classical bound."""
+    return max(1, math.ceil(length * math.sqrt(sup_dd / (8 * eps))))
+
+
+def sqrt_nonneg(x):
+    """sqrt of a ball known to lie in [0, inf) (rounding may put its lower end a little below 0): a ball
+    enclosing sqrt([max(lo, 0), hi])."""
+    from flint import arb
+    if x.lower() >= 0:
+        return x.sqrt()
+    hi = arb(x.upper())
+    return arb(0).union(hi.sqrt())

@@ -1,0 +1,119 @@
+"""Giannou et al.'s logistic theorems (logistic_newton): the certified ReLU error bounds and the damped-Newton
+emulation alone, against independent float references, and every claim failing when its construction is
+broken."""
+import dataclasses
+import math
+import random
+from fractions import Fraction as F
+
+import numpy as np
+import pytest
+
+from numeric import logistic as L
+from numeric.approx import ReluNet, interpolant, sup_error, uniform_knots
+from theorems import logistic_newton as lg
+from theorems.base import Claim
+from theorems.check import make_context, run_claim
+from theorems.kinds import Run
+
+
+def _sig(t):
+    return 1 / (1 + math.exp(-t))
+
+
+def test_the_certified_sup_error_encloses_the_sampled_one():
+    net = interpolant(L.dsigma, uniform_knots(F(-6), F(6), 40))
+    eb = sup_error(L.dsigma, lambda t: L.dsigma(t) * (1 - 2 * L.sigma(t)), net)
+    xs = np.linspace(-6, 6, 20001)
+    sampled = max(abs(_sig(x) * (1 - _sig(x)) - float(net(F(x)))) for x in xs)
+    assert eb.lower <= sampled * (1 + 1e-9) + 1e-15 and sampled <= eb.upper
+    assert eb.upper <= 1.3 * eb.lower                    # decided, not just bounded
+
+
+def test_a_wrong_net_value_is_caught():
+    net = interpolant(L.dsigma, uniform_knots(F(-6), F(6), 40))
+    vals = list(net.values)
+    vals[17] += F(1, 1000)
+    bad = ReluNet(net.knots, tuple(vals))
+    eb = sup_error(L.dsigma, lambda t: L.dsigma(t) * (1 - 2 * L.sigma(t)), bad)
+    assert eb.lower >= 9e-4
+
+
+def test_a_ball_through_the_net_encloses_the_relu_sum():
+    from flint import arb
+    net = interpolant(L.dsigma, uniform_knots(F(-12), F(12), 100))
+    rng = random.Random(3)
+    for _ in range(200):
+        c, r = rng.uniform(-15, 15), rng.choice([0.0, 1e-6, 0.3, 3.0])
+        ball = net(arb(c, r))
+        for x in (c - r, c, c + r):
+            xf = F(x)
+            v = net.values[0] + sum(ck * (xf - xk) for xk, ck in net.relu_weights() if xf > xk)
+            assert float(ball.lower()) - 1e-12 <= float(v) <= float(ball.upper()) + 1e-12
+
+
+def _data(n=12, d=3, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X = X / (np.linalg.norm(X, axis=1).max() * 1.01)
+    w = rng.standard_normal(d)
+    return [[F(v) for v in r] for r in X], [1 if v >= 0 else -1 for v in X @ w]
+
+
+def test_the_exact_damped_newton_step_matches_a_float_reference():
+    A, y = _data()
+    mu = F(1, 10)
+    P = L.Problem(A, y, mu, 128)
+    try:
+        w, wf = P.zero(), np.zeros(3)
+        An, yn = np.array([[float(v) for v in r] for r in A]), np.array(y, float)
+        for _ in range(4):
+            w, _ = P.step(w)
+            z = An @ wf
+            p = 1 / (1 + np.exp(yn * z))                      # sigma(-y z)
+            s = 1 / (1 + np.exp(-z)) * (1 - 1 / (1 + np.exp(-z)))
+            g = -(An.T @ (yn * p)) / len(yn) + 0.1 * wf
+            H = (An.T * s) @ An / len(yn) + 0.1 * np.eye(3)
+            v = np.linalg.solve(H, g)
+            wf = wf - 2 * math.sqrt(0.1) / (2 * math.sqrt(0.1) + math.sqrt(g @ v)) * v
+            assert max(abs(float(w[i, 0].mid()) - wf[i]) for i in range(3)) < 1e-12
+    finally:
+        P.close()
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return make_context(lg.THEOREM, k=4, d=3, n=10, seed=0, epsilon="1/100")
+
+
+def test_the_claims_hold_at_a_loose_target(ctx):
+    run = Run(lg.THEOREM, ctx)
+    assert run_claim(Claim("r", "", "", lg.ReluApprox()), run).verdict == "verified"
+    e2e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e2e.verdict == "verified" and max(e2e.data["per_iteration_error"]) <= 1e-2
+    off = run_claim(Claim("o", "", "", lg.OffAssumption()), run)
+    assert off.verdict == "verified" and off.data["scales"][0]["meets eps"]
+
+
+def test_too_few_inner_steps_or_too_narrow_nets_are_refuted(ctx, monkeypatch):
+    run = Run(lg.THEOREM, ctx)
+    real = lg.maps_for
+
+    def fewer_steps(muq, delta, bits=128):
+        return dataclasses.replace(real(muq, delta, bits), k=0)
+    monkeypatch.setattr(lg, "maps_for", fewer_steps)
+    e2e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e2e.verdict == "refuted" and "certified above the target" in e2e.detail
+
+    def narrow(muq, delta, bits=128):
+        m = real(muq, delta, bits)
+        return dataclasses.replace(m, s=interpolant(L.dsigma, uniform_knots(F(-1), F(1), 4)))
+    monkeypatch.setattr(lg, "maps_for", narrow)
+    e2e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e2e.verdict == "refuted" and "left a net's range" in e2e.detail
+
+
+def test_an_off_assumption_claim_fails_when_nothing_breaks(ctx):
+    run = Run(lg.THEOREM, ctx)
+    o = run_claim(Claim("o", "", "", lg.OffAssumption(scales=(F(1, 2),))), run)
+    assert o.verdict == "refuted" and "still meets eps" in o.detail

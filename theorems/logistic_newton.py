@@ -1,0 +1,475 @@
+r"""Giannou, Yang, Wang, Papailiopoulos & Lee, Theorems 5.1, 5.2 and 5.4 (App. B, C):
+linear attention with ReLU layers approximates damped Newton on l2-regularised
+logistic regression to error eps per iteration, with depth T(11 + 2k).
+
+Angeliki Giannou, Liu Yang, Tianhao Wang, Dimitris Papailiopoulos, Jason D. Lee.
+*How Well Can Transformers Emulate In-context Newton's Method?*  AISTATS 2025
+(PMLR 258), arXiv 2403.03183.  The theorems are approximate and App. C
+describes the construction in prose only ("we omit the explicit expressions of
+the weights"); the stored copy has no displays.  What is checked:
+
+1. exact parts, symbolically: the inner Newton-Schulz loop on the symmetric
+   Hessian, from the data-independent X_0 = c I (variant
+   ``inner-newton-schulz``, over matrix tokens, for all d and k);
+2. the ReLU approximations of p(t) = sigma(-t), of s(t) = sigma'(t) = p(1 - p)
+   and of the step-size map q -> 2 sqrt(mu)/(2 sqrt(mu) + sqrt(q)), each with
+   an error bound over its whole input range certified by ball arithmetic;
+3. the per-iteration error after T outer steps against exact damped Newton,
+   certified on data meeting Assumption 3.2 (|a_i| <= 1), and what happens on
+   data that break it;
+4. the widths and depths our construction needs for eps = 1e-2 .. 1e-8, with
+   fitted laws, beside the laws the paper states;
+5. the assumptions, stated.
+
+The construction is ours (a reconstruction): one-hidden-layer ReLU interpolants
+with rational knots and values for the three scalar maps, exact products (the
+labels y_i are +-1 and the other products are attention's own bilinear forms),
+and k Newton-Schulz steps of one layer each (the Hessian is symmetric; Lemma
+4.1's second clause).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar
+
+import sympy as sp
+
+from numeric.checks import Recursion
+from numeric.recursions import newton_step
+from symbolic.layers import (Attention, Bilinear, Construction, Head, Layer, Linear, MatrixLetter, TokenFormat,
+                             TokenKind)
+from symbolic.layout import Layout, d
+from symbolic.lemmas import Outcome
+from theorems.base import Claim, Parameter, Policy, Theorem, Variant
+from theorems.gd_support import matrix_parameter
+from theorems.kinds import Architecture, Induction, LayerCount, Width, kind, network_claims
+
+mu = sp.Symbol("mu", positive=True)
+c0 = sp.Symbol("c", positive=True)          # X_0 = c I for the inner loop
+eps_target = sp.Symbol("epsilon", positive=True)
+H_ = sp.Symbol("H", commutative=False)
+
+# ---------------------------------------------------------------- 1. the exact inner loop, as a construction
+LAYOUT = Layout.of(("H", d, "H e_j: column j of the Hessian (1/n) A'DA + mu I"),
+                   ("X", d, "X_t e_j: column j of the inverse's iterate"), ("I", d, "e_j"))
+TOKENS = TokenFormat((TokenKind("col", (("H", "H*e"), ("I", "e")), per_example=False, basis=True),),
+                     "d matrix tokens [H e_j; 0; e_j] (our reconstruction of App. C's 'identity blocks')")
+
+
+def lsa(*heads) -> Attention:
+    return Attention(tuple(Head(Bilinear(Linear.of(kq).entries), Linear.of(pv)) for kq, pv in heads),
+                     activation="linear", normalizer="none")
+
+
+INIT = Layer("X0", (lsa(({("I", "I"): 1}, {("X", "I"): c0})),), "App. C step 4 (our weights)",
+             "X_0 = c I: sum_j c e_j e_j' e_t = c e_t, data-independent (spec H in [mu, mu + 1/4])")
+NS = Layer("NS", (lsa(({("I", "I"): 1}, {("X", "X"): 1}), ({("X", "H"): 1}, {("X", "X"): -1})),),
+           "App. C step 4; Lemma 4.1 (symmetric case), our weights", "X <- 2X - X H X (H symmetric)")
+
+
+def build_inner() -> Construction:
+    return Construction("inner-newton-schulz", LAYOUT, TOKENS, (INIT,), (NS,), (), ("col", "X"), (c0,),
+                        (MatrixLetter("H", symmetric=True, doc="the Hessian (symmetric, positive definite)"),))
+
+
+def inner_claims(con, alg) -> list[Claim]:
+    Hl = alg.param("H", ("d", "d"), True)
+
+    def invariant(M):
+        e = alg.e["t"]
+        return {"col": {"H": Hl * e, "X": M * e, "I": e}}
+
+    rec = Recursion(alg, start=lambda: alg.I.scale(c0), step=lambda M, P: newton_step(M, P["H"]), readout=None,
+                    invariant=invariant, carrier=("col", "X", "e_t"), symmetric=True, state=("X", ("d", "d")))
+    k = sp.Symbol("k")
+    return [
+        Claim("induction: the inner loop holds X_k = k Newton-Schulz steps on H from c I, for all k",
+              "Theorem 5.2; App. C step 4", r"$X_0 = cI,\ X_{t+1} = X_t(2I - HX_t)$", Induction(rec)),
+        *network_claims(rec, "App. C step 4", "Newton-Schulz on H"),
+        Claim("inner-loop layers", "Theorem 5.1 (2k of the 11 + 2k per step); our count", "1 + k layers (1 per step)",
+              LayerCount(k + 1)),
+        Claim("hidden width", "our layout", "width 3d", Width(d, 3 * d)),
+        Claim("layer type and heads", "Section 3.1", "linear attention, at most 2 heads", Architecture(max_heads=2)),
+    ]
+
+
+# ---------------------------------------------------------------- 2-4. the approximation, certified
+LN2 = math.log(2)
+
+
+def _ranges(muq: Fraction, R: Fraction = Fraction(1)):
+    """Input ranges the nets must cover, from the iterate bound |w_t| <= sqrt(2 ln 2 / mu) (f decreases under
+    damped steps from w_0 = 0 and f(0) = ln 2) and |g| <= R + mu |w|, lambda^2 <= |g|^2 / mu, times a
+    slack of 5/4 for the approximate iterates (the run checks that they stay inside)."""
+    m = float(muq)
+    wmax = math.sqrt(2 * LN2 / m)
+    B = Fraction(math.ceil(1.25 * float(R) * wmax * 4), 4)
+    Q = Fraction(math.ceil(1.25 * (float(R) + m * wmax) ** 2 / m * 4), 4)
+    return B, Q
+
+
+@dataclass(frozen=True)
+class Maps:
+    """The construction for a target: the three ReLU nets and the inner loop."""
+    p: object
+    s: object
+    eta: object
+    k: int
+    c: Fraction
+    errors: dict          # certified sup errors of each net, (lower, upper)
+
+
+@functools.lru_cache(maxsize=32)
+def maps_for(muq: Fraction, delta: float, bits: int = 128) -> Maps:
+    """Nets whose certified sup error is <= delta over the ranges, and the fewest inner steps with
+    rho^(2^k) <= delta, rho = 1 - c mu bounding |I - c H| for spec H in [mu, mu + 1/4]."""
+    from flint import arb
+
+    from numeric import logistic as L
+    from numeric.approx import graded_knots, interpolant, pieces_for, sqrt_nonneg, sup_error, uniform_knots
+    B, Q = _ranges(muq)
+    arb_mu = arb(muq.numerator) / muq.denominator
+    rt = arb_mu.sqrt() * 2
+
+    def eta(q):
+        return rt / (rt + sqrt_nonneg(q))
+
+    def deta(q):
+        r = sqrt_nonneg(q)
+        return -rt / ((rt + r) ** 2 * 2 * r)
+
+    specs = {
+        "p": (lambda t: L.sigma(-t), lambda t: -L.dsigma(-t), lambda m: uniform_knots(-B, B, m),
+              pieces_for(1 / (6 * math.sqrt(3)), float(2 * B), delta)),
+        "s": (L.dsigma, lambda t: L.dsigma(t) * (1 - 2 * L.sigma(t)), lambda m: uniform_knots(-B, B, m),
+              pieces_for(1 / 8, float(2 * B), delta)),
+        "eta": (eta, deta, lambda m: graded_knots(Fraction(0), Q, m, 4), 8),
+    }
+    nets, errors = {}, {}
+    for name, (g, dg, knots, m) in specs.items():
+        for _ in range(24):
+            net = interpolant(g, knots(m), bits=max(64, int(-math.log2(delta)) + 16))
+            eb = sup_error(g, dg, net, bits=bits)
+            if eb.upper <= delta:
+                break
+            # the error of an interpolant on these meshes falls like 1/m^2: aim just below the target
+            m = max(m + 1, math.ceil(m * math.sqrt(eb.upper / delta) * 1.03))
+        nets[name], errors[name] = net, (eb.lower, eb.upper)
+    c = 1 / (muq + Fraction(1, 4))
+    rho = 1 - float(c * muq)
+    k = 0
+    while rho ** (2 ** k) > delta / 16:
+        k += 1
+    return Maps(nets["p"], nets["s"], nets["eta"], k, c, errors)
+
+
+def logistic_data(data, scale: Fraction = Fraction(1)):
+    """In-context logistic data from a prompt: a_i = x_i scaled so that max |a_i| = (63/64) scale (Assumption
+    3.2 at scale 1), y_i = sign(y_i) (the prompt's y = X w*, so y_i = sign(a_i'w*) as in Section 3.2.2)."""
+    rows = [[Fraction(v) for v in r] for r in data.X]
+    top = max(math.sqrt(sum(float(v) ** 2 for v in r)) for r in rows)
+    q = Fraction(math.ceil(top * 1024) + 1, 1024)
+    s = Fraction(63, 64) * scale / q
+    A = [[v * s for v in r] for r in rows]
+    y = [1 if float(v) >= 0 else -1 for v in data.y]
+    return A, y
+
+
+def emulate(A, y, muq, maps: Maps, T: int, bits: int):
+    from numeric import logistic as L
+    P = L.Problem(A, y, muq, bits)
+    try:
+        ap = L.Approximation(maps.p, maps.s, maps.eta, maps.k, maps.c)
+        res = L.run(P, T, ap)
+        # the minimiser: exact damped Newton run to convergence (its decrement certified small)
+        w = P.zero()
+        for _ in range(60):
+            w, q = P.step(w)
+            if float(q.upper()) < 2.0 ** (-bits // 2):
+                break
+        res["minimiser"] = w
+        res["minimiser_lambda2"] = float(q.upper())
+        res["to_minimiser"] = L.norm(res["w"] - w)
+        return res
+    finally:
+        P.close()
+
+
+def _mu(run) -> Fraction:
+    v = run.ctx.params.get(mu)
+    return Fraction(int(sp.Rational(v).p), int(sp.Rational(v).q))
+
+
+def _eps(run) -> Fraction:
+    v = run.ctx.params.get(eps_target)
+    return Fraction(int(sp.Rational(v).p), int(sp.Rational(v).q))
+
+
+BUDGET = 8      # each approximation gets eps / BUDGET of the per-iteration error
+
+
+@dataclass(frozen=True)
+class ReluApprox:
+    """The three nets built for the run's eps: certified sup |g - net| <= eps / BUDGET over the whole range."""
+    kind: ClassVar[str] = "relu_approximation"
+
+
+@kind(ReluApprox, "relu_approximation", scope="theorem")
+def _check_relu(spec: ReluApprox, run):
+    muq, eps = _mu(run), _eps(run)
+    delta = float(eps) / BUDGET
+    maps = maps_for(muq, delta)
+    B, Q = _ranges(muq)
+    rows = [{"map": name, "range": rng, "ReLU units": net.neurons, "certified sup error (lower)": lo,
+             "certified sup error (upper)": hi, "target": delta}
+            for (name, rng), net, (lo, hi) in zip(
+                (("p(t) = sigma(-t)", f"[-{B}, {B}]"), ("s(t) = sigma'(t)", f"[-{B}, {B}]"),
+                 ("eta(q) = 2 sqrt(mu)/(2 sqrt(mu) + sqrt(q))", f"[0, {Q}]")),
+                (maps.p, maps.s, maps.eta), (maps.errors["p"], maps.errors["s"], maps.errors["eta"]))]
+    bad = [r["map"] for r in rows if not r["certified sup error (upper)"] <= delta]
+    method = "certified sup error (arb balls over a subdivision of each range)"
+    txt = "; ".join(f"{r['map']} on {r['range']}: {r['ReLU units']} units, sup error in "
+                    f"[{r['certified sup error (lower)']:.3g}, {r['certified sup error (upper)']:.3g}]" for r in rows)
+    if bad:
+        return Outcome("refuted", method, f"above the target {delta:.3g} for {', '.join(bad)}: {txt}", {"nets": rows})
+    return Outcome("verified", method, f"every net within eps/{BUDGET} = {delta:.3g} over its whole range: {txt}",
+                   {"nets": rows})
+
+
+@dataclass(frozen=True)
+class EndToEnd:
+    """T outer steps of the approximate method on the run's data (scaled so that max |a_i| = 63/64):
+    certified per-iteration error |approximate step - exact damped-Newton step from the same point| <= eps."""
+    kind: ClassVar[str] = "logistic_end_to_end"
+
+
+def _summary(res, eps, maps, A, muq, T, scale):
+    errs = [float(e.upper()) for e in res["log"].errors]
+    dist = [float(e.upper()) for e in res["distance"]]
+    inner = [float(r.upper()) for r in res["log"].residuals]
+    return {"max |a_i|": float(Fraction(63, 64) * scale), "per-iteration error (max)": max(errs, default=0.0),
+            "per_iteration_error": errs, "distance_to_exact_iterate": dist[-1] if dist else 0.0,
+            "to_minimiser": float(res["to_minimiser"].upper()), "inner residual (max)": max(inner, default=0.0),
+            "range left": len(res["log"].out_of_range),
+            "first range left": list(res["log"].out_of_range[0]) if res["log"].out_of_range else None,
+            "meets eps": max(errs, default=0.0) <= float(eps) and not res["log"].out_of_range}
+
+
+@kind(EndToEnd, "logistic_end_to_end", scope="theorem")
+def _check_end_to_end(spec: EndToEnd, run):
+    muq, eps = _mu(run), _eps(run)
+    maps = maps_for(muq, float(eps) / BUDGET)
+    A, y = logistic_data(run.ctx.data)
+    bits = max(run.ctx.bits, 128)
+    res = emulate(A, y, muq, maps, run.ctx.k, bits)
+    sm = _summary(res, eps, maps, A, muq, run.ctx.k, Fraction(1))
+    oor = res["log"].out_of_range
+    method = f"certified (arb, {bits} bits), emulating the construction's arithmetic"
+    head = (f"n = {len(A)}, d = {len(A[0])}, mu = {muq}, T = {run.ctx.k}, max |a_i| = {sm['max |a_i|']:.4g}, inner "
+            f"k = {maps.k}: per-iteration error <= " + ", ".join(f"{e:.2e}" for e in sm["per_iteration_error"])
+            + f" (target {float(eps):.0e}); distance to the exact T-th iterate {sm['distance_to_exact_iterate']:.2e}; "
+            f"to the minimiser {sm['to_minimiser']:.2e}")
+    data = {k: v for k, v in sm.items() if k != "meets eps"} | {"inner_k": maps.k}
+    if oor:
+        return Outcome("refuted", method, f"{len(oor)} evaluations left a net's range (first: step {oor[0][0]}, "
+                                          f"map {oor[0][1]}): " + head, data)
+    lower = [float(e.lower()) for e in res["log"].errors]
+    if max(lower, default=0) > float(eps):
+        return Outcome("refuted", method, "certified above the target: " + head, data)
+    if sm["meets eps"]:
+        return Outcome("verified", method, head, data)
+    return Outcome("inconclusive", method, "the balls cannot decide: " + head, data)
+
+
+@dataclass(frozen=True)
+class OffAssumption:
+    """What happens on data that break Assumption 3.2: the same construction (built for |a_i| <= 1) on the
+    run's rows scaled to max |a_i| = 63/64 * s for each s.  Verified when the guarantee fails at some scale
+    (a net's range is left, the inner loop stops contracting, or the error exceeds eps): the assumption is
+    then needed; refuted when the construction still meets eps at every scale (it is not needed there)."""
+    scales: tuple = (2, 4, 8)
+    kind: ClassVar[str] = "logistic_off_assumption"
+
+
+@kind(OffAssumption, "logistic_off_assumption", scope="theorem")
+def _check_off_assumption(spec: OffAssumption, run):
+    muq, eps = _mu(run), _eps(run)
+    maps = maps_for(muq, float(eps) / BUDGET)
+    bits = max(run.ctx.bits, 128)
+    rows = []
+    for sc in (1, *spec.scales):
+        A, y = logistic_data(run.ctx.data, Fraction(sc))
+        sm = _summary(emulate(A, y, muq, maps, run.ctx.k, bits), eps, maps, A, muq, run.ctx.k, Fraction(sc))
+        sm["inner loop contracts"] = sm["inner residual (max)"] < 1
+        rows.append({k: v for k, v in sm.items() if k != "per_iteration_error"})
+    broken = [r for r in rows[1:] if not r["meets eps"] or not r["inner loop contracts"]]
+    method = f"certified (arb, {bits} bits), the same construction at growing |a_i|"
+    txt = "; ".join(f"max |a_i| = {r['max |a_i|']:.3g}: error {r['per-iteration error (max)']:.2e}, "
+                    f"{r['range left']} range exits, inner residual {r['inner residual (max)']:.2e}" for r in rows)
+    if broken:
+        b = broken[0]
+        why = ("a net's range is left" if b["range left"] else "the inner loop does not contract"
+               if not b["inner loop contracts"] else "the error exceeds eps")
+        return Outcome("verified", method, f"the guarantee fails from max |a_i| = {b['max |a_i|']:.3g} ({why}): {txt}",
+                       {"scales": rows})
+    return Outcome("refuted", method, f"the construction still meets eps at every scale tried: {txt}",
+                   {"scales": rows})
+
+
+EPS_GRID = (Fraction(1, 10**2), Fraction(1, 10**3), Fraction(1, 10**4), Fraction(1, 10**5), Fraction(1, 10**6),
+            Fraction(1, 10**7), Fraction(1, 10**8))
+
+
+def _fit(xs, ys):
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return b, my - b * mx
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Width and depth our construction needs for eps in EPS_GRID (each certified end to end on the run's
+    data), with fitted laws, beside the paper's: width O(1/eps^4) (Thms 5.1, 5.2; Thm 1.1 writes 1/eps^8)
+    and depth 11 + 2k per outer step, k <= 2 log kappa_f + log log((1+mu)^3/(eps mu^2)).  Verified when our
+    construction meets the paper's laws (fitted width exponent <= 4, measured k <= the stated bound)."""
+    kind: ClassVar[str] = "logistic_scaling"
+
+
+@kind(Scaling, "logistic_scaling", scope="theorem")
+def _check_scaling(spec: Scaling, run):
+    muq = _mu(run)
+    m = float(muq)
+    A, y = logistic_data(run.ctx.data)
+    rows = []
+    kappa_f = (m + 0.25) / m          # max over x of kappa(Hessian) <= (mu + R^2/4)/mu, R = 1
+    for eps in EPS_GRID:
+        maps = maps_for(muq, float(eps) / BUDGET)
+        res = emulate(A, y, muq, maps, run.ctx.k, max(run.ctx.bits, 128))
+        err = max(float(e.upper()) for e in res["log"].errors)
+        units = maps.p.neurons + maps.s.neurons + maps.eta.neurons
+        k_bound = 2 * math.log2(kappa_f) + math.log2(max(math.log2((1 + m) ** 3 / (float(eps) * m * m)), 1.0))
+        rows.append({"eps": float(eps), "ReLU units (ours)": units, "inner steps k (ours)": maps.k,
+                     "layers per outer step (paper: 11 + 2k)": 11 + 2 * maps.k,
+                     "k bound (paper, log base 2)": round(k_bound, 2),
+                     "certified per-iteration error": err, "meets eps": err <= float(eps) and not res["log"].out_of_range,
+                     "to minimiser": float(res["to_minimiser"].upper()),
+                     "paper width d(1+mu)^6/(eps^4 mu^8)": len(A[0]) * (1 + m) ** 6 / (float(eps) ** 4 * m ** 8)})
+    xs = [math.log10(1 / r["eps"]) for r in rows]
+    a_w, _ = _fit(xs, [math.log10(r["ReLU units (ours)"]) for r in rows])
+    lls = [math.log2(math.log2(1 / r["eps"])) for r in rows]
+    a_k, b_k = _fit(lls, [r["inner steps k (ours)"] for r in rows])
+    ok_k = all(r["inner steps k (ours)"] <= math.ceil(r["k bound (paper, log base 2)"]) for r in rows)
+    ok_e = all(r["meets eps"] for r in rows)
+    ok_w = a_w <= 4 + 0.1
+    law = (f"ours: ReLU units ~ eps^-{a_w:.2f} (fitted over eps = 1e-2..1e-8), inner steps k = {a_k:.2f} log2 log2(1/eps) "
+           f"+ {b_k:.2f}; paper: width O(d(1+mu)^6/(eps^4 mu^8)) (Thm 5.1), O(d(1+mu)^8/(eps^4 mu^10)) (Thm 5.2), "
+           f"1/eps^8 (Thm 1.1, for the final error, eps = its square root by Remark B.11); depth 11 + 2k per step "
+           f"(Thm 5.1; Section 6 says 13 layers per step)")
+    data = {"scaling": rows, "fitted_width_exponent": a_w, "fitted_k_slope": a_k,
+            "plot": {"table": "scaling", "x": "eps", "ys": ["ReLU units (ours)", "inner steps k (ours)"],
+                     "xlog": True, "ylog": True, "xlabel": "target per-iteration error eps",
+                     "title": "width and depth our construction needs"}}
+    method = "certified construction per eps (arb), least-squares fits"
+    if not ok_e:
+        bad = [r["eps"] for r in rows if not r["meets eps"]]
+        return Outcome("refuted", method, f"the construction misses its target at eps = {bad}; {law}", data)
+    if not (ok_w and ok_k):
+        return Outcome("refuted", method, ("width grows faster than 1/eps^4; " if not ok_w else "")
+                       + ("k exceeds the stated bound; " if not ok_k else "") + law, data)
+    return Outcome("verified", method, law, data)
+
+
+def theorem_claims() -> list[Claim]:
+    return [
+        Claim("ReLU approximations of sigma, p(1-p) and the step size, certified over their ranges",
+              "Theorem 5.2; App. C steps 1, 5, 8", "each net within eps/8 of its map over the whole input range",
+              ReluApprox()),
+        Claim("per-iteration error <= eps for T outer steps (Assumption 3.2 data)", "Theorems 5.1, 5.2",
+              r"$\|\tilde x_{t+1} - (x_t - \eta(x_t)\nabla^2 f(x_t)^{-1}\nabla f(x_t))\| \le \epsilon$, "
+              r"$\|a_i\| \le 1$", EndToEnd()),
+        Claim("off Assumption 3.2: the same construction at max |a_i| = 2, 4, 8", "Assumption 3.2",
+              "the guarantee needs |a_i| <= 1: beyond it a net's range is left, the inner loop stops contracting or "
+              "the error exceeds eps", OffAssumption(), statement=False, erratum=False),
+        Claim("width and depth needed for eps = 1e-2 .. 1e-8, fitted laws beside the paper's",
+              "Theorems 1.1, 5.1, 5.2; Section 6", "our construction within the paper's width O(1/eps^4) and "
+              "inner depth k <= 2 log kappa_f + log log((1+mu)^3/(eps mu^2))", Scaling(), statement=False),
+    ]
+
+
+def _fraction_parameter(symbol, help_text, default: Fraction, why: str) -> Parameter:
+    def batch(S, n):
+        import torch
+        return torch.full(S.shape[:1], float(default), dtype=S.dtype, device=S.device)
+    return Parameter(symbol, help_text, {"default": Policy(str(default), why, lambda data, bits: sp.Rational(
+        default.numerator, default.denominator), batch)}, "default", "default")
+
+
+STATEMENT = (r"For the $\ell_2$-regularised logistic loss $f(w) = \frac1n\sum_i \log(1 + e^{-y_i a_i^\top w}) + "
+             r"\frac{\mu}{2}\|w\|^2$ with $\|a_i\| \le 1$ (Assumption 3.2) and any $T, \epsilon > 0$, a Transformer of "
+             r"linear attention and ReLU layers approximates $T$ steps of damped Newton "
+             r"$x_{t+1} = x_t - \frac{2\sqrt\mu}{2\sqrt\mu + \lambda_f(x_t)}\nabla^2 f(x_t)^{-1}\nabla f(x_t)$ up to error "
+             r"$\epsilon$ per iteration, with depth $T(11 + 2k)$ and width $O(d(1+\mu)^6/(\epsilon^4\mu^8))$ "
+             r"(Theorems 5.1, 5.2).")
+
+THEOREM = Theorem(
+    id="logistic_newton",
+    title="Linear attention + ReLU approximate damped Newton for logistic regression (Giannou et al., Thms 5.1-5.4)",
+    statement=STATEMENT,
+    citation=("A. Giannou, L. Yang, T. Wang, D. Papailiopoulos, J. D. Lee. How Well Can Transformers Emulate "
+              "In-context Newton's Method? AISTATS 2025, PMLR 258 (arXiv 2403.03183), Theorems 5.1, 5.2, 5.4, "
+              "App. B, C. The construction checked is our reconstruction (App. C gives no weights)."),
+    source="Giannou et al., AISTATS 2025, Thms 5.1-5.4 (reconstruction)",
+    variants=(
+        Variant("inner-newton-schulz", "exact", "The exact inner loop: k Newton-Schulz steps on the Hessian from c I.",
+                "App. C step 4 inverts B = (1/n)A'D^A + mu I with k Newton steps; the Hessian is symmetric, so one "
+                "layer per step suffices (Lemma 4.1). X_0 = c I with c = 1/(mu + 1/4) is data-independent because "
+                "spec(H) lies in [mu, mu + 1/4] when |a_i| <= 1.", build_inner, lambda con, alg: inner_claims(con, alg)),
+    ),
+    claims=theorem_claims,
+    defaults={"k": 6, "d": 5, "n": 26, "precision": 192, "seed": 0},
+    basis=("inner-newton-schulz",),
+    parameters=(_fraction_parameter(mu, "the regularisation mu of the logistic loss", Fraction(1, 10),
+                                    "Section 6's experiment (mu = 0.1)"),
+                _fraction_parameter(c0, "the inner loop's X_0 = c I", Fraction(20, 7),
+                                    "1/(mu + 1/4) at mu = 1/10: every eigenvalue of c H lies in (0, 1]"),
+                _fraction_parameter(eps_target, "the target per-iteration error eps", Fraction(1, 10**4),
+                                    "a mid-range target; the scaling claim covers 1e-2 .. 1e-8"),
+                matrix_parameter(H_, ("d", "d"), "the Hessian H of the inner loop (symmetric)", symmetric=True,
+                                 scale=lambda data: sp.Rational(1, 4))),
+    step_name="Newton-Schulz step",
+    recursion_name="Newton-Schulz on the Hessian",
+    golden={"k": 2, "d": 3, "n": 6, "seed": 0},
+    limits={"k": 12, "d": 20, "n": 200},
+    provenance="reconstruction",
+    equivalent_mutants=lambda: {
+        ("inner-newton-schulz", "layer NS head 2 W_KQ entry 0", "transpose"):
+            "the transposed score e_t'H X e_j instead of e_t'X H e_j: every reachable X_t is a polynomial in H "
+            "(X_0 = c I), so X H = H X and the two layers agree on every reachable state; the induction, which "
+            "takes a generic symmetric X, cannot see this, and the exact composition confirms it"},
+    notes=(
+        "Reconstruction: App. C describes nine steps in prose and says it omits the weights; the stored copy has "
+        "no displays. The nets, the inner loop and the error budget are ours. The end-to-end and scaling checks "
+        "run the arithmetic our construction performs (three ReLU interpolants, exact +-1 and bilinear products, "
+        "k Newton-Schulz steps) in ball arithmetic; only the inner loop is checked as a weight-level network.",
+        "Assumptions, each used: mu > 0 (the Hessian is >= mu I, so c = 1/(mu + 1/4) makes Newton-Schulz converge); "
+        "|a_i| <= 1 (Assumption 3.2: spec H in [mu, mu + 1/4], logits |a_i'w| <= |w| <= sqrt(2 ln 2/mu), the nets' "
+        "ranges); labels +-1; w_0 = 0. The thresholds of Theorem 5.4 (eps <= min{0.01, 0.04 mu/(1+mu)}, the "
+        "decrement 1/6) are the paper's and not re-derived here.",
+        "Error budget: each net gets eps/8 and the inner loop rho^(2^k) <= eps/128; the end-to-end claim then "
+        "certifies the per-iteration error on the run's data rather than trusting the budget.",
+        "The data: the run's prompt (x_i, y_i = x_i'w*) becomes a_i = x_i scaled to max |a_i| = 63/64 and "
+        "y_i = sign(x_i'w*), as in Section 3.2.2; the off-assumption claim scales the same rows to max |a_i| = 63/64 times 2, 4, 8.",
+        "Where the text disagrees with itself: Theorem 1.1 writes width 1/eps^8 and Theorems 5.1-5.2 1/eps^4 (the "
+        "former for the final error sqrt(eps), Remark B.11); 5.1 and 5.2 give different powers of mu; Section 6 "
+        "says 13 layers per step and Fig. 7 'at least 11'. Our construction needs far fewer units (the fitted "
+        "exponent is in the scaling claim), so both width laws hold as upper bounds for it; the depth per step is "
+        "reported in the paper's 11 + 2k form with our measured k.",
+        "Not yet checked symbolically: the assembly of the gradient and of the Hessian by attention (App. C "
+        "steps 2-3, 6-7); their arithmetic is part of the certified end-to-end emulation.",
+    ),
+)
