@@ -54,26 +54,36 @@ class ReluNet:
 
     def _ball(self, x):
         """The same function on a ball, piece by piece: L is linear on each [x_k, x_{k+1}], constant v_0 below
-        x_0 and the last piece's line above x_m (exactly what the ReLU sum computes), so the union of each
-        overlapping piece's linear image encloses L(x).  O(log m) per call instead of O(m)."""
+        x_0 and the last piece's line above x_m (exactly what the ReLU sum computes).  Each piece the ball may
+        meet contributes its line's image over the ball clipped to the piece (the hull of the two end images,
+        the line being monotone); the union encloses L(x).  Pieces are located with floats and one piece of
+        margin each side, and kept or dropped by exact ball comparisons, so a float misplacement by an ulp
+        cannot lose a piece.  O(log m) per call instead of O(m)."""
         import bisect
 
         from flint import arb
         conv = lambda q: arb(q.numerator) / q.denominator
         kn = self.knots
-        lo, hi = float(x.lower()), float(x.upper())
         fk = self._float_knots()
+        xl, xu = arb(x.lower()), arb(x.upper())
         last = len(kn) - 2
-        i0 = min(last, max(0, bisect.bisect_right(fk, lo) - 1))
-        i1 = min(last, max(0, bisect.bisect_right(fk, hi) - 1))
+        i0 = min(last, max(0, bisect.bisect_right(fk, float(x.lower())) - 2))
+        i1 = min(last, max(0, bisect.bisect_right(fk, float(x.upper()))))
         out = None
-        if lo < fk[0]:
+        A0 = conv(kn[0])
+        if not (xl >= A0):                         # the ball may reach below x_0: the constant v_0
             out = conv(self.values[0])
-            if hi < fk[0]:
+            if xu < A0:
                 return out
-        for i in range(i0, i1 + 1):     # a piece's line over the whole ball: a superset, still an enclosure
-            a, b, v, s = self.piece(i)
-            seg = conv(v) + conv(s) * (x - conv(a))
+        for i in range(i0, i1 + 1):
+            a, b, v, sl = self.piece(i)
+            A, B = conv(a), conv(b)
+            if xu < A or (xl > B and i < last):
+                continue                           # certainly disjoint
+            lo = A if xl < A else xl
+            hi = xu if (i == last or not (xu > B)) else B
+            V, S = conv(v), conv(sl)
+            seg = (V + S * (lo - A)).union(V + S * (hi - A))
             out = seg if out is None else out.union(seg)
         return out
 

@@ -11,6 +11,7 @@ from typing import Callable
 import sympy as sp
 
 from symbolic.layers import Construction
+from symbolic.layout import d as D_SYM
 from symbolic.lemmas import Outcome, select_layers
 from symbolic.ncalg import Poly
 from symbolic.templates import Algebra, Template
@@ -215,6 +216,15 @@ def letter_values(con: Construction, params: dict, it: int = 1, be: Backend | No
     return out
 
 
+def size_coeffs(alg, data: Data, n: int) -> dict:
+    """The size symbols a template or a recursion may hold, at the data's values: n, d and y'y (the sum
+    over basis tokens of a term free of e_j is d times it; the label square sums to y'y)."""
+    out = {alg.n: n, D_SYM: data.d}
+    if data.y and not isinstance(data.y[0], (list, tuple)):
+        out[alg.yy] = sum(_q(v) ** 2 for v in data.y)
+    return out
+
+
 def scalar_params(params: dict) -> dict:
     return {s: v for s, v in params.items() if getattr(s, "is_commutative", True)}
 
@@ -284,7 +294,7 @@ def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, pa
         tk = net.con.tokens.kind(kind)
         env, coeffs = token_env(alg, data, tk.per_example, j, T, S, b, lets, state, labels, basis=tk.basis)
         coeffs.update(scalar_params(params))
-        coeffs[alg.n] = net.n
+        coeffs.update(size_coeffs(alg, data, net.n))
         for block, p in tpl.kinds.get(kind, {}).items():
             val = p.evaluate(env, coeffs)
             sl = net.offsets[block]
@@ -381,7 +391,7 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     pj = _params_json(params, con)
     net = Network(con, d, n, be, params, m=data.m)
     H = net.embed(data)
-    coeffs = {**scalar_params(params), alg.n: n}
+    coeffs = {**scalar_params(params), **size_coeffs(alg, data, n)}
     moments = {"S": S, "b": b, **label_moments(data)}
     Ms = rec.iterates(moments, k, coeffs, letters_for=lambda it: letter_values(con, params, it))
     stage_of = con.layers(k)
@@ -453,7 +463,7 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dic
     ``readout_each``, the prediction read out from H_l by the readout layers."""
     d, n = data.d, data.n
     net = Network(con, d, n, be, params, m=data.m)
-    coeffs = {**scalar_params(params), rec.alg.n: n}
+    coeffs = {**scalar_params(params), rec.alg.n: n, D_SYM: d}
     S, b = moments(data.X, data.y, be)
     mom = {"S": S, "b": b, **backend_label_moments(data, be, b)}
     lets = lambda it: letter_values(con, params, it, be)
@@ -584,7 +594,7 @@ def float64_batch(con: Construction, rec: Recursion, d: int, n: int, k: int, bat
                 [z[:, r] for r in range(d)])
     S, b = moments(data.X, data.y, be)
     params = params_for(S)
-    coeffs = {**scalar_params(params), rec.alg.n: n}
+    coeffs = {**scalar_params(params), rec.alg.n: n, D_SYM: d}
     if rec.readout is None:
         return _float64_state(con, rec, data, k, params, be, tol, method, batch, seed, policy_text)
     net = Network(con, d, n, be, params)
@@ -624,7 +634,8 @@ def _float64_state(con, rec: Recursion, data: Data, k, params, be, tol, method, 
     for r in res["rows"]:
         for x in r["carrier_diffs"]:
             worst = torch.maximum(worst, torch.nan_to_num(x.abs(), nan=float("inf")))
-    scale = 1.0 + max(float(torch.linalg.matrix_norm(M).max()) for M in res["Ms"])
+    # per prompt: relative to that prompt's own largest state (one large prompt must not hide another's error)
+    scale = 1.0 + torch.stack([torch.linalg.matrix_norm(M) for M in res["Ms"]]).amax(0)
     rel = worst / scale
     verdict = "verified" if float(rel.max()) <= tol else "inconclusive"   # floats alone never refute
     stats = {"batch": batch, "device": be.device, "max_rel": float(rel.max()), "median_rel": float(rel.median()),
@@ -683,7 +694,7 @@ def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: 
     with be.precision(bits):
         S, b = moments(data.X, data.y, be)
         ols = be.num(float(ols_mp))
-        coeffs = {**scalar_params(params), rec.alg.n: data.n}
+        coeffs = {**scalar_params(params), rec.alg.n: data.n, D_SYM: data.d}
         z = be.matrix([[v] for v in data.x_test])
         lets = (lambda it: letter_values(con, params, it, be)) if con is not None else None
         rec_err = []

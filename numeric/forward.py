@@ -69,6 +69,7 @@ class Network:
         for s in self.con.params:
             if s.name == "n":
                 self.values[s] = self.n
+        self.values.setdefault(d_sym, self.d)       # a weight may carry the size d (a sum over d basis tokens)
         self._coef: dict = {}
         self._masks: dict = {}
         self._letters: dict = {}

@@ -13,6 +13,19 @@ def newton_step(M, S):
     return 2 * M - M * S * M
 
 
+def hyperpower_step(M, S, order: int = 2):
+    """One step of the order-p hyperpower method for S^-1: M <- M sum_{m=0}^{p-1} (-1)^m C(p, m+1) (S M)^m,
+    so that I - S M_new = (I - S M)^p; order 2 is Newton-Schulz (:func:`newton_step`)."""
+    from math import comb
+    if order == 2:
+        return newton_step(M, S)
+    acc, term = order * M, M
+    for m in range(1, order):
+        term = term * S * M
+        acc = acc + ((-1) ** m * comb(order, m + 1)) * term
+    return acc
+
+
 def gd_step(w, S, b, eta, P=None):
     """One GD step on 1/2 |y - Xw|^2 (gradient S w - b), preconditioned by P."""
     g = S * w - b

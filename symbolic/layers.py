@@ -544,6 +544,13 @@ class Construction:
                 if i == "e" and sp.simplify(self.layout.size(b) - sz["d"]) != 0:
                     raise ValueError(f"{self.name}: token kind {k.name} puts e_j (size d) in block {b} of size "
                                      f"{self.layout.size(b)}")
+                if i.endswith("*e"):
+                    L = lets.get(i[:-2])
+                    if L is None:
+                        raise ValueError(f"{self.name}: token input {i!r} names no matrix letter of the construction")
+                    if sp.simplify(self.layout.size(b) - sp.sympify(sz.get(L.rows, L.rows))) != 0 or L.cols != "d":
+                        raise ValueError(f"{self.name}: token kind {k.name} puts {L.name} e_j ({L.rows} x 1) in block "
+                                         f"{b} of size {self.layout.size(b)}")
         self.layout.block(self.output[1])
 
     def all_ops(self):

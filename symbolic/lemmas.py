@@ -209,15 +209,18 @@ def induction(con: Construction, alg: Algebra, rec) -> Outcome:
                    "detail": f"layers {names(con.step)}: invariant({sname}) -> invariant(f({sname})), f({sname}) = {F}"
                              + (f" ({sname} symmetric; f({sname}) symmetric again)" if symmetric else ""),
                    "latex": f"f({sname}) = {F.latex()}"})
-    if rec.readout is None:          # the claim is the hidden state itself (a matrix the tokens hold)
+    def proved(conclusion: str, lemmas_done: str, sizes: str) -> Outcome:
         lemmas.append({"lemma": "induction", "status": "proved",
                        "detail": f"{sname}_0 is the recursion's start and {sname}_(j+1) = f({sname}_j) with f = the "
-                                 f"recursion's step, so after k steps the hidden state is invariant({sname}_k) for "
-                                 "every k."})
-        return Outcome("verified", "symbolic induction (all d, k)",
-                       "base and step lemmas proved as identities over noncommutative matrix symbols; the induction "
-                       "gives the claimed hidden state after every k", data={"lemmas": lemmas},
-                       assumptions=assumptions)
+                                 f"recursion's step, so {conclusion}"})
+        return Outcome("verified", f"symbolic induction (all {sizes})",
+                       f"{lemmas_done} proved as identities over noncommutative matrix symbols; the induction gives "
+                       f"the {'claimed hidden state after' if rec.readout is None else 'prediction for'} every k",
+                       data={"lemmas": lemmas}, assumptions=assumptions)
+
+    if rec.readout is None:          # the claim is the hidden state itself (a matrix the tokens hold)
+        return proved(f"after k steps the hidden state is invariant({sname}_k) for every k.", "base and step lemmas",
+                      "d, k")
     # readout
     try:
         RR = apply_all(Evaluator(con, alg, symmetric=symmetric), con.readout, inv(T))
@@ -234,14 +237,8 @@ def induction(con: Construction, alg: Algebra, rec) -> Outcome:
     lemmas.append({"lemma": "readout", "status": "proved",
                    "detail": f"layers {names(con.readout)}: invariant({sname}) -> prediction {pred}",
                    "latex": f"\\hat y = {pred.latex()}"})
-    lemmas.append({"lemma": "induction", "status": "proved",
-                   "detail": f"{sname}_0 is the recursion's start and {sname}_(j+1) = f({sname}_j) with f = the "
-                             f"recursion's step, so {sname}_k is the k-th iterate for every k; the readout then gives "
-                             "the claimed prediction."})
-    return Outcome("verified", "symbolic induction (all d, n, k)",
-                   "base, step and readout lemmas proved as identities over noncommutative matrix symbols; "
-                   "the induction gives the prediction for every k", data={"lemmas": lemmas},
-                   assumptions=assumptions)
+    return proved(f"{sname}_k is the k-th iterate for every k; the readout then gives the claimed prediction.",
+                  "base, step and readout lemmas", "d, n, k")
 
 
 def layer_count(con: Construction, bound: sp.Expr) -> Outcome:
@@ -272,13 +269,23 @@ def width(con: Construction, dsym, exact=None) -> Outcome:
     if gap == 0:
         return Outcome("verified", "exact (all d)", f"width = {w}, as stated ({blocks})", data)
     p = sp.Poly(gap, dsym)
-    if p.degree() <= 1 and all(c >= 0 for c in p.all_coeffs()):
-        return Outcome("verified", "exact (all d)", f"width = {w}, {gap} less than the stated {exact} for every "
-                                                    f"d ({blocks})", data)
+    if p.degree() <= 1:
+        a, b = (p.all_coeffs() + [0])[:2] if p.degree() == 1 else (0, p.all_coeffs()[0])
+        if a >= 0 and a + b >= 0:          # gap(d) = a d + b >= 0 for every d >= 1
+            return Outcome("verified", "exact (all d)", f"width = {w} <= the stated {exact} for every d >= 1 "
+                                                        f"({blocks})", data)
+    else:
+        lead = p.LC()
+        roots = [r for r in sp.real_roots(p) if r >= 1] if lead > 0 else None
+        if lead > 0 and not roots and gap.subs(dsym, 1) >= 0:
+            return Outcome("verified", "exact (all d)", f"width = {w} <= the stated {exact} for every d >= 1 "
+                                                        f"({blocks})", data)
     d1 = next((v for v in range(1, 10_000) if gap.subs(dsym, v) < 0), None)
-    return Outcome("refuted", "exact (all d)", f"width = {w} exceeds the stated {exact}"
-                   + (f" (first at d = {d1}: {w.subs(dsym, d1)} > {sp.sympify(exact).subs(dsym, d1)})" if d1 else "")
-                   + f" ({blocks})", data)
+    if d1 is None:
+        return Outcome("inconclusive", "exact (all d)", f"width = {w} against the stated {exact}: no d below "
+                                                        f"10000 exceeds it, but no proof for all d ({blocks})", data)
+    return Outcome("refuted", "exact (all d)", f"width = {w} exceeds the stated {exact} (first at d = {d1}: "
+                   f"{w.subs(dsym, d1)} > {sp.sympify(exact).subs(dsym, d1)}) ({blocks})", data)
 
 
 def architecture(con: Construction, max_heads: int, activation: str, normalizer: str, mlp: bool,
@@ -295,6 +302,9 @@ def architecture(con: Construction, max_heads: int, activation: str, normalizer:
                     heads.append(len(op.heads))
                     if len(op.heads) > max_heads:
                         problems.append(f"layer {L.name} has {len(op.heads)} heads (at most {max_heads} stated)")
+                    if op.keys is not None or op.queries is not None:
+                        problems.append(f"layer {L.name} restricts its keys or queries to token kinds "
+                                        f"(keys {op.keys}, queries {op.queries}): a mask, none stated")
                     if op.activation != activation or op.normalizer != normalizer or op.causal:
                         problems.append(f"layer {L.name}: {op.activation} attention, normaliser {op.normalizer}"
                                         f"{', causal' if op.causal else ''} (stated: {activation}, {normalizer})")

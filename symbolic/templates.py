@@ -279,8 +279,14 @@ class Evaluator:
         """The token kind and role just before query kind ``q`` (a mov's source)."""
         ex = self.con.tokens.example_kinds
         tail = self.con.tokens.tail_kinds
+        basis = self.con.tokens.basis_kinds
         if q in ex and ex.index(q) > 0:
             return ex[ex.index(q) - 1], "t"
+        if basis and (q in basis or (q in tail and tail.index(q) == 0)):
+            # the token before it is a basis token (or the last example, for the first basis token): its
+            # index differs from the query's, and no template role names it
+            raise LemmaFailure(f"mov into token kind {q}: its predecessor is a basis token (or the last example), "
+                               "which no template role names", where)
         if q in tail and tail.index(q) == 0 and ex:
             return ex[-1], "n"
         raise LemmaFailure(f"mov into token kind {q}: its predecessor is not a fixed kind", where)

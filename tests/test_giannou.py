@@ -138,3 +138,83 @@ def test_residual_squares_and_the_eps_interval(ns_ctx):
     # the wrong expectations fail
     assert run_claim(Claim("x", "", "", ns.Initialisation(sp.Integer(1), "stall")), run).verdict == "refuted"
     assert run_claim(Claim("y", "", "", ns.Initialisation(sp.Integer(2))), run).verdict != "verified"
+
+
+# ------------------------------------------------------------------ the hyperpower family and the trained study
+def test_hyperpower_residual_is_the_pth_power():
+    """I - S M' = (I - S M)^p for the hyperpower step of order p, as noncommutative polynomials; order 2 is the
+    Newton-Schulz step the proofs check."""
+    from numeric.recursions import hyperpower_step, newton_step
+    from symbolic.ncalg import Alphabet
+    ab = Alphabet()
+    I = ab.identity("I", "d")
+    S, M = ab.matrix("S"), ab.matrix("M")
+    R = I - S * M
+    for p in (2, 3, 4, 5):
+        want = I
+        for _ in range(p):
+            want = want * R
+        assert (I - S * hyperpower_step(M, S, p)).first_difference(want) is None, p
+    assert hyperpower_step(M, S, 2) == newton_step(M, S)
+
+
+def test_batched_higher_order_newton_matches_the_exact_recursion():
+    import math
+
+    import torch
+
+    from numeric.training.algorithms import newton
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(3, 7, 4, generator=g, dtype=torch.float64)
+    y = torch.randn(3, 7, generator=g, dtype=torch.float64)
+    pred = newton(X, y, (0, 1, 3), alpha="1/(max+min)", order=3)
+    S, b = X[0, :6].T @ X[0, :6], X[0, :6].T @ y[0, :6]        # the query at position 6 sees 6 examples
+    ev = torch.linalg.eigvalsh(S @ S.T)
+    M = S / (ev[-1] + ev[0])
+    for _ in range(3):                                           # written out: M sum_m (-1)^m C(3, m+1) (S M)^m
+        M = sum((-1) ** m * math.comb(3, m + 1) * M @ torch.linalg.matrix_power(S @ M, m) for m in range(3))
+    assert abs(float(pred[2, 0, 6]) - float(X[0, 6] @ M @ b)) < 1e-9
+
+
+def test_the_lsa_depth_study_trains_and_compares_in_the_suite(tmp_path, monkeypatch):
+    monkeypatch.setenv("ICL_THEOREMS_CACHE", str(tmp_path))
+    from numeric.training.lsa import run_depth_study
+    study = nlr.THEOREM.experiments()[0]
+    rec = run_depth_study("newton_linear_regression", study, "ci", progress=False)
+    rows = {f["key"]: f for f in rec["figures"]}
+    assert {"lsa-1", "lsa-2", "newton-2-1", "newton-3-2"} <= set(rows)
+    # order 4 for one step is order 2 for two steps: the same iterate on the same prompts
+    assert abs(rows["newton-4-1"]["mean"] - rows["newton-2-2"]["mean"]) < 1e-9
+    assert len(rec["targets"]) == 2 and all(isinstance(t["met"], bool) for t in rec["targets"])
+    assert rec["empirical"] and rec["cached"] == [False, False]
+    again = run_depth_study("newton_linear_regression", study, "ci", progress=False)
+    assert again["cached"] == [True, True] and again["figures"] == rec["figures"]
+
+
+def test_stated_width_at_most_and_masks():
+    """Review R4, R5: 'at most 4d' holds for 2d + 1 (d >= 1); a non-linear stated width is compared too; a
+    layer that restricts its keys or queries is a mask, which the linear-attention claim excludes."""
+    from symbolic.layers import Attention, Bilinear, Construction, Head, Layer, Linear, TokenFormat, TokenKind
+    from symbolic.layout import Layout
+    from symbolic.lemmas import architecture, width
+    tok = TokenFormat((TokenKind("ex", (("a", "x"),)),))
+    c1 = Construction("w", Layout.of(("a", d), ("b", d), ("c", 1)), tok, (), (), (), ("ex", "a"))
+    assert width(c1, d, 4 * d).verdict == "verified"
+    assert width(c1, d, 2 * d).verdict == "refuted"
+    c2 = Construction("w", Layout.of(("a", d),), tok, (), (), (), ("ex", "a"))
+    assert width(c2, d, 4 * d ** 2).verdict == "verified"
+    lay = Layout.of(("a", d), ("b", d))
+    tok2 = TokenFormat((TokenKind("ex", (("a", "x"),)), TokenKind("test", (("a", "x_test"),), per_example=False)))
+    masked = Attention((Head(Bilinear(Linear.of({("a", "a"): 1}).entries), Linear.of({("b", "a"): 1})),),
+                       activation="linear", normalizer="none", keys=("ex",), queries=("test",))
+    con = Construction("m", lay, tok2, (Layer("L", (masked,)),), (), (), ("test", "b"))
+    o = architecture(con, 2, "linear", "none", False, 1)
+    assert o.verdict == "refuted" and "mask" in o.detail
+
+
+def test_the_stall_at_the_interval_end_needs_an_invertible_A():
+    """Review R6: with a singular A the residual stays >= 1 for every eps; the check must not call that a stall."""
+    from types import SimpleNamespace
+    run = SimpleNamespace(ctx=SimpleNamespace(params={ns.A_: [[1, 0], [0, 0]]}, bits=128))
+    for c, exp in ((sp.Integer(1), "stall"), (sp.Integer(2), "stall"), (sp.Integer(1), "converge")):
+        assert ns._check_initialisation(ns.Initialisation(c, exp), run).verdict == "inconclusive"

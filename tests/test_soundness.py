@@ -247,3 +247,73 @@ def test_basis_sums_agree_with_the_exact_forward_pass():
             want = template_matrix(net, alg, tpl, data, None, {})
             assert got == want, (trial, hs_all, dd, nn)
     assert derived >= 30, derived
+
+
+def test_a_mov_after_basis_tokens_is_refused_not_proved():
+    """The token before the first tail token is basis token d when basis tokens exist (not the last example):
+    the induction once proved 'prediction = x_n' for a network that reads 0 (review R1)."""
+    from symbolic.layers import Mov
+    from symbolic.lemmas import induction
+    lay = Layout.of(("a", d), ("e", d), ("X", d), ("P", d))
+    tok = TokenFormat((TokenKind("ex", (("a", "x"),)),
+                       TokenKind("mat", (("e", "e"), ("X", "e")), per_example=False, basis=True),
+                       TokenKind("test", (), per_example=False)))
+    con = Construction("mov-trap", lay, tok, (), (), (Layer("R", (Mov("a", "P", ("test",)),)),), ("test", "P"))
+    alg = Algebra()
+    rec = Recursion(alg, start=lambda: alg.I, step=lambda M, P: M, readout=lambda M: alg.x["n"],
+                    invariant=lambda M: {"ex": {"a": alg.x["t"]}, "mat": {"e": alg.e["t"], "X": M * alg.e["t"]}},
+                    carrier=("mat", "X", "e_t"), symmetric=False, state=("X", ("d", "d")))
+    o = induction(con, alg, rec)
+    assert o.verdict != "verified" and "basis token" in o.detail
+
+
+def test_a_sum_over_basis_tokens_counts_d_in_every_evaluator():
+    """sum_j 1 over the d basis tokens is d: the exact composition must give the symbol its value (review R2)."""
+    from symbolic.lemmas import induction
+    lay = Layout.of(("e", d), ("X", d), ("s", 1), ("out", 1))
+    tok = TokenFormat((TokenKind("mat", (("e", "e"), ("X", "e"), ("s", "one")), per_example=False, basis=True),
+                       TokenKind("test", (("s", "one"),), per_example=False)))
+    att = Attention((Head(Bilinear(Linear.of({("s", "s"): 1}).entries), Linear.of({("out", "s"): 1})),),
+                    activation="linear", normalizer="none", keys=("mat",), queries=("test",))
+    con = Construction("count-d", lay, tok, (Layer("A", (att,)),), (), (), ("test", "out"))
+    alg = Algebra()
+    rec = Recursion(alg, start=lambda: alg.I, step=lambda M, P: M, readout=None,
+                    invariant=lambda M: {"mat": {"e": alg.e["t"], "X": M * alg.e["t"], "s": alg.const(1)},
+                                         "test": {"s": alg.const(1), "out": alg.const(d)}},
+                    carrier=("mat", "X", "e_t"), symmetric=False, state=("X", ("d", "d")))
+    assert induction(con, alg, rec).verdict == "verified"
+    o = checks.composition(con, rec, [(2, 1, 1), (3, 2, 1)], lambda data: {})
+    assert o.verdict == "verified", o.detail
+    wrong = Recursion(alg, start=lambda: alg.I, step=lambda M, P: M, readout=None,
+                      invariant=lambda M: {"mat": {"e": alg.e["t"], "X": M * alg.e["t"], "s": alg.const(1)},
+                                           "test": {"s": alg.const(1), "out": alg.const(d + 1)}},
+                      carrier=("mat", "X", "e_t"), symmetric=False, state=("X", ("d", "d")))
+    assert checks.composition(con, wrong, [(2, 1, 1)], lambda data: {}).verdict == "refuted"
+
+
+def test_a_column_input_must_fit_its_block():
+    from symbolic.layers import MatrixLetter
+    lay = Layout.of(("s", 1), ("I", d))
+    tok = TokenFormat((TokenKind("col", (("s", "L*e"), ("I", "e")), per_example=False, basis=True),))
+    with pytest.raises(ValueError, match="L e_j"):
+        Construction("v", lay, tok, (), (), (), ("col", "s"), (), (MatrixLetter("L"),))
+
+
+def test_a_ball_just_below_a_knot_is_enclosed():
+    """Float knots once sent a ball an ulp below a knot to the piece above it (review R3)."""
+    from fractions import Fraction
+
+    from flint import arb, ctx
+
+    from numeric.approx import ReluNet, _relu
+    old = ctx.prec
+    ctx.prec = 256
+    try:
+        net = ReluNet((Fraction(0), Fraction(1, 3), Fraction(1)), (Fraction(0), Fraction(0), Fraction(1)))
+        x = arb(1) / 3 - arb(10) ** -20
+        x = arb(x.mid(), arb(10) ** -40)
+        assert net(x).contains(0)
+        y = arb(0) - arb(10) ** -30           # just below x_0: the constant v_0 must be in the enclosure
+        assert net(y).contains(0)
+    finally:
+        ctx.prec = old

@@ -199,6 +199,7 @@ THEOREM = Theorem(
     step_name="Newton step",
     recursion_name="Newton's iteration",
     provenance="reconstruction",
+    experiments=lambda: _studies(),
     notes=(
         "Reconstruction: the stored v1 text (stored copy 65805342513) states Theorem 4.2 and the proof's three "
         "steps in prose; its display equations (input matrix, weights, output) are empty. Every weight here is "
@@ -216,3 +217,8 @@ THEOREM = Theorem(
         "theorems.",
     ),
 )
+
+
+def _studies():
+    from theorems.giannou_trained import studies
+    return studies()

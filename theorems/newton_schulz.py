@@ -228,8 +228,13 @@ def _check_newton_convergence(spec: NewtonConvergence, run):
         a = prm.value(policy, ctx.data, ctx.bits)
     o = convergence(ctx.data, a, ctx.bits, policy=policy if policy in POLICIES else None)
     if spec.expect == "diverge":        # the claim is the failure: a convergence refutes it
-        flip = {"verified": "refuted", "refuted": "verified"}
-        return Outcome(flip.get(o.verdict, o.verdict), o.method,
-                       ("as claimed, it does not converge: " if o.verdict == "refuted" else
-                        "claimed not to converge, but " if o.verdict == "verified" else "") + o.detail, o.data)
+        # only a refutation that is a non-convergence (the boundary alpha lambda_max^2 = 2, or certified growth
+        # beyond it) verifies the claim; a violated rate bound inside the range is not a divergence
+        diverges = o.verdict == "refuted" and float(o.data.get("mu_top", 0.0)) >= 2 - 2.0 ** (-(ctx.bits // 2))
+        verdict = "refuted" if o.verdict == "verified" else "verified" if diverges else "inconclusive"
+        return Outcome(verdict, o.method,
+                       ("as claimed, it does not converge: " if verdict == "verified" else
+                        "claimed not to converge, but " if verdict == "refuted" else
+                        "claimed not to converge; undecided: ") + o.detail, o.data,
+                       assumptions=list(o.assumptions or []))
     return o

@@ -195,6 +195,11 @@ def _check_initialisation(spec: Initialisation, run):
             lo = float(fro.lower())
             rows.append((t, math.sqrt(max(lo, 0.0)), math.sqrt(_up(fro))))
             X = be.sub(be.scale(be.num(2), X), be.mm(be.mm(X, Am), X))
+    if not low > 2.0 ** (-(bits // 2)) * float(top):
+        return Outcome("inconclusive", f"certified residuals (arb, {bits} bits), the run's A",
+                       f"A is singular to the run's precision (sigma_min(A)^2 = {float(low):.3g}): I - A X_t keeps "
+                       "the null direction whatever eps is, so neither convergence nor the end's stall is tested",
+                       {"sigma_min2": float(low)})
     e0 = max(abs(1 - float(eps) * float(low)), abs(1 - float(eps) * float(top)))
     txt = (f"X_0 = eps A', eps = {spec.c}/sigma_max(A)^2 = {float(eps):.6g} (sigma_max^2 = {float(top):.6g}, "
            f"sigma_min^2 = {float(low):.6g}): e_0 = max|1 - eps sigma^2| = {e0:.6g}; certified ||I - A X_t||_F at "
@@ -202,6 +207,8 @@ def _check_initialisation(spec: Initialisation, run):
     data = {"eps": float(eps), "residual_lower": [r[1] for r in rows], "residual_upper": [r[2] for r in rows]}
     method = f"certified residuals (arb, {bits} bits), the run's A"
     if spec.expect == "stall":
+        # the top direction's residual is (1 - eps sigma_max^2)^(2^t) with eps sigma_max^2 = 2 up to eps's rounding
+        # at the run's precision: certified >= 1 - 2^t 2^(16 - bits), i.e. 1 to far below any tolerance used here
         ok = all(lo >= 1 - 1e-9 for _, lo, _ in rows[1:])
         return Outcome("verified" if ok else "refuted", method,
                        ("at the interval's end the residual stays >= 1: " if ok else "claimed to stall, but ") + txt,

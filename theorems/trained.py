@@ -109,6 +109,9 @@ def run(thm, preset: str, seeds=None, device=None, resume: bool = True, experime
         if isinstance(e, Study):
             out.append(run_study(thm.id, e, preset, seeds, device, resume, progress, command, bf16=bf16,
                                  compile=compile, given=given))
+        elif getattr(e, "kind", None) == "lsa-depths":
+            from numeric.training.lsa import run_depth_study
+            out.append(run_depth_study(thm.id, e, preset, seeds, device, resume, progress, command))
         else:
             out.append(run_experiment(thm.id, e, preset, seeds, device, resume, progress, command))
     return {"source": "this run", "source_text": f"trained in this run (preset {preset}; cached models reused)",

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..recursions import gd_step, newton_step
+from ..recursions import gd_step, hyperpower_step, newton_step
 
 
 def _torch():
@@ -81,6 +81,9 @@ def newton_alpha(S, rule):
         top = torch.linalg.eigvalsh(SS)[..., -1]
         c = 2.0 if rule == "2/spectral" else float(rule)
         return _safe_div(torch.full_like(top, c), top)
+    if rule == "1/(max+min)":          # Giannou et al.'s code: 1 / (lambda_max(SS') + lambda_min(SS'))
+        ev = torch.linalg.eigvalsh(SS)
+        return _safe_div(torch.ones_like(ev[..., 0]), ev[..., -1] + ev[..., 0])
     fro = torch.linalg.matrix_norm(SS, ord="fro")
     if rule == "1/frobenius":
         return _safe_div(torch.ones_like(fro), fro)
@@ -110,8 +113,9 @@ class _T:
         return _T(self.v - o.v)
 
 
-def newton(X, y, steps, alpha="2/spectral", ridge=0.0):
-    """Newton predictions for each k in ``steps`` (k = 0 is M_0 = alpha S)."""
+def newton(X, y, steps, alpha="2/spectral", ridge=0.0, order=2):
+    """Newton predictions for each k in ``steps`` (k = 0 is M_0 = alpha S); ``order`` > 2: the hyperpower
+    method of that order (:func:`numeric.recursions.hyperpower_step`)."""
     torch = _torch()
     S, b = prefix_moments(X, y, ridge)
     a = newton_alpha(S, alpha)
@@ -120,7 +124,7 @@ def newton(X, y, steps, alpha="2/spectral", ridge=0.0):
     want = sorted(set(steps))
     for target in want:
         while k < target:
-            M = newton_step(M, St)
+            M = newton_step(M, St) if order == 2 else hyperpower_step(M, St, order)
             k += 1
         out.append(_predict(X, _mv(M.v, b)))
     order = [want.index(s) for s in steps]
@@ -314,7 +318,7 @@ class Algorithm:
         """Predictions (len(grid), B, P); ``ridge`` adds lambda I to S (all but GD and OGD)."""
         opts = dict(self.options)
         if self.kind == "newton":
-            return newton(X, y, self.grid, opts.get("alpha", "2/spectral"), ridge)
+            return newton(X, y, self.grid, opts.get("alpha", "2/spectral"), ridge, opts.get("order", 2))
         if self.kind == "gd":
             return gd(X, y, self.grid, opts.get("lr", 0.01))
         if self.kind == "cg":
