@@ -314,9 +314,18 @@ def first_mismatch(net: Network, got: sp.Matrix, want: sp.Matrix):
     return None
 
 
-def data_json(data: Data) -> dict:
+def data_json(data: Data, con: Construction | None = None) -> dict:
+    """The prompt of a counterexample; with ``con``, only the parts its tokens read (a construction over
+    basis tokens alone, e.g. matrix inversion, reads no example and no x_test)."""
     f = lambda v: [f(u) for u in v] if isinstance(v, (list, tuple)) else str(_q(v)) if not isinstance(v, float) else v
-    return {"X": [[f(v) for v in r] for r in data.X], "y": [f(v) for v in data.y], "x_test": [f(v) for v in data.x_test]}
+    out = {"X": [[f(v) for v in r] for r in data.X], "y": [f(v) for v in data.y], "x_test": [f(v) for v in data.x_test]}
+    if con is not None:
+        inputs = {i for k in con.tokens.kinds for _, i in k.inputs}
+        if not con.tokens.example_kinds:
+            out.pop("X"), out.pop("y")
+        if "x_test" not in inputs:
+            out.pop("x_test")
+    return out
 
 
 # ---------------------------------------------------------------- layer lemma counterexamples
@@ -350,7 +359,7 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
                 want = template_matrix(net, alg, tout, data, T, pv)
                 mm = first_mismatch(net, got, want)
                 if mm:
-                    return {"d": d, "n": n, **data_json(data), "T": str(T.tolist()) if T is not None else None,
+                    return {"d": d, "n": n, **data_json(data, con), "T": str(T.tolist()) if T is not None else None,
                             "params": _params_json(pv, con), **mm}
     return None
 
@@ -407,7 +416,7 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
             if mm:
                 group = [x.name for x in (con.init if stage == "init" else con.step)]
                 return {"layer": L.name, "layers": group, "stage": stage, "iteration": it, "d": d, "n": n, "k": k,
-                        **data_json(data), "params": pj, **mm}
+                        **data_json(data, con), "params": pj, **mm}
     if rec.readout is None:        # the claim is the hidden state: checked at every step boundary above
         return None
     got = net.read(H)
@@ -416,7 +425,7 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     want = rec.prediction(Ms[k], z, b, coeffs, letters=letter_values(con, params, max(k, 1)), moments=moments)
     if pred != want:
         return {"layer": con.readout[-1].name if con.readout else "-", "stage": "readout", "iteration": k,
-                "d": d, "n": n, "k": k, **data_json(data), "params": pj, "token": con.output[0],
+                "d": d, "n": n, "k": k, **data_json(data, con), "params": pj, "token": con.output[0],
                 "kind": con.output[0], "block": con.output[1], "got": [str(pred)], "want": [str(want)]}
     return None
 

@@ -117,3 +117,38 @@ def test_an_off_assumption_claim_fails_when_nothing_breaks(ctx):
     run = Run(lg.THEOREM, ctx)
     o = run_claim(Claim("o", "", "", lg.OffAssumption(scales=(F(1, 2),))), run)
     assert o.verdict == "refuted" and "still meets eps" in o.detail
+
+
+def test_batched_damped_newton_matches_the_ball_arithmetic_step():
+    import torch
+
+    from numeric.training.algorithms import damped_newton_logistic, logistic_loss
+    A, y = _data()
+    X = torch.tensor([[[float(v) for v in r] for r in A]], dtype=torch.float64)
+    yt = torch.tensor([y], dtype=torch.float64)
+    its = damped_newton_logistic(X, yt, 0.1, 4)
+    P = L.Problem(A, y, F(1, 10), 128)
+    try:
+        w = P.zero()
+        for t in range(1, 5):
+            w, _ = P.step(w)
+            assert max(abs(float(w[i, 0].mid()) - float(its[t, 0, i])) for i in range(3)) < 1e-12
+        f = float(P.loss(w).mid())
+    finally:
+        P.close()
+    assert abs(float(logistic_loss(X, yt, its[4], 0.1)[0]) - f) < 1e-12
+    # the loss decreases along damped Newton
+    fs = [float(logistic_loss(X, yt, its[t], 0.1)[0]) for t in range(5)]
+    assert all(a >= b for a, b in zip(fs, fs[1:]))
+
+
+def test_the_logistic_depth_study_trains_and_compares_in_the_suite(tmp_path, monkeypatch):
+    monkeypatch.setenv("ICL_THEOREMS_CACHE", str(tmp_path))
+    from numeric.training.lsa import run_logistic_depth_study
+    study = lg.THEOREM.experiments()[0]
+    rec = run_logistic_depth_study("logistic_newton", study, "ci", progress=False)
+    rows = {f["key"]: f for f in rec["figures"]}
+    assert {"f-1", "f-2", "dist-1", "newton-0", "newton-20"} <= set(rows)
+    assert abs(rows["newton-0"]["mean"] - math.log(2)) < 1e-12          # f(0) = log 2
+    assert rows["newton-20"]["mean"] <= rows["f-1"]["mean"]             # the solution is the optimum of f
+    assert rec["empirical"] and len(rec["headlines"]) == 2

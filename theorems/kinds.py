@@ -184,6 +184,12 @@ class ClosedFormDegree:
 
 
 # ====================================================================== checkers
+def _prompt_text(cx: dict) -> str:
+    """The parts of a counterexample's prompt its tokens read (none for a construction over basis tokens)."""
+    return "".join(f", {k}={cx[k]}" for k in ("X", "y", "x_test") if k in cx)
+
+
+
 def _layer_counterexample(spec: LayerMaps, run: Run, o):
     from numeric import checks
     cx = checks.counterexample_layers(run.con, run.alg, spec.layers, spec.input, spec.output,
@@ -191,8 +197,8 @@ def _layer_counterexample(spec: LayerMaps, run: Run, o):
     if cx:
         o.verdict = "refuted"
         pv = ", ".join(f"{k} = {v}" for k, v in cx.get("params", {}).items())
-        o.detail += (f". Counterexample{f' ({pv})' if pv else ''}: d={cx['d']}, n={cx['n']}, X={cx['X']}, "
-                     f"y={cx['y']}, x_test={cx['x_test']}" + (f", T={cx['T']}" if cx.get("T") else "")
+        o.detail += (f". Counterexample{f' ({pv})' if pv else ''}: d={cx['d']}, n={cx['n']}{_prompt_text(cx)}"
+                     + (f", T={cx['T']}" if cx.get("T") else "")
                      + f": token {cx['token']}, block {cx['block']}: layer output {cx['got']}, claimed {cx['want']}")
         o.data["counterexample"] = cx
         o.where.update({"token": cx["token"], "block": o.where.get("block", cx["block"])})
@@ -218,8 +224,8 @@ def _induction_counterexample(spec: Induction, run: Run, o):
     if cx:
         o.verdict = "refuted"
         pv = ", ".join(f"{k}={v}" for k, v in cx.get("params", {}).items())
-        o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}, X={cx['X']}, y={cx['y']}, "
-                     f"x_test={cx['x_test']}{', ' + pv if pv else ''}: after layer {cx['layer']}, token "
+        o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}{_prompt_text(cx)}"
+                     f"{', ' + pv if pv else ''}: after layer {cx['layer']}, token "
                      f"{cx['token']}, block {cx['block']}: network {cx['got']}, recursion {cx['want']}")
         o.data["counterexample"] = cx
     return o

@@ -446,6 +446,7 @@ THEOREM = Theorem(
     golden={"k": 2, "d": 3, "n": 6, "seed": 0},
     limits={"k": 12, "d": 20, "n": 200},
     provenance="reconstruction",
+    experiments=lambda: _studies(),
     equivalent_mutants=lambda: {
         ("inner-newton-schulz", "layer NS head 2 W_KQ entry 0", "transpose"):
             "the transposed score e_t'H X e_j instead of e_t'X H e_j: every reachable X_t is a polynomial in H "
@@ -473,3 +474,8 @@ THEOREM = Theorem(
         "steps 2-3, 6-7); their arithmetic is part of the certified end-to-end emulation.",
     ),
 )
+
+
+def _studies():
+    from theorems.giannou_trained import logistic_studies
+    return logistic_studies()

@@ -112,6 +112,9 @@ def run(thm, preset: str, seeds=None, device=None, resume: bool = True, experime
         elif getattr(e, "kind", None) == "lsa-depths":
             from numeric.training.lsa import run_depth_study
             out.append(run_depth_study(thm.id, e, preset, seeds, device, resume, progress, command))
+        elif getattr(e, "kind", None) == "lsa-logistic":
+            from numeric.training.lsa import run_logistic_depth_study
+            out.append(run_logistic_depth_study(thm.id, e, preset, seeds, device, resume, progress, command))
         else:
             out.append(run_experiment(thm.id, e, preset, seeds, device, resume, progress, command))
     return {"source": "this run", "source_text": f"trained in this run (preset {preset}; cached models reused)",

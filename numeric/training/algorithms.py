@@ -333,3 +333,32 @@ class Algorithm:
         if self.kind == "ols":
             return ols(X, y, ridge)
         raise ValueError(f"unknown algorithm kind {self.kind!r}")
+
+
+def damped_newton_logistic(X, y, mu: float, steps: int, w0=None):
+    """Damped Newton on f(w) = (1/n) sum log(1 + exp(-y_i x_i'w)) + mu/2 |w|^2, batched: X (B, n, d),
+    y (B, n) in {-1, +1}; returns the iterates (steps + 1, B, d) from w0 (default 0), each step
+    w <- w - eta H^-1 g with eta = 2 sqrt(mu) / (2 sqrt(mu) + lambda), lambda^2 = g'H^-1 g."""
+    torch = _torch()
+    B, n, d = X.shape
+    w = X.new_zeros(B, d) if w0 is None else w0
+    out = [w]
+    eye = torch.eye(d, dtype=X.dtype, device=X.device)
+    for _ in range(steps):
+        z = (X * w[:, None, :]).sum(-1)
+        p = torch.sigmoid(-y * z)                                   # sigma(-y z)
+        s = torch.sigmoid(z) * torch.sigmoid(-z)                    # sigma'(z)
+        g = -(X * (y * p)[..., None]).sum(1) / n + mu * w
+        H = torch.einsum("bni,bnj,bn->bij", X, X, s) / n + mu * eye
+        v = torch.linalg.solve(H, g[..., None])[..., 0]
+        lam = (g * v).sum(-1).clamp_min(0).sqrt()
+        w = w - (2 * mu ** 0.5 / (2 * mu ** 0.5 + lam))[:, None] * v
+        out.append(w)
+    return torch.stack(out)
+
+
+def logistic_loss(X, y, w, mu: float):
+    """f(w) per prompt: X (B, n, d), y (B, n), w (B, d)."""
+    torch = _torch()
+    z = (X * w[:, None, :]).sum(-1)
+    return torch.nn.functional.softplus(-y * z).mean(-1) + 0.5 * mu * (w * w).sum(-1)

@@ -30,6 +30,8 @@ class LSASpec:
     d: int = 10
     points: int = 51                 # n examples + the query
     clip: float | None = None        # activation clip after every block (the code's act_clip)
+    out: int = 1                     # 1: the query's label (its label zeroed); d: a weight vector from the last
+    # token, every label seen (the logistic experiment's "output_type: w")
 
     def describe(self) -> str:
         c = f", activations clipped to +-{self.clip:g}" if self.clip else ""
@@ -61,17 +63,19 @@ def _classes():
             self.spec, self.d = spec, spec.d
             self.read_in = nn.Linear(spec.d + 1, spec.width)
             self.blocks = nn.ModuleList(LSABlock(spec.width, spec.heads) for _ in range(spec.layers))
-            self.read_out = nn.Linear(spec.width, 1)
+            self.read_out = nn.Linear(spec.width, spec.out)
 
         def forward(self, xs, ys):
-            """The prediction for the last point (its label is zeroed in the input): (B,)."""
-            y_in = torch.cat([ys[:, :-1], torch.zeros_like(ys[:, -1:])], 1)
+            """out = 1: the prediction for the last point (its label zeroed in the input), (B,); out = d: a
+            weight vector read from the last token, every label seen, (B, d)."""
+            y_in = ys if self.spec.out > 1 else torch.cat([ys[:, :-1], torch.zeros_like(ys[:, -1:])], 1)
             h = self.read_in(torch.cat([xs, y_in[..., None]], -1))
             for blk in self.blocks:
                 h = h + blk(h)
                 if self.spec.clip:
                     h = h.clamp(-self.spec.clip, self.spec.clip)
-            return self.read_out(h[:, -1])[:, 0]
+            o = self.read_out(h[:, -1])
+            return o if self.spec.out > 1 else o[:, 0]
 
     return InContextLSA
 
@@ -231,6 +235,131 @@ def run_depth_study(theorem: str, study: DepthStudy, preset_name: str, seeds=Non
               "loss": "squared error of the query's prediction", "figures": figures, "targets": targets,
               "headlines": headlines, "curves": curves, "cached": cached, "train_seconds": secs,
               "algorithms": {k: {"grid": grid, "mse_over_d": v} for k, v in algo.items()},
+              "notes": list(study.notes), "paper": [{"label": a, "values": list(b), "source": c}
+                                                    for a, b, c in study.paper],
+              "code_version": _code_version(), "command": command, "empirical": True,
+              "seconds": time.perf_counter() - t0}
+    from .probe import json_safe
+    return json_safe(record)
+
+
+# ---------------------------------------------------------------- in-context logistic regression
+@dataclass(frozen=True)
+class LogisticDepthStudy:
+    """One weight-output LSA per depth (``LSASpec.out = d``) trained to output the damped-Newton solution of the
+    l2-regularised logistic loss of its prompt (x ~ N(0, I), y = sign(x'w*), w* ~ N(0, I)); compared with the
+    damped-Newton iterates at every step count by the loss f and by the distance to the solution."""
+    id: str
+    title: str
+    mu: float
+    depths: dict
+    specs: dict
+    presets: dict
+    target_steps: int = 30           # the damped-Newton solution the model is trained to output
+    steps: tuple = tuple(range(21))
+    eval_prompts: int = 2000
+    eval_batches: int = 3
+    notes: tuple = ()
+    paper: tuple = ()
+    kind: str = field(default="lsa-logistic", init=False)
+
+    def draw(self, batch, d, n, g, device="cpu", dtype=None):
+        import torch
+
+        from .algorithms import damped_newton_logistic
+        X = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
+        w = torch.randn(batch, d, generator=g, dtype=torch.float64)
+        y = torch.sign((X * w[:, None, :]).sum(-1))
+        y = torch.where(y == 0, torch.ones_like(y), y)
+        target = damped_newton_logistic(X, y, self.mu, self.target_steps)[-1]
+        dt = dtype or torch.float32
+        return X.to(device=device, dtype=dt), y.to(device=device, dtype=dt), target.to(device=device, dtype=dt)
+
+
+def run_logistic_depth_study(theorem: str, study: LogisticDepthStudy, preset_name: str, seeds=None, device=None,
+                             resume=True, progress=True, command="") -> dict:
+    import torch
+
+    from .algorithms import damped_newton_logistic, logistic_loss
+    from .experiment import cache_dir
+    t0 = time.perf_counter()
+    device = pick_device(device)
+    pre = study.presets[preset_name]
+    seeds = tuple(seeds) if seeds else pre.seeds
+    base = study.specs[preset_name]
+    d, n = base.d, base.points
+    batches = []
+    for b in range(study.eval_batches):
+        X, y, target = study.draw(study.eval_prompts, d, n, seeded(b, f"{study.id}-eval"), dtype=torch.float64)
+        its = damped_newton_logistic(X, y, study.mu, max(study.steps))
+        batches.append((X, y, target, its))
+    newton_f = [sum(float(logistic_loss(X, y, its[t], study.mu).mean()) for X, y, _, its in batches) / len(batches)
+                for t in study.steps]
+    newton_dist = [sum(float(((its[t] - tg) ** 2).mean()) for _, _, tg, its in batches) / len(batches)
+                   for t in study.steps]
+    f_star = sum(float(logistic_loss(X, y, tg, study.mu).mean()) for X, y, tg, _ in batches) / len(batches)
+    figures, headlines, curves, cached, secs = [], [], {}, [], []
+    for L in study.depths[preset_name]:
+        spec = replace(base, layers=L, out=d)
+        fs, ds = {}, {}
+        for s in seeds:
+            key = hashlib.sha256(json.dumps({"spec": repr(spec), "train": pre.to_json(), "mu": study.mu,
+                                             "target": study.target_steps, "seed": s, "device": device.split(":")[0],
+                                             "code": _code_version()}, sort_keys=True).encode()).hexdigest()[:20]
+            folder = os.path.join(cache_dir(), "lsa-logistic-" + key)
+            done = os.path.join(folder, "result.pt")
+            model = build(spec, s)
+            if resume and os.path.exists(done):
+                blob = torch.load(done, map_location="cpu", weights_only=False)
+                model.load_state_dict(blob["state"])
+                curve, sec, hit = blob["curve"], blob["seconds"], True
+            else:
+                def draw(g, step, spec=spec):
+                    return study.draw(pre.batch, d, n, g, device)
+
+                def loss_fn(m, X, y, target):
+                    return ((m(X, y) - target) ** 2).mean()
+                run = train(model, None, pre, s, device, checkpoint=os.path.join(folder, "checkpoint.pt"),
+                            progress=progress, label=f"{study.id} [{preset_name}, {L} layers, seed {s}]",
+                            loss_fn=loss_fn, draw=draw)
+                os.makedirs(folder, exist_ok=True)
+                torch.save({"state": run.state, "curve": run.curve, "seconds": run.seconds}, done)
+                curve, sec, hit = run.curve, run.seconds, False
+                model = model.cpu()
+            cached.append(hit)
+            secs.append(sec)
+            curves[f"depth {L}, seed {s}"] = [[int(a), float(c)] for a, c in curve]
+            model = model.eval().double()
+            with torch.no_grad():
+                wh = [(model(X, y), X, y, tg) for X, y, tg, _ in batches]
+            fs[s] = sum(float(logistic_loss(X, y, w, study.mu).mean()) for w, X, y, _ in wh) / len(wh)
+            ds[s] = sum(float(((w - tg) ** 2).mean()) for w, _, _, tg in wh) / len(wh)
+        mf, cf = _mean_ci(list(fs.values()))
+        md, cd = _mean_ci(list(ds.values()))
+        figures.append({"key": f"f-{L}", "label": f"LSA, {L} layer{'s' if L != 1 else ''}: loss f(w_hat)", "mean": mf,
+                        "ci95": cf, "per_seed": {str(k): v for k, v in fs.items()}, "theory": f_star})
+        figures.append({"key": f"dist-{L}", "label": f"LSA, {L} layer{'s' if L != 1 else ''}: mean (w_hat - w_Newton)^2",
+                        "mean": md, "ci95": cd, "per_seed": {str(k): v for k, v in ds.items()}})
+        t_match = min(study.steps, key=lambda t: abs(newton_f[study.steps.index(t)] - mf))
+        headlines.append(f"{L} layers: f(w_hat) = {mf:.4g} (the solution's {f_star:.4g}); damped Newton reaches that "
+                         f"loss after about {t_match} steps (f = {newton_f[study.steps.index(t_match)]:.4g})")
+    for t in (0, 1, 2, 4, 8, 12, 20):
+        if t in study.steps:
+            i = study.steps.index(t)
+            figures.append({"key": f"newton-{t}", "label": f"damped Newton, {t} steps: loss f (same prompts)",
+                            "mean": newton_f[i], "per_seed": {}, "theory": f_star})
+    record = {"id": study.id, "title": study.title, "kind": study.kind, "theorem": theorem, "preset": preset_name,
+              "preset_settings": pre.to_json(), "seeds": list(seeds), "device": device,
+              "model": {"construction": replace(base, out=d).describe().replace(f"{base.layers} layer", "L layer")
+                        + f"; L in {', '.join(map(str, study.depths[preset_name]))}; outputs w (d values)",
+                        "d": d, "n": n, "layers": ", ".join(map(str, study.depths[preset_name])), "looped": False,
+                        "support": "full"},
+              "data": {"label": f"x ~ N(0, I_d), y = sign(x'w*), w* ~ N(0, I_d); mu = {study.mu}; target: "
+                                f"{study.target_steps} damped-Newton steps from 0"},
+              "eval_tasks": study.eval_prompts * study.eval_batches,
+              "loss": "mean squared difference to the damped-Newton solution", "figures": figures, "targets": [],
+              "headlines": headlines, "curves": curves, "cached": cached, "train_seconds": secs,
+              "newton": {"steps": list(study.steps), "loss": newton_f, "distance": newton_dist, "f_star": f_star},
               "notes": list(study.notes), "paper": [{"label": a, "values": list(b), "source": c}
                                                     for a, b, c in study.paper],
               "code_version": _code_version(), "command": command, "empirical": True,
