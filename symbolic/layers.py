@@ -242,6 +242,13 @@ class Attention(Op):
     causal: bool = False
     kind: str = field(default="attention", init=False)
 
+    @classmethod
+    def linear_heads(cls, *heads, keys=None, queries=None) -> "Attention":
+        """Linear attention without normaliser over ``keys`` (None: every token, no mask), each head given as
+        (score entries (query_block, key_block) -> c, value entries (out_block, in_block) -> c)."""
+        return cls(tuple(Head(Bilinear(BlockMap.of(kq).entries), Linear(BlockMap.of(pv).entries)) for kq, pv in heads),
+                   activation="linear", normalizer="none", keys=keys, queries=queries)
+
     def validate(self, con, lets, sz, where):
         for m, h in enumerate(self.heads):
             # score c h_t[q]' L h_j[k]: L is q-size x k-size, the shape a map k -> q would have

@@ -39,13 +39,13 @@ import sympy as sp
 
 from numeric.checks import Recursion
 from numeric.recursions import newton_step
-from symbolic.layers import (Attention, Bilinear, Construction, Head, Layer, Linear, MatrixLetter, TokenFormat,
-                             TokenKind)
+from symbolic.layers import Attention, Construction, Layer, MatrixLetter, TokenFormat, TokenKind
 from symbolic.layout import Layout, d
 from symbolic.lemmas import Outcome
 from theorems.base import Claim, Parameter, Policy, Theorem, Variant
 from theorems.gd_support import matrix_parameter
 from theorems.kinds import Architecture, Induction, LayerCount, Width, kind, network_claims
+from theorems.newton_schulz import newton_schulz_layer
 
 mu = sp.Symbol("mu", positive=True)
 c0 = sp.Symbol("c", positive=True)          # X_0 = c I for the inner loop
@@ -59,15 +59,10 @@ TOKENS = TokenFormat((TokenKind("col", (("H", "H*e"), ("I", "e")), per_example=F
                      "d matrix tokens [H e_j; 0; e_j] (our reconstruction of App. C's 'identity blocks')")
 
 
-def lsa(*heads) -> Attention:
-    return Attention(tuple(Head(Bilinear(Linear.of(kq).entries), Linear.of(pv)) for kq, pv in heads),
-                     activation="linear", normalizer="none")
-
-
-INIT = Layer("X0", (lsa(({("I", "I"): 1}, {("X", "I"): c0})),), "App. C step 4 (our weights)",
+INIT = Layer("X0", (Attention.linear_heads(({("I", "I"): 1}, {("X", "I"): c0})),), "App. C step 4 (our weights)",
              "X_0 = c I: sum_j c e_j e_j' e_t = c e_t, data-independent (spec H in [mu, mu + 1/4])")
-NS = Layer("NS", (lsa(({("I", "I"): 1}, {("X", "X"): 1}), ({("X", "H"): 1}, {("X", "X"): -1})),),
-           "App. C step 4; Lemma 4.1 (symmetric case), our weights", "X <- 2X - X H X (H symmetric)")
+NS = newton_schulz_layer("NS", "X", "H", "I", "App. C step 4; Lemma 4.1 (symmetric case), our weights",
+                         "X <- 2X - X H X (H symmetric)")
 
 
 def build_inner() -> Construction:

@@ -31,11 +31,11 @@ import sympy as sp
 
 from numeric.checks import Recursion
 from numeric.recursions import newton_step   # X <- 2X - X R X, written once
-from symbolic.layers import Attention, Bilinear, Construction, Head, Layer, Linear, TokenFormat, TokenKind
+from symbolic.layers import Attention, Construction, Layer, TokenFormat, TokenKind
 from symbolic.layout import Layout, d
 from theorems.base import Claim, Parameter, Policy, Theorem, Variant
 from theorems.kinds import Architecture, Induction, LayerCount, SideBySide, Width, network_claims
-from theorems.newton_schulz import NewtonConvergence, alpha_parameter
+from theorems.newton_schulz import NewtonConvergence, alpha_parameter, newton_schulz_layer
 
 eps = sp.Symbol("epsilon", positive=True)
 mu = sp.Symbol("mu", positive=True)
@@ -63,30 +63,23 @@ TEST_AS_EXAMPLE_TOKENS = TokenFormat((
 
 
 # ---------------------------------------------------------------- weights, once
-def lsa(*heads) -> Attention:
-    """Linear attention over every token (no softmax, no normaliser, no mask), each head given as
-    (score entries (query_block, key_block) -> c, value entries (out_block, in_block) -> c)."""
-    return Attention(tuple(Head(Bilinear(Linear.of(kq).entries), Linear.of(pv)) for kq, pv in heads),
-                     activation="linear", normalizer="none")
-
-
 def init_layer(ridge: bool) -> Layer:
     """Head 1, score e_t' a_i, value a_i: matrix token t receives sum_i a_i a_i' e_t = A'A e_t into R and eps
     times it into X.  Head 2 (ridge), score e_t' e_j, value e_j: sum_j e_j e_j' e_t = e_t, times mu and eps mu."""
     heads = [({("e", "a"): 1}, {("R", "a"): 1, ("X", "a"): eps})]
     if ridge:
         heads.append(({("e", "e"): 1}, {("R", "e"): mu, ("X", "e"): eps * mu}))
-    return Layer("G", (lsa(*heads),), "App. A.2, Step 1 (our weights)",
+    return Layer("G", (Attention.linear_heads(*heads),), "App. A.2, Step 1 (our weights)",
                  "R = A'A" + (" + mu I" if ridge else "") + " and X_0 = eps R on the matrix tokens")
 
 
-NEWTON = Layer("N", (lsa(({("e", "e"): 1}, {("X", "X"): 1}),          # + sum_j X e_j e_j' e_t = X e_t
-                         ({("X", "R"): 1}, {("X", "X"): -1})),),      # - sum_j X e_j (R e_j)' X e_t = -X R X e_t
-               "App. A.2, Step 2 (our weights)",
-               "one Newton step X <- X + X - X R X = X(2I - R X) on the matrix tokens (R symmetric)")
-OUT_1 = Layer("O-1", (lsa(({("X", "a"): 1}, {("u", "y"): 1})),), "App. A.2, Step 3; Remark 4.3 (our weights)",
+NEWTON = newton_schulz_layer("N", "X", "R", "e", "App. A.2, Step 2 (our weights)",
+                             "one Newton step X <- X + X - X R X = X(2I - R X) on the matrix tokens (R symmetric)")
+OUT_1 = Layer("O-1", (Attention.linear_heads(({("X", "a"): 1}, {("u", "y"): 1})),),
+              "App. A.2, Step 3; Remark 4.3 (our weights)",
               "u_j = sum_i y_i a_i' X e_j = y'A X_T e_j on matrix token j")
-OUT_2 = Layer("O-2", (lsa(({("R", "e"): 1}, {("pred", "u"): 1})),), "App. A.2, Step 3; Remark 4.3 (our weights)",
+OUT_2 = Layer("O-2", (Attention.linear_heads(({("R", "e"): 1}, {("pred", "u"): 1})),),
+              "App. A.2, Step 3; Remark 4.3 (our weights)",
               "the test token receives sum_j (a_test' e_j) u_j = y'A X_T a_test")
 
 

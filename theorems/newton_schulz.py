@@ -32,6 +32,14 @@ POLICIES = {
 }
 
 
+def newton_schulz_layer(name: str, X: str, M: str, I: str, cite: str, note: str):
+    """One Newton-Schulz step X <- 2X - X M' X on matrix tokens (token j holding X e_j, M e_j, e_j in blocks X, M,
+    I), one linear-attention layer of two heads: + sum_j X e_j e_j' e_t = X e_t, and
+    - sum_j X e_j (M e_j)' X e_t = -X M' X e_t (= -X M X for a symmetric M)."""
+    from symbolic.layers import Attention, Layer
+    return Layer(name, (Attention.linear_heads(({(I, I): 1}, {(X, X): 1}), ({(X, M): 1}, {(X, X): -1})),), cite, note)
+
+
 class AlphaError(ValueError):
     pass
 

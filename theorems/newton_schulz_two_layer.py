@@ -34,13 +34,13 @@ import sympy as sp
 
 from numeric.checks import Recursion
 from numeric.recursions import newton_step   # X <- 2X - X A X, written once
-from symbolic.layers import (Attention, Bilinear, Construction, Head, Layer, Linear, MatrixLetter, TokenFormat,
-                             TokenKind)
+from symbolic.layers import Attention, Construction, Layer, MatrixLetter, TokenFormat, TokenKind
 from symbolic.layout import Layout, d
 from symbolic.lemmas import Outcome
 from theorems.base import Claim, Theorem, Variant
 from theorems.gd_support import matrix_parameter
 from theorems.kinds import Architecture, Induction, LayerCount, Width, kind, network_claims
+from theorems.newton_schulz import newton_schulz_layer
 
 A_ = sp.Symbol("A", commutative=False)
 X0_ = sp.Symbol("X_0", commutative=False)
@@ -54,25 +54,18 @@ SYMMETRIC = (MatrixLetter("A", symmetric=True, doc="the matrix to invert (symmet
              MatrixLetter("X_0", doc="the initial iterate"))
 
 
-def lsa(*heads) -> Attention:
-    """Linear attention over every token, no normaliser or mask: (score (query, key) -> c, value (out, in) -> c)."""
-    return Attention(tuple(Head(Bilinear(Linear.of(kq).entries), Linear.of(pv)) for kq, pv in heads),
-                     activation="linear", normalizer="none")
-
-
 WRITE_AT = ({("I", "A"): 1}, {("T", "I"): 1})      # sum_j e_j (A e_j)' e_t = A' e_t into T
 CLEAR_T = ({("I", "I"): 1}, {("T", "T"): -1})      # - sum_j T_j e_j' e_t = - (the scratch) of token t
-TRANSPOSE = Layer("L1", (lsa(WRITE_AT, CLEAR_T),), "Lemma 4.1, App. A.1 first layer (our weights)",
+TRANSPOSE = Layer("L1", (Attention.linear_heads(WRITE_AT, CLEAR_T),), "Lemma 4.1, App. A.1 first layer (our weights)",
                   "the scratch block becomes A' e_t, whatever it held")
-TRANSPOSE_ONCE = Layer("L1", (lsa(WRITE_AT),), "Lemma 4.1, App. A.1 first layer (our weights, one head)",
+TRANSPOSE_ONCE = Layer("L1", (Attention.linear_heads(WRITE_AT),),
+                       "Lemma 4.1, App. A.1 first layer (our weights, one head)",
                        "adds A' e_t to the scratch block")
-NEWTON = Layer("L2", (lsa(({("I", "I"): 1}, {("X", "X"): 1}),        # + sum_j X e_j e_j' e_t = X e_t
-                          ({("X", "T"): 1}, {("X", "X"): -1})),),    # - sum_j X e_j (A' e_j)' X e_t = -X A X e_t
-                "Lemma 4.1, App. A.1 second layer (our weights)", "X <- X + X - X A X = X(2I - A X)")
-NEWTON_SYM = Layer("N", (lsa(({("I", "I"): 1}, {("X", "X"): 1}),
-                             ({("X", "A"): 1}, {("X", "X"): -1})),),  # - sum_j X e_j (A e_j)' X e_t = -X A' X e_t
-                   "Lemma 4.1, 'if restricted to only symmetric A, then 1 layer suffices' (our weights)",
-                   "X <- 2X - X A' X, = X(2I - A X) when A = A'")
+NEWTON = newton_schulz_layer("L2", "X", "T", "I", "Lemma 4.1, App. A.1 second layer (our weights)",
+                             "X <- X + X - X A X = X(2I - A X)")      # the scratch block T holds A' e_j
+NEWTON_SYM = newton_schulz_layer("N", "X", "A", "I",
+                                 "Lemma 4.1, 'if restricted to only symmetric A, then 1 layer suffices' (our weights)",
+                                 "X <- 2X - X A' X, = X(2I - A X) when A = A'")
 
 
 def _con(name, init, step, letters=GENERAL):
@@ -136,7 +129,7 @@ class ResidualSquares:
 
 @kind(ResidualSquares, "residual_squares", scope="theorem")
 def _check_residual_squares(spec: ResidualSquares, run):
-    from symbolic.ncalg import Alphabet, Poly
+    from symbolic.ncalg import Alphabet
     ab = Alphabet()
     I = ab.identity("I", "d")
     A, X = ab.matrix("A"), ab.matrix("X")
@@ -149,7 +142,6 @@ def _check_residual_squares(spec: ResidualSquares, run):
     return Outcome("verified", "symbolic (all d, A, X)",
                    f"I - A(2X - XAX) = {lhs} = (I - AX)^2 as noncommutative polynomials; by induction "
                    "I - A X_t = (I - A X_0)^(2^t) for every t", {"identity": str(lhs)})
-    del Poly
 
 
 @dataclass(frozen=True)
@@ -178,8 +170,8 @@ def _check_initialisation(spec: Initialisation, run):
     bits = run.ctx.bits
     G = sp.Matrix(A_val) * sp.Matrix(A_val).T
     with mpmath.mp.workprec(bits + 16):
-        top = MPBackend(bits + 16).eigvalsh(G.tolist())[-1]
-        low = MPBackend(bits + 16).eigvalsh(G.tolist())[0]
+        ev = MPBackend(bits + 16).eigvalsh(G.tolist())
+        low, top = ev[0], ev[-1]
         eps = mpmath.mpf(int(spec.c.p)) / int(spec.c.q) / top
         man, ex = eps.man_exp
     eps_q = sp.Rational(man) * sp.Rational(2) ** ex
