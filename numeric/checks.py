@@ -297,6 +297,8 @@ def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, pa
         coeffs.update(size_coeffs(alg, data, net.n))
         for block, p in tpl.kinds.get(kind, {}).items():
             val = p.evaluate(env, coeffs)
+            if val is None:                 # the zero polynomial: the block holds 0
+                continue
             sl = net.offsets[block]
             for r in range(sl.stop - sl.start):
                 H[sl.start + r, t] = sp.nsimplify(val[r, 0]) if not isinstance(val[r, 0], sp.Rational) else val[r, 0]
@@ -353,8 +355,11 @@ def counterexample_layers(con: Construction, alg: Algebra, layer_specs, tin: Tem
                 net = Network(con, d, n, be, pv, m=data.m)
                 H0 = template_matrix(net, alg, tin, data, T, pv)
                 H = net.from_rows(H0.tolist())
-                for L in layers:
-                    H = net.apply_layer(L, H, 1)
+                try:
+                    for L in layers:
+                        H = net.apply_layer(L, H, 1)
+                except NotImplementedError:          # softmax: no exact instance to show
+                    return None
                 got = hidden_to_sympy(net, H)
                 want = template_matrix(net, alg, tout, data, T, pv)
                 mm = first_mismatch(net, got, want)
@@ -378,7 +383,11 @@ def composition(con: Construction, rec: Recursion, sizes, params_for: Callable, 
         m = size[3] if len(size) > 3 else 1
         for _ in range(trials):
             data = small_integers(d, n, rng, m=m)
-            mm = _compose_one(con, rec, data, k, params_for, be)
+            try:
+                mm = _compose_one(con, rec, data, k, params_for, be)
+            except NotImplementedError as e:       # softmax: no exact (rational) evaluation
+                return Outcome("inconclusive", "exact composition (rationals)",
+                               f"the network has no exact evaluation ({e}): exp is not rational")
             if mm:
                 return Outcome("refuted", "exact composition (rationals)",
                                f"d={d}, n={n}, k={k}: after layer {mm['layer']} (end of the {mm['stage']} layers "
@@ -450,17 +459,23 @@ def _entry_range(trial: int, trials: int) -> tuple[int, int]:
 
 
 def search_composition_counterexample(con, rec: Recursion, params_for, max_d=3, max_n=8, k=1, trials=20, seed=0):
-    """Smallest exact instance (d, then n up to ``max_n``, then entry size) where the
-    composed network leaves the recursion; fewer trials at the larger n."""
+    """Smallest exact instance (d, then n up to ``max_n``, then entry size, then the number of steps
+    ``k``: an int or a tuple tried in order on each prompt) where the composed network leaves the
+    recursion; fewer trials at the larger n."""
     rng = random.Random(seed)
     be = ExactBackend()
+    ks = (k,) if isinstance(k, int) else tuple(k)
     for d in range(1, max_d + 1):
         for n in range(1, max_n + 1):
             for trial in range(trials if n <= 3 else max(2, trials // 5)):
                 data = small_integers(d, n, rng, *_entry_range(trial, trials))
-                mm = _compose_one(con, rec, data, k, params_for, be)
-                if mm:
-                    return mm
+                for kk in ks:
+                    try:
+                        mm = _compose_one(con, rec, data, kk, params_for, be)
+                    except NotImplementedError:           # softmax: no exact instance to show
+                        return None
+                    if mm:
+                        return mm
     return None
 
 

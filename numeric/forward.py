@@ -162,6 +162,8 @@ class Network:
     def linear(self, W: BlockMap, H: Hidden) -> Hidden:
         be, out = self.be, {}
         for o, i, c in W:
+            if i not in H:          # a hidden unit no entry of W1 writes is zero
+                continue
             term = self.apply_entry(c, H[i])
             out[o] = term if o not in out else be.add(out[o], term)
         return out

@@ -581,3 +581,48 @@ def write_reports(result, out_dir: str, kinds, overwrite: bool = False) -> list[
         render_pdf(result, base + ".pdf")
         paths.append(base + ".pdf")
     return paths
+
+
+# ====================================================================== the index of many theorems
+def render_index(rows, meta) -> str:
+    """The index page (rows: what ``theorems.index.check_one`` returns; meta: the run's settings)."""
+    with open(os.path.join(TEMPLATES, "report.css"), encoding="utf-8") as f:
+        css = f.read()
+    counts = [f"{sum(r['verdict'] == v for r in rows)} {v}" for v in ("verified", "refuted", "inconclusive", "error")
+              if any(r["verdict"] == v for r in rows)]
+    return _env().get_template("index.html.j2").render(rows=rows, meta=meta, css=Markup(css), counts=counts)
+
+
+def write_index(rows, meta, out_dir: str, kinds, overwrite: bool = False) -> list[str]:
+    """``index.html`` and/or ``index.pdf`` (and ``index.json``) in ``out_dir``; an earlier index is kept
+    (``index-2.*``) unless ``overwrite``."""
+    import json
+    os.makedirs(out_dir, exist_ok=True)
+    exts = [".json"] + ["." + k for k in ("html", "pdf") if k in kinds]
+    base, i = os.path.join(out_dir, "index"), 1
+    while not overwrite and any(os.path.exists(base + (f"-{i}" if i > 1 else "") + e) for e in exts):
+        i += 1
+    base += f"-{i}" if i > 1 else ""
+    with open(base + ".json", "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1, default=str)
+    paths = [base + ".json"]
+    html = render_index(rows, meta)
+    if "html" in kinds:
+        with open(base + ".html", "w", encoding="utf-8") as f:
+            f.write(html)
+        paths.append(base + ".html")
+    if "pdf" in kinds:
+        import logging
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from weasyprint import HTML
+        lg = logging.getLogger("weasyprint")
+        lv = lg.level
+        lg.setLevel(logging.ERROR)
+        try:
+            HTML(string=html, base_url=os.path.abspath(out_dir) + os.sep).write_pdf(base + ".pdf")
+        finally:
+            lg.setLevel(lv)
+        paths.append(base + ".pdf")
+    return paths

@@ -89,6 +89,16 @@ def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout
                symmetric: bool = False) -> Outcome:
     layers = select_layers(con, layer_specs)
     names = ", ".join(L.name for L in layers)
+    order = [L.name for L in (*con.init, *con.step, *con.readout)]
+    pos = [(order.index(sp_[0] if isinstance(sp_, tuple) else sp_), sp_[1] if isinstance(sp_, tuple) else -1)
+           for sp_ in layer_specs]
+    named = list(dict.fromkeys(p[0] for p in pos))
+    if pos != sorted(pos) or named != list(range(named[0], named[0] + len(named))):
+        lo, hi = min(named), max(named)
+        got = order[lo:hi + 1]
+        return Outcome("refuted", "symbolic (all d, n)",
+                       f"the claim applies layers {names} one after another, but the construction applies "
+                       f"{', '.join(got)} there", where={"layer": names, "reason": "layer order"})
     ev = Evaluator(con, alg, symmetric=symmetric)
     assumptions = borrowed_assumptions(layers) + (["T symmetric (T' = T)"] if symmetric else [])
     try:
@@ -202,7 +212,7 @@ def induction(con: Construction, alg: Algebra, rec) -> Outcome:
     ds = F.first_difference(target)
     if ds:
         return fail("step", f"f({sname}) = {F} but the recursion is {target}: first differing term {ds[0]} "
-                            f"(coefficient {ds[1]} vs {ds[2]})", names(con.step))
+                            f"(coefficient {math_text(ds[1])} vs {math_text(ds[2])})", names(con.step))
     if symmetric and not alg.assume_symmetric(F.T - F).is_zero():
         return fail("step", f"f({sname}) = {F} is not symmetric when {sname} is", names(con.step))
     lemmas.append({"lemma": "step", "status": "proved",

@@ -317,3 +317,80 @@ def test_a_ball_just_below_a_knot_is_enclosed():
         assert net(y).contains(0)
     finally:
         ctx.prec = old
+
+
+# ---------------------------------------------------------------- found by the mutation score (python -m theorems.mutate)
+def _two_layer_trap(order):
+    """A: acc += acc (doubles it); B: acc += 1.  From acc = 0, A then B gives 1 and B then A gives 2: a claim
+    about 'A, B' must read the construction's order."""
+    A = Layer("A", (MLP.linear(BlockMap.of({("acc", "acc"): 1}), LAY),))
+    B = Layer("B", (MLP.linear(BlockMap.of({("acc", "one"): 1}), LAY),))
+    layers = {"AB": (A, B), "BA": (B, A)}[order]
+    return Construction("order", LAY, TOK, layers, (), (), ("test", "acc"), (n,))
+
+
+def test_a_layer_claim_reads_the_construction_s_layer_order():
+    alg = Algebra()
+    con = _two_layer_trap("BA")
+    tin = input_template(con, alg)
+    # 'A then B' maps acc = 0 to 1; the construction applies B then A (acc = 2): the order itself is refuted
+    tout = Template({k: {**v, "acc": alg.const(1)} for k, v in tin.kinds.items()})
+    o = lemmas.layer_maps(con, alg, ("A", "B"), tin, tout)
+    assert o.verdict == "refuted" and "the construction applies B, A there" in o.detail
+    assert lemmas.layer_maps(_two_layer_trap("AB"), alg, ("A", "B"), tin, tout).verdict == "verified"
+
+
+def test_a_hidden_unit_no_weight_writes_is_zero_in_every_evaluator():
+    """An MLP whose W1 lost an entry still has the hidden block: it reads as 0, not a crash."""
+    from numeric.backends import ExactBackend
+    from numeric.data import small_integers
+    from numeric.forward import Network
+    import random
+    from symbolic.layers import Linear
+    con = _two_layer_trap("AB")
+    mlp = con.init[0].ops[0]
+    empty = MLP(mlp.hidden, Linear(()), mlp.W2, "linear")
+    bad = Construction("empty", LAY, TOK, (Layer("A", (empty,)),), (), (), ("test", "acc"), (n,))
+    net = Network(bad, 2, 2, ExactBackend(), {})
+    H = net.apply_layer(bad.init[0], net.embed(small_integers(2, 2, random.Random(0))))
+    M = checks.hidden_to_sympy(net, H)
+    row = net.offsets["acc"].start
+    assert all(M[row, t] == 0 for t in range(M.cols))
+
+
+def test_an_evaluator_without_an_op_leaves_the_check_undecided_not_crashed():
+    """softmax has no exact (rational) value: the exact composition is inconclusive, never an internal error."""
+    from theorems.check import run_claim
+    from theorems.kinds import Run
+    import dataclasses
+    import sys, os
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    try:
+        from theorems.registry import get
+        from theorems import mutate as M
+        thm = get("mytheorems.gd_weight_decay")
+        v = thm.variant("weight-decay")
+        con = v.build()
+        soft = dataclasses.replace(con.step[0], ops=tuple(dataclasses.replace(op, activation="softmax")
+                                                          if op.kind == "attention" else op for op in con.step[0].ops))
+        con2 = dataclasses.replace(con, step=(soft,))
+        alg = Algebra()
+        claims = v.claims(con2, alg)
+        comp = next(c for c in claims if c.kind == "composition")
+        e = run_claim(comp, Run(thm, M.context(thm), con2, alg))
+        assert e.verdict == "inconclusive" and "exact" in e.detail
+    finally:
+        sys.path.pop(0)
+
+
+def test_a_layer_claim_about_a_run_of_layers_must_name_consecutive_layers():
+    """A claim about 'A, B' where the construction applies A, C, B: C would be skipped unseen."""
+    alg = Algebra()
+    A = Layer("A", (MLP.linear(BlockMap.of({("acc", "acc"): 1}), LAY),))
+    B = Layer("B", (MLP.linear(BlockMap.of({("acc", "one"): 1}), LAY),))
+    C = Layer("C", (MLP.linear(BlockMap.of({("acc", "one"): 5}), LAY),))
+    con = Construction("gap", LAY, TOK, (A, C, B), (), (), ("test", "acc"), (n,))
+    tin = input_template(con, alg)
+    tout = Template({k: {**v, "acc": alg.const(1)} for k, v in tin.kinds.items()})
+    o = lemmas.layer_maps(con, alg, ("A", "B"), tin, tout)
+    assert o.verdict == "refuted" and "applies A, C, B there" in o.detail

@@ -9,11 +9,13 @@ context" theorems, for every size.
 from __future__ import annotations
 
 
-def verify(theorem_id: str, k=None, d=None, n=None, precision=None, seed=None, variant=None, data=None,
+def verify(theorem_id, k=None, d=None, n=None, precision=None, seed=None, variant=None, data=None,
            progress=None, precision_cap=None, **parameters):
-    """Check every claim of a theorem of the catalogue and return a ``Result``.
+    """Check every claim of a theorem and return a ``Result``.
 
-    theorem_id     an id of the catalogue (``theorems.catalogue()`` lists them)
+    theorem_id     an id of the catalogue (``theorems.catalogue()`` lists them), a module path of your own
+                   (``"mypkg.mytheorem"``, whose module defines ``THEOREM``; or ``"mypkg.mytheorem:NAME"``), an
+                   entry point of the group ``icl_theorems.theorems``, or a ``theorems.api.Theorem`` itself
     k              iterations (layers) of the construction, within the theorem's limits
     d, n           dimension and number of examples of the numeric checks
     precision      bits of the certified ball arithmetic (default max(256, 96 + 8k))

@@ -32,7 +32,7 @@ from symbolic.layers import (MLP, Attention, Bilinear, BlockMap, Construction, H
 from symbolic.layout import Layout, d, m
 from theorems.base import Claim, Theorem, Variant
 from theorems.gd_support import matrix_parameter, step_size
-from theorems.kinds import ClosedFormAllK, Induction, LayerMaps, Width, network_claims
+from theorems.kinds import ClosedFormAllK, Induction, LayerCount, LayerMaps, Width, network_claims
 
 eta = sp.Symbol("eta", positive=True)
 gamma = sp.Symbol("gamma", positive=True)
@@ -138,6 +138,7 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
         return [Claim("GD++: inputs transformed by I - gamma X X', targets by one GD step", "App. A.10, eq. (23)",
                       r"$x_j \leftarrow x_j - \gamma X X^\top x_j,\ y_j \leftarrow y_j - \Delta W x_j$ on every token, "
                       r"the query $(x_{\mathrm{test}}, 0)$ included", LayerMaps(("GD++",), tin, tout)),
+                Claim("one layer per GD++ step", "App. A.10", r"$K$ steps in $K$ layers", LayerCount(sp.Symbol("k"))),
                 Claim("hidden width", "our layout (the paper states no width)", r"$N_x + 2N_y$", Width(d))]
     general = name in ("printed", "keys-include-query")
     w0 = alg.param("W_0", ("m", "d")) if general else alg.zero()

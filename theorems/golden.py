@@ -11,6 +11,7 @@ record and fails with a diff a person can read.
     python -m theorems.golden              # compare every theorem with its record
     python -m theorems.golden --update     # refresh the records (the git diff is the review)
     python -m theorems.golden --update newton_k_plus_8
+    python -m theorems.golden --update --dir tests/golden mypkg.mytheorem    # a theorem of your own
 """
 from __future__ import annotations
 
@@ -83,14 +84,32 @@ def record(result) -> dict:
     }
 
 
-def run(theorem_id: str) -> dict:
+def run(theorem_id) -> dict:
     from .check import verify
     from .registry import get
     thm = get(theorem_id)
     opts = preset(thm)
-    rec = record(verify(theorem_id, **opts))
+    rec = record(verify(thm, **opts))
     rec["preset"] = opts
     return rec
+
+
+def compare_with(path: str, result, options: dict | None = None) -> list[str]:
+    """Differences between the record at ``path`` and an already computed Result (which must have been run at
+    the record's preset: a different preset is itself reported)."""
+    if not os.path.exists(path):
+        return [f"no golden record at {path} (create it with: python -m theorems.golden --update "
+                f"--dir {os.path.dirname(path) or '.'} {result.theorem})"]
+    with open(path) as f:
+        old = json.load(f)
+    new = record(result)
+    out = []
+    if options is not None and old.get("preset") is not None:
+        given = {k: options.get(k) for k in old["preset"]}
+        if any(v is not None and v != old["preset"][k] for k, v in given.items()):
+            out.append(f"the run's options {given} differ from the record's preset {old['preset']}")
+    new["preset"] = old.get("preset")
+    return out + diff(old, new)
 
 
 def _close(a, b, rtol) -> bool:
@@ -134,54 +153,58 @@ def _show(v) -> str:
     return s if len(s) <= 160 else s[:157] + "..."
 
 
-def path_for(theorem_id: str) -> str:
-    return os.path.join(GOLDEN_DIR, f"{theorem_id}.json")
+def path_for(theorem_id: str, directory: str | None = None) -> str:
+    return os.path.join(directory or GOLDEN_DIR, f"{theorem_id}.json")
 
 
-def load(theorem_id: str) -> dict | None:
-    p = path_for(theorem_id)
+def load(theorem_id: str, directory: str | None = None) -> dict | None:
+    p = path_for(theorem_id, directory)
     if not os.path.exists(p):
         return None
     with open(p) as f:
         return json.load(f)
 
 
-def save(theorem_id: str, rec: dict) -> str:
-    os.makedirs(GOLDEN_DIR, exist_ok=True)
-    p = path_for(theorem_id)
+def save(theorem_id: str, rec: dict, directory: str | None = None) -> str:
+    os.makedirs(directory or GOLDEN_DIR, exist_ok=True)
+    p = path_for(theorem_id, directory)
     with open(p, "w") as f:
         json.dump(rec, f, indent=1, sort_keys=False, default=str)
         f.write("\n")
     return p
 
 
-def compare(theorem_id: str) -> list[str]:
+def compare(theorem_id, directory: str | None = None) -> list[str]:
     """Differences between the stored record and a fresh run ([] when equal)."""
-    old = load(theorem_id)
-    new = run(theorem_id)
+    from .registry import get
+    tid = get(theorem_id).id
+    old = load(tid, directory)
     if old is None:
-        return [f"{theorem_id}: no golden record at {path_for(theorem_id)} "
+        return [f"{tid}: no golden record at {path_for(tid, directory)} "
                 f"(create it with: python -m theorems.golden --update {theorem_id})"]
-    return diff(old, new)
+    return diff(old, run(theorem_id))
 
 
 def main(argv=None) -> int:
-    from .registry import MODULES
+    from .registry import MODULES, TheoremImportError, UnknownTheorem, get
     p = argparse.ArgumentParser(prog="python -m theorems.golden", description=__doc__.split("\n\n")[0])
-    p.add_argument("theorems", nargs="*", help="theorem ids (default: the whole catalogue)")
+    p.add_argument("theorems", nargs="*", help="theorem ids or module paths (default: the whole catalogue)")
     p.add_argument("--update", action="store_true", help="rewrite the records from a fresh run")
+    p.add_argument("--dir", help=f"folder of the records (default {os.path.relpath(GOLDEN_DIR)})")
     a = p.parse_args(argv)
     ids = a.theorems or list(MODULES)
-    unknown = [t for t in ids if t not in MODULES]
-    if unknown:
-        print(f"error: unknown theorem(s) {', '.join(unknown)} (known: {', '.join(MODULES)})", file=sys.stderr)
-        return 2
+    for t in ids:
+        try:
+            get(t)
+        except (UnknownTheorem, TheoremImportError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     bad = 0
     for t in ids:
         if a.update:
-            print(f"{t}: wrote {save(t, run(t))}")
+            print(f"{t}: wrote {save(get(t).id, run(t), a.dir)}")
             continue
-        d = compare(t)
+        d = compare(t, a.dir)
         if d:
             bad += 1
             print(f"{t}: {len(d)} difference(s) from the golden record:\n  " + "\n  ".join(d))

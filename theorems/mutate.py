@@ -1,0 +1,568 @@
+"""``python -m theorems.mutate THEOREM``: a soundness score by mutation.
+
+Every construction of the theorem is perturbed, one change at a time:
+
+* every weight entry: zeroed, sign flipped, scaled, transposed, swapped with
+  another entry of the same shape, each numeric constant of its coefficient
+  changed, each parameter in it doubled;
+* every other parameter of a construction: an op's activation, normaliser,
+  causal mask, key and query kinds; an op or a layer dropped, duplicated or
+  swapped with its neighbour;
+* every transcribed formula the claims compare with: the recursion's start,
+  step and read-out, the printed layer outputs, and every numeric constant and
+  symbol of the stated expressions (layer counts, widths, closed forms, losses).
+
+Each mutant runs the claims of what it mutates at the theorem's small (golden)
+preset.  It is *caught* when any verdict, method or exact result (derived
+polynomials, lemmas, counterexamples, errata) differs from the unmutated run.
+A survivor is classified: an *equivalent* mutant, with the argument (proved
+symbolically: the mutated stage maps the proof's hypothesis to the same state,
+for all sizes; the mutated formula is the same polynomial; declared by the
+theorem, with its reason; or, weakest and labelled so, the exact network agrees
+on every layer on sampled prompts), or a *gap* in the checks.  Crashes and
+mutants the construction rejects as ill-formed are reported apart and count as
+neither.  The score is caught / (caught + gaps).
+
+Exit codes: 0 the score meets ``--target`` (default 0.95), 1 it does not,
+2 usage error, 4 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+TARGET = 0.95
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mutation")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    target: str        # a variant's name, or "" for the theorem's own claims
+    family: str        # weight | structure | formula
+    where: str
+    mode: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.target or 'theorem'}: {self.where}: {self.mode}"
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str                  # caught | equivalent | gap | masked | crash | invalid
+    reason: str = ""
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"target": self.mutant.target or "theorem", "family": self.mutant.family, "where": self.mutant.where,
+                "mode": self.mutant.mode, "status": self.status, "reason": self.reason,
+                "seconds": round(self.seconds, 3)}
+
+
+# ---------------------------------------------------------------- running the claims
+def context(thm):
+    from .check import make_context
+    from .golden import preset
+    p = preset(thm)
+    return make_context(thm, k=p.get("k"), d=p.get("d"), n=p.get("n"), seed=p.get("seed", 0))
+
+
+def run_claims(thm, ctx, claims, con=None, alg=None) -> list:
+    from .check import run_claim
+    from .kinds import Run
+    run = Run(thm, ctx, con, alg)
+    return [run_claim(c, run) for c in claims]
+
+
+def fingerprint(evidence) -> list:
+    """What a mutant must leave unchanged to survive: per claim its verdict, method and exact results."""
+    from .golden import _check
+    return [(e.claim, json.dumps(_check(e), sort_keys=True, default=str)) for e in evidence]
+
+
+# ---------------------------------------------------------------- formula mutants
+def _is_recursion(x) -> bool:
+    from numeric.checks import Recursion
+    return isinstance(x, Recursion)
+
+
+def _walk(x, path, out, seen):
+    """Collect the formulas inside claim specs: recursions, templates, sympy expressions."""
+    from symbolic.templates import Template
+    if id(x) in seen:
+        return
+    if _is_recursion(x) or isinstance(x, Template):
+        seen.add(id(x))
+        out.append((path, x))
+        return
+    if isinstance(x, sp.Basic):
+        if not isinstance(x, sp.Symbol) and (x.atoms(sp.Number) or x.free_symbols):   # a bare symbol names a size
+            seen.add(id(x))
+            out.append((path, x))
+        return
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        seen.add(id(x))
+        for f in dataclasses.fields(x):
+            _walk(getattr(x, f.name), f"{path}.{f.name}", out, seen)
+    elif isinstance(x, (tuple, list)):
+        for i, v in enumerate(x):
+            _walk(v, f"{path}[{i}]", out, seen)
+    elif isinstance(x, dict):
+        for k, v in x.items():
+            _walk(v, f"{path}[{k!r}]", out, seen)
+
+
+def _rebuild(x, old, new):
+    """x with the object ``old`` (by identity) replaced by ``new`` wherever it occurs."""
+    if x is old:
+        return new
+    if isinstance(x, sp.Basic) or _is_recursion(x):
+        return x
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        changes = {}
+        for f in dataclasses.fields(x):
+            if not f.init:
+                continue
+            v = getattr(x, f.name)
+            nv = _rebuild(v, old, new)
+            if nv is not v:
+                changes[f.name] = nv
+        return dataclasses.replace(x, **changes) if changes else x
+    if isinstance(x, tuple):
+        vals = tuple(_rebuild(v, old, new) for v in x)
+        return vals if any(a is not b for a, b in zip(vals, x)) else x
+    if isinstance(x, list):
+        vals = [_rebuild(v, old, new) for v in x]
+        return vals if any(a is not b for a, b in zip(vals, x)) else x
+    if isinstance(x, dict):
+        vals = {k: _rebuild(v, old, new) for k, v in x.items()}
+        return vals if any(vals[k] is not x[k] for k in x) else x
+    return x
+
+
+def formula_mutations(claims):
+    """(where, mode, new object, old object, same) for every formula in the claims' specs; ``same`` tells
+    whether the mutated formula is provably the original one (then the mutant is equivalent)."""
+    from symbolic.templates import Template
+    found, seen = [], set()
+    for c in claims:
+        _walk(c.spec, f"claim '{c.name}'", found, seen)
+    for path, x in found:
+        if _is_recursion(x):
+            yield from _recursion_mutations(path, x)
+        elif isinstance(x, Template):
+            for kind, blocks in x.kinds.items():
+                for b, p in blocks.items():
+                    if p.is_zero():
+                        continue
+                    kinds = {k: dict(v) for k, v in x.kinds.items()}
+                    kinds[kind][b] = p.scale(2)
+                    yield path, f"printed block {b} of kind {kind} doubled", Template(kinds), x, False
+        else:
+            for a in sorted(x.atoms(sp.Number), key=lambda v: (float(v), str(v))):
+                new = x.xreplace({a: a + 1})
+                yield path, f"constant {a} -> {a + 1} in {x}", new, x, sp.simplify(new - x) == 0
+            for s in sorted(x.free_symbols, key=str):
+                new = x.xreplace({s: 2 * s})
+                yield path, f"symbol {s} -> 2{s} in {x}", new, x, sp.simplify(new - x) == 0
+
+
+def _recursion_mutations(path, rec):
+    r = dataclasses.replace
+    start0 = rec.start()
+    yield path, "the recursion's start doubled", r(rec, start=lambda f=rec.start: 2 * f()), rec, start0.is_zero()
+    yield path, "the recursion's step doubled", r(rec, step=lambda T, P, f=rec.step: 2 * f(T, P)), rec, False
+    yield path, "the recursion's step plus its state", r(rec, step=lambda T, P, f=rec.step: f(T, P) + T), rec, False
+    if rec.readout is not None:
+        yield path, "the recursion's read-out doubled", r(rec, readout=lambda T, f=rec.readout: 2 * f(T)), rec, False
+
+
+# ---------------------------------------------------------------- equivalence arguments
+def symbolic_equivalence(con, mutant, claims, alg) -> str | None:
+    """When the variant's induction holds, the mutant is equivalent if each stage it changes maps the
+    proof's hypothesis (the input, the invariant, the invariant before the read-out) to the same template,
+    for all sizes.  Returns the argument, or None."""
+    from symbolic.lemmas import apply_all, compare
+    from symbolic.templates import Evaluator, LemmaFailure, Template, input_template
+    rec = next((c.spec.recursion for c in claims if c.kind == "induction"), None)
+    if rec is None:
+        return None
+    T = rec.letter
+    sym = rec.symmetric
+    inv = Template(rec.invariant(T))
+    stages = [("init", input_template(con, alg), False), ("step", inv, sym)]
+    if rec.readout is not None:
+        stages.append(("readout", inv, sym))
+    try:
+        for stage, tin, s in stages:
+            a = apply_all(Evaluator(con, alg, symmetric=s), getattr(con, stage), tin)
+            b = apply_all(Evaluator(mutant, alg, symmetric=s), getattr(mutant, stage), tin)
+            if stage == "readout":
+                a = Template({con.output[0]: {con.output[1]: a.get(*con.output, alg)}})
+                b = Template({mutant.output[0]: {mutant.output[1]: b.get(*mutant.output, alg)}})
+            if compare(a, b, alg, s) is not None:
+                return None
+    except (LemmaFailure, ValueError, KeyError):
+        return None
+    return ("proved symbolically: every stage maps the proof's hypothesis (input, invariant) to the same "
+            "state and the read-out gives the same prediction, for all sizes")
+
+
+def sampled_equivalence(thm, con, mutant, trials: int = 6) -> str | None:
+    """The exact networks hold the same state at every stage boundary (after the init layers, after each
+    step, and in the prediction) on sampled prompts: what the next stage, and the claims, read."""
+    import random
+    from numeric.backends import ExactBackend
+    from numeric.data import small_integers
+    from numeric.forward import Network
+    from .kinds import Run
+    be, rng = ExactBackend(), random.Random(0)
+    run = Run(thm, None)
+    sizes = [(1, 1, 1), (2, 3, 2), (3, 4, 2), (2, 2, 0), (3, 5, 1), (1, 3, 2)][:trials]
+
+    def boundaries(c, net, H, k):
+        out, layers = [], c.layers(k)
+        for idx, (stage, it, L) in enumerate(layers):
+            H = net.apply_layer(L, H, it if stage == "step" else 0)
+            nxt = layers[idx + 1] if idx + 1 < len(layers) else None
+            if stage != "readout" and (nxt is None or nxt[0] != stage or (stage == "step" and nxt[1] != it)):
+                out.append({b: H[b] for b in H})
+        return out, net.read(H)
+
+    try:
+        for d, n, k in sizes:
+            data = small_integers(d, n, rng)
+            params = run.exact_params(data)
+            A, B = Network(con, d, n, be, params), Network(mutant, d, n, be, params)
+            (sa, pa), (sb, pb) = boundaries(con, A, A.embed(data), k), boundaries(mutant, B, B.embed(data), k)
+            if len(sa) != len(sb) or pa != pb or any(set(x) != set(y) or any(x[b] != y[b] for b in x)
+                                                      for x, y in zip(sa, sb)):
+                return None
+    except Exception:
+        return None
+    return (f"agrees exactly on {len(sizes)} sampled prompts at every stage boundary and in the prediction "
+            "(not proved: the symbolic argument did not apply)")
+
+
+def declared(thm) -> dict:
+    return (thm.equivalent_mutants or dict)()
+
+
+# ---------------------------------------------------------------- the mutants of one theorem
+def mutants(thm, base: dict, variant: str | None = None):
+    """(Mutant, make) pairs; ``make()`` returns ("con", construction) or ("claims", (old, new, same)): the
+    formula ``old`` of the baseline's claims replaced by ``new``."""
+    from symbolic.perturb import entry_mutations, sites, structure_mutations, with_entries
+    for v in thm.variants:
+        if variant and v.name != variant:
+            continue
+        con = v.build()
+        for site, _ in sites(con):
+            for mode, entries in entry_mutations(con, site):
+                yield Mutant(v.name, "weight", str(site), mode), \
+                    (lambda con=con, site=site, entries=entries: ("con", with_entries(con, site, entries)))
+        for where, mode, make in structure_mutations(con):
+            yield Mutant(v.name, "structure", where, mode), (lambda make=make: ("con", make()))
+        for where, mode, new, old, same in formula_mutations(base[v.name]["claims"]):
+            yield Mutant(v.name, "formula", where, mode), \
+                (lambda old=old, new=new, same=same: ("claims", (old, new, same)))
+    if variant is None:
+        for where, mode, new, old, same in formula_mutations(base[""]["claims"]):
+            yield Mutant("", "formula", where, mode), (lambda old=old, new=new, same=same: ("claims", (old, new, same)))
+
+
+# cheap checks first: a mutant is caught at the first claim whose result differs
+COST = {"layer_count": 0, "width": 0, "architecture": 0, "induction": 1, "layer_maps": 1, "composition": 3,
+        "certified": 4, "float64_batch": 5}
+
+
+def _ordered(claims):
+    return sorted(range(len(claims)), key=lambda i: (COST.get(claims[i].kind, 2), i))
+
+
+def _claims_with(claims, old, new):
+    return [dataclasses.replace(c, spec=_rebuild(c.spec, old, new)) for c in claims]
+
+
+def _variant_claims(v, con):
+    """A variant's claims with the algebra they are built on.  A formula mutant replaces an object of the
+    claims built for the unmutated construction: rebuild with the same algebra so identities hold."""
+    from symbolic.templates import Algebra
+    alg = Algebra()
+    return v.claims(con, alg), alg
+
+
+def evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) -> Outcome:
+    t0 = time.perf_counter()
+    out = _evaluate(thm, ctx, mutant, make, base, full)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) -> Outcome:
+    from .check import run_claim, save_traceback
+    from .golden import _check
+    from .kinds import Run
+    v = thm.variant(mutant.target) if mutant.target else None
+    b = base[mutant.target]
+    try:
+        what, obj = make()
+    except (ValueError, KeyError, TypeError) as e:
+        return Outcome(mutant, "invalid", f"the construction rejects it: {e}")
+    try:
+        if what == "con":
+            claims, alg = _variant_claims(v, obj)
+            run = Run(thm, ctx, obj, alg)
+        else:
+            old, new, same = obj
+            claims = _claims_with(b["claims"], old, new)
+            run = Run(thm, ctx, v.build(), b["alg"]) if v is not None else Run(thm, ctx)
+    except Exception as e:
+        path = save_traceback(f"mutate-{thm.id}")
+        return Outcome(mutant, "crash", f"{type(e).__name__}: {e} (traceback in {path})")
+    if [c.name for c in claims] != [c.name for c in b["claims"]]:
+        return Outcome(mutant, "caught", "changed: the list of claims")
+    caught = []
+    for i in _ordered(claims):
+        e = run_claim(claims[i], run)
+        if e.verdict == "error" and b["evidence"][i].verdict != "error":
+            return Outcome(mutant, "crash", f"{e.claim}: {e.detail}")
+        if json.dumps(_check(e), sort_keys=True, default=str) != b["fingerprint"][i][1]:
+            caught.append(f"{e.claim} ({b['evidence'][i].verdict} -> {e.verdict})"
+                          if e.verdict != b["evidence"][i].verdict else f"{e.claim} (its exact result)")
+            if not full:
+                break
+    if caught:
+        return Outcome(mutant, "caught", "changed: " + "; ".join(caught))
+    # a survivor: equivalent (with the argument), masked, or a gap
+    dec = declared(thm).get((mutant.target, mutant.where, mutant.mode))
+    if dec:
+        return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}")
+    if what == "claims" and obj[2]:
+        return Outcome(mutant, "equivalent", "the mutated formula is provably the same (it simplifies to the "
+                                             "original)")
+    if what == "con":
+        con = v.build()
+        c0, alg = _variant_claims(v, con)
+        why = symbolic_equivalence(con, obj, c0, alg) or sampled_equivalence(thm, con, obj)
+        if why:
+            return Outcome(mutant, "equivalent", why)
+    masked = _masking_failure(b["evidence"]) or _masked_at(mutant, b, obj if what == "claims" else None)
+    if masked:
+        return Outcome(mutant, "masked", f"the unmutated variant is already refuted ({masked}); every check stops "
+                                         "at its first failure, so a change past it cannot show")
+    return Outcome(mutant, "gap", "no check reads this formula's change" if what == "claims" else
+                   "the network changes but no check notices")
+
+
+def _masked_at(mutant: Mutant, b: dict, formula) -> str | None:
+    """A change behind a failure the unmutated run already reports: a formula of a claim that is already
+    refuted, or a layer whose own claim is already refuted (the located failure stays the first)."""
+    import re
+    ev, claims = b["evidence"], b["claims"]
+    if formula is not None:
+        old = formula[0]
+        for c, e in zip(claims, ev):
+            found: list = []
+            _walk(c.spec, "", found, set())
+            if e.verdict in ("refuted", "inconclusive") and any(x is old for _, x in found):
+                return f"claim '{c.name}' is {e.verdict} before it reads this formula"
+        return None
+    m = re.search(r"layer (\S+)", mutant.where)
+    if not m:
+        return None
+    name = m.group(1)
+    for e in ev:
+        w = str((e.data.get("where") or {}).get("layer", ""))
+        if e.statement and e.verdict in ("refuted", "inconclusive") and \
+                re.search(rf"(^|[ ,]){re.escape(name)}($|[ ,(;])", w):
+            return f"claim '{e.claim}' is {e.verdict} at layer {name}"
+    return None
+
+
+def _masking_failure(evidence) -> str | None:
+    """Where the unmutated run already fails, when every claim that reads the network fails."""
+    net = [e for e in evidence if e.data.get("kind") in ("induction", "composition", "certified", "layer_maps")]
+    if net and all(e.verdict in ("refuted", "inconclusive") for e in net if e.statement):
+        w = next((e.data.get("where") for e in net if e.data.get("where")), {}) or {}
+        return "at " + ", ".join(f"{k} {w[k]}" for k in ("stage", "layer", "block") if w.get(k)) if w else "refuted"
+    return None
+
+
+def baseline(thm, ctx, variant=None) -> dict:
+    out = {}
+    for v in thm.variants:
+        if variant and v.name != variant:
+            continue
+        con = v.build()
+        claims, alg = _variant_claims(v, con)
+        ev = run_claims(thm, ctx, claims, con, alg)
+        out[v.name] = {"claims": claims, "alg": alg, "evidence": ev, "fingerprint": fingerprint(ev)}
+    if variant is None:
+        claims = thm.claims()
+        ev = run_claims(thm, ctx, claims)
+        out[""] = {"claims": claims, "alg": None, "evidence": ev, "fingerprint": fingerprint(ev)}
+    return out
+
+
+def score(outcomes) -> dict:
+    count = {s: sum(o.status == s for o in outcomes)
+             for s in ("caught", "equivalent", "gap", "masked", "crash", "invalid")}
+    judged = count["caught"] + count["gap"]
+    return {**count, "total": len(outcomes), "score": (count["caught"] / judged) if judged else None}
+
+
+def mutate(theorem, variant: str | None = None, families=None, progress=None, limit: int | None = None,
+           distribute: str | None = None) -> dict:
+    """Run every mutant of a theorem; returns the summary (score, counts, survivors, crashes)."""
+    from .registry import get
+    thm = get(theorem)
+    ctx = context(thm)
+    t0 = time.perf_counter()
+    base = baseline(thm, ctx, variant)
+    todo = [(m, mk) for m, mk in mutants(thm, base, variant) if not families or m.family in families]
+    if limit is not None:
+        todo = todo[:limit]
+    outcomes = []
+    if distribute:
+        from .distribute import map_tasks
+        if not isinstance(theorem, str):
+            raise ValueError("a distributed run names its theorem (an id or a module path), so workers can import it")
+        fam = tuple(families) if families else None
+        keys = [(theorem, variant, fam, i) for i in range(len(todo))]
+        results = map_tasks(_remote_mutant, keys, distribute, progress=progress)
+        outcomes = [Outcome(m, **r) for (m, _), r in zip(todo, results)]
+    else:
+        for i, (m, mk) in enumerate(todo):
+            if progress:
+                progress(f"mutant {i + 1}/{len(todo)}: {m.label}")
+            outcomes.append(evaluate(thm, ctx, m, mk, base))
+    s = score(outcomes)
+    from .check import _tool_version
+    tool = _tool_version()
+    return {"theorem": thm.id, "variant": variant or "all", "preset": {k: getattr(ctx, k) for k in ("k", "d", "n", "seed")},
+            **s, "target": TARGET, "seconds": round(time.perf_counter() - t0, 1),
+            "tool": f"icl-theorems {tool.get('version')}" + (f", commit {tool['commit']}" if tool.get("commit") else ""),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "outcomes": [o.to_json() for o in outcomes]}
+
+
+_REMOTE: dict = {}
+
+
+def _remote_mutant(key) -> dict:
+    """One mutant on a worker (Dask): the theorem is re-imported there and its baseline computed once."""
+    ref, variant, families, i = key
+    from .registry import get
+    if (ref, variant, families) not in _REMOTE:
+        thm = get(ref)
+        ctx = context(thm)
+        base = baseline(thm, ctx, variant)
+        todo = [(m, mk) for m, mk in mutants(thm, base, variant) if not families or m.family in families]
+        _REMOTE[(ref, variant, families)] = (thm, ctx, base, todo)
+    thm, ctx, base, todo = _REMOTE[(ref, variant, families)]
+    m, mk = todo[i]
+    o = evaluate(thm, ctx, m, mk, base)
+    return {"status": o.status, "reason": o.reason, "seconds": o.seconds}
+
+
+# ---------------------------------------------------------------- recorded scores (shown in the index)
+def record_path(theorem_id: str) -> str:
+    return os.path.join(RESULTS_DIR, f"{theorem_id}.json")
+
+
+def load_record(theorem_id: str) -> dict | None:
+    p = record_path(theorem_id)
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return json.load(f)
+
+
+def summary_line(s: dict) -> str:
+    sc = "n/a" if s["score"] is None else f"{100 * s['score']:.1f}%"
+    return (f"{s['theorem']}: soundness score {sc} ({s['caught']} caught of {s['caught'] + s['gap']} non-equivalent "
+            f"mutants; {s['equivalent']} equivalent, {s['masked']} masked by a refuted variant, {s['crash']} crashes, "
+            f"{s['invalid']} ill-formed; "
+            f"{s['total']} mutants in {s['seconds']} s)")
+
+
+def main(argv=None) -> int:
+    from .check import UsageError, save_traceback
+    from .registry import MODULES, TheoremImportError, UnknownTheorem
+    p = argparse.ArgumentParser(prog="python -m theorems.mutate", description=__doc__.split("\n\n")[0])
+    p.add_argument("theorems", nargs="*", help="theorem ids or module paths")
+    p.add_argument("--all", action="store_true", help="every theorem of the catalogue")
+    p.add_argument("--variant", help="mutate one variant alone")
+    p.add_argument("--family", action="append", choices=("weight", "structure", "formula"),
+                   help="only this family of mutants (repeatable)")
+    p.add_argument("--limit", type=int, help="only the first N mutants (a quick look)")
+    p.add_argument("--target", type=float, default=TARGET, help=f"the score to meet (default {TARGET})")
+    p.add_argument("--json", help="write the full result (every mutant) to this file")
+    p.add_argument("--record", action="store_true",
+                   help=f"store the result under {os.path.relpath(RESULTS_DIR)}/ (the index shows it)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run the mutants on a Dask cluster: a scheduler address, or "
+                                                     "local:N for a local cluster of N workers")
+    p.add_argument("--quiet", action="store_true", help="print only the score lines")
+    try:
+        a = p.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    ids = list(MODULES) if a.all else a.theorems
+    if not ids:
+        print("error: name a theorem (or --all)", file=sys.stderr)
+        return 2
+    for t in ids:
+        try:
+            from .registry import get
+            get(t)
+        except (UnknownTheorem, TheoremImportError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    worst, results = 1.0, []
+    try:
+        for t in ids:
+            progress = None if a.quiet else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+            try:
+                r = mutate(t, a.variant, a.family, progress, a.limit, a.dask)
+            except UsageError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            results.append(r)
+            if not a.quiet:
+                for o in r["outcomes"]:
+                    if o["status"] in ("gap", "crash"):
+                        print(f"  {o['status'].upper()}: {o['target']}: {o['where']}: {o['mode']}: {o['reason']}")
+                    elif o["status"] == "equivalent":
+                        print(f"  equivalent: {o['target']}: {o['where']}: {o['mode']}: {o['reason']}")
+            print(summary_line(r))
+            if a.record:
+                os.makedirs(RESULTS_DIR, exist_ok=True)
+                rr = dict(r, command="python -m theorems.mutate " + " ".join(argv if argv is not None else sys.argv[1:]))
+                with open(record_path(r["theorem"]), "w") as f:
+                    json.dump(rr, f, indent=1)
+            if r["score"] is not None:
+                worst = min(worst, r["score"])
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(results if len(results) > 1 else results[0], f, indent=1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        path = save_traceback("mutate")
+        print(f"internal error: {type(e).__name__}: {e}; the traceback is in {path}", file=sys.stderr)
+        return 4
+    return 0 if worst >= a.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
