@@ -421,8 +421,9 @@ def score(outcomes) -> dict:
 
 
 def mutate(theorem, variant: str | None = None, families=None, progress=None, limit: int | None = None,
-           distribute: str | None = None) -> dict:
-    """Run every mutant of a theorem; returns the summary (score, counts, survivors, crashes)."""
+           distribute: str | None = None, tool: dict | None = None) -> dict:
+    """Run every mutant of a theorem; returns the summary (score, counts, survivors, crashes).  ``tool``: the
+    version and commit to record (default: read now)."""
     from .registry import get
     thm = get(theorem)
     ctx = context(thm)
@@ -447,7 +448,7 @@ def mutate(theorem, variant: str | None = None, families=None, progress=None, li
             outcomes.append(evaluate(thm, ctx, m, mk, base))
     s = score(outcomes)
     from .check import _tool_version
-    tool = _tool_version()
+    tool = tool or _tool_version()
     return {"theorem": thm.id, "variant": variant or "all", "preset": {k: getattr(ctx, k) for k in ("k", "d", "n", "seed")},
             **s, "target": TARGET, "seconds": round(time.perf_counter() - t0, 1),
             "tool": f"icl-theorems {tool.get('version')}" + (f", commit {tool['commit']}" if tool.get("commit") else ""),
@@ -528,11 +529,13 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
     worst, results = 1.0, []
+    from .check import _tool_version
+    tool = _tool_version()          # before --record rewrites the shipped records (the tree would read as changed)
     try:
         for t in ids:
             progress = None if a.quiet else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
             try:
-                r = mutate(t, a.variant, a.family, progress, a.limit, a.dask)
+                r = mutate(t, a.variant, a.family, progress, a.limit, a.dask, tool=tool)
             except UsageError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
