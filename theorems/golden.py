@@ -186,19 +186,17 @@ def compare(theorem_id, directory: str | None = None) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from .registry import MODULES, TheoremImportError, UnknownTheorem, get
+    from .registry import MODULES, first_problem, get
     p = argparse.ArgumentParser(prog="python -m theorems.golden", description=__doc__.split("\n\n")[0])
     p.add_argument("theorems", nargs="*", help="theorem ids or module paths (default: the whole catalogue)")
     p.add_argument("--update", action="store_true", help="rewrite the records from a fresh run")
     p.add_argument("--dir", help=f"folder of the records (default {os.path.relpath(GOLDEN_DIR)})")
     a = p.parse_args(argv)
     ids = a.theorems or list(MODULES)
-    for t in ids:
-        try:
-            get(t)
-        except (UnknownTheorem, TheoremImportError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    problem = first_problem(ids)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     bad = 0
     for t in ids:
         if a.update:

@@ -34,7 +34,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -293,8 +293,8 @@ def _claims_with(claims, old, new):
 
 
 def _variant_claims(v, con):
-    """A variant's claims with the algebra they are built on.  A formula mutant replaces an object of the
-    claims built for the unmutated construction: rebuild with the same algebra so identities hold."""
+    """A variant's claims for a construction, with the fresh algebra they are built on (formula mutants reuse
+    the baseline's claims and algebra instead)."""
     from symbolic.templates import Algebra
     alg = Algebra()
     return v.claims(con, alg), alg
@@ -498,7 +498,7 @@ def summary_line(s: dict) -> str:
 
 def main(argv=None) -> int:
     from .check import UsageError, save_traceback
-    from .registry import MODULES, TheoremImportError, UnknownTheorem
+    from .registry import MODULES, first_problem
     p = argparse.ArgumentParser(prog="python -m theorems.mutate", description=__doc__.split("\n\n")[0])
     p.add_argument("theorems", nargs="*", help="theorem ids or module paths")
     p.add_argument("--all", action="store_true", help="every theorem of the catalogue")
@@ -521,13 +521,10 @@ def main(argv=None) -> int:
     if not ids:
         print("error: name a theorem (or --all)", file=sys.stderr)
         return 2
-    for t in ids:
-        try:
-            from .registry import get
-            get(t)
-        except (UnknownTheorem, TheoremImportError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    problem = first_problem(ids)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     worst, results = 1.0, []
     from .check import _tool_version
     tool = _tool_version()          # before --record rewrites the shipped records (the tree would read as changed)

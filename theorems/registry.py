@@ -128,3 +128,14 @@ def get(theorem_id):
     known = ", ".join(MODULES) + (f"; installed: {', '.join(eps)}" if eps else "")
     raise UnknownTheorem(f"unknown theorem '{theorem_id}' (known: {known}; or a module path such as "
                          "mypkg.mytheorem; see --list)")
+
+
+def first_problem(refs) -> str | None:
+    """The message of the first theorem reference that cannot be loaded (None when all load): for CLIs that
+    check their arguments before running anything."""
+    for ref in refs:
+        try:
+            get(ref)
+        except (UnknownTheorem, TheoremImportError) as e:
+            return str(e)
+    return None
