@@ -251,23 +251,28 @@ def induction(con: Construction, alg: Algebra, rec) -> Outcome:
                   "base, step and readout lemmas", "d, n, k")
 
 
-def layer_count(con: Construction, bound: sp.Expr) -> Outcome:
+def layer_count(con: Construction, bound: sp.Expr, equal: bool = False) -> Outcome:
+    """The construction's layer count against the stated ``bound``: at most it (fewer layers pad with identity
+    layers), or with ``equal`` exactly it (a construction built to the stated count)."""
     k = sp.Symbol("k")
     count = con.n_layers(k)
     gap = sp.expand(bound - count)
-    data = {"layers": str(count), "bound": str(bound),
+    data = {"layers": str(count), "bound": str(bound), "equal": equal,
             "init": len(con.init), "per_iteration": len(con.step), "readout": len(con.readout)}
     if gap == 0:
         return Outcome("verified", "count (all k)", f"{len(con.init)} + {len(con.step)}k + {len(con.readout)} = {count}", data)
+    if equal:
+        return Outcome("refuted", "count (all k)", f"the construction has {count} layers, not exactly the stated "
+                                                   f"{bound}", data)
     if gap.is_number and gap > 0 and sp.degree(count, k) <= 1 and count.coeff(k) == bound.coeff(k):
         return Outcome("verified", "count (all k)",
                        f"{count} layers, {gap} fewer than {bound} (identity layers pad to {bound})", data)
     return Outcome("refuted", "count (all k)", f"the construction has {count} layers, not {bound}", data)
 
 
-def width(con: Construction, dsym, exact=None) -> Outcome:
+def width(con: Construction, dsym, exact=None, equal: bool = False) -> Outcome:
     """The hidden width is linear in ``dsym``; with ``exact``, at most that expression for every size
-    (compared coefficient by coefficient: both are linear in the size)."""
+    (compared coefficient by coefficient: both are linear in the size), or with ``equal`` exactly it."""
     w = con.layout.width
     blocks = ", ".join(f"{b.name}: {b.size}" for b in con.layout.blocks)
     data = {"width": str(w), "blocks": {b.name: str(b.size) for b in con.layout.blocks}}
@@ -278,6 +283,8 @@ def width(con: Construction, dsym, exact=None) -> Outcome:
     data["stated"] = str(exact)
     if gap == 0:
         return Outcome("verified", "exact (all d)", f"width = {w}, as stated ({blocks})", data)
+    if equal:
+        return Outcome("refuted", "exact (all d)", f"width = {w}, not exactly the stated {exact} ({blocks})", data)
     p = sp.Poly(gap, dsym)
     if p.degree() <= 1:
         a, b = (p.all_coeffs() + [0])[:2] if p.degree() == 1 else (0, p.all_coeffs()[0])

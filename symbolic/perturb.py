@@ -154,11 +154,11 @@ def _kinds_toggled(current, kinds):
             yield k, tuple(x for x in kinds if x in new)
 
 
-def structure_mutations(con: Construction) -> Iterator[tuple[str, str, object]]:
-    """Mutations of a construction's parameters other than weight entries, as (where, mode, thunk): each
+def structure_mutations(con: Construction) -> Iterator[tuple[str, str, object, str]]:
+    """Mutations of a construction's parameters other than weight entries, as (where, mode, thunk, layer): each
     op's activation, normaliser, causal mask, key and query kinds; an op dropped or two ops swapped; a layer
     dropped, duplicated or swapped with its neighbour.  The thunk builds the mutant (it may raise
-    ValueError when the mutant does not fit the layout)."""
+    ValueError when the mutant does not fit the layout); ``layer`` names the layer it changes."""
     groups = {"init": con.init, "step": con.step, "readout": con.readout}
     kinds = tuple(k.name for k in con.tokens.kinds)
     seen: list = []
@@ -184,28 +184,29 @@ def structure_mutations(con: Construction) -> Iterator[tuple[str, str, object]]:
                 if op.kind in ("attention", "mlp"):
                     for a in acts:
                         if a != op.activation:
-                            yield at, f"activation {op.activation} -> {a}", put_op(replace(op, activation=a))
+                            yield at, f"activation {op.activation} -> {a}", put_op(replace(op, activation=a)), L.name
                     for k, q in _kinds_toggled(op.queries, kinds):
-                        yield at, f"queries: {k} toggled", put_op(replace(op, queries=q))
+                        yield at, f"queries: {k} toggled", put_op(replace(op, queries=q)), L.name
                 if op.kind == "attention":
                     yield at, f"normaliser {op.normalizer} -> {'none' if op.normalizer == 'n' else 'n'}", \
-                        put_op(replace(op, normalizer="none" if op.normalizer == "n" else "n"))
-                    yield at, f"causal {op.causal} -> {not op.causal}", put_op(replace(op, causal=not op.causal))
+                        put_op(replace(op, normalizer="none" if op.normalizer == "n" else "n")), L.name
+                    yield at, f"causal {op.causal} -> {not op.causal}", put_op(replace(op, causal=not op.causal)), L.name
                     for k, q in _kinds_toggled(op.keys, kinds):
-                        yield at, f"keys: {k} toggled", put_op(replace(op, keys=q))
+                        yield at, f"keys: {k} toggled", put_op(replace(op, keys=q)), L.name
                 if len(L.ops) > 1:
-                    yield at, "op dropped", put_layer(L, replace(L, ops=L.ops[:oi] + L.ops[oi + 1:]))
+                    yield at, "op dropped", put_layer(L, replace(L, ops=L.ops[:oi] + L.ops[oi + 1:])), L.name
                 if oi + 1 < len(L.ops):
                     sw = list(L.ops)
                     sw[oi], sw[oi + 1] = sw[oi + 1], sw[oi]
-                    yield at, f"swapped with op {oi + 2}", put_layer(L, replace(L, ops=tuple(sw)))
+                    yield at, f"swapped with op {oi + 2}", put_layer(L, replace(L, ops=tuple(sw))), L.name
             at = f"{stage} layer {L.name}"
             rest = layers[:li] + layers[li + 1:]
             if stage != "step" or rest:
-                yield at, "layer dropped", (lambda stage=stage, rest=rest: replace(con, **{stage: rest}))
+                yield at, "layer dropped", (lambda stage=stage, rest=rest: replace(con, **{stage: rest})), L.name
             yield at, "layer duplicated", (lambda stage=stage, li=li, layers=layers:
-                                          replace(con, **{stage: layers[:li + 1] + layers[li:]}))
+                                          replace(con, **{stage: layers[:li + 1] + layers[li:]})), L.name
             if li + 1 < len(layers):
                 sw = list(layers)
                 sw[li], sw[li + 1] = sw[li + 1], sw[li]
-                yield at, "swapped with the next layer", (lambda stage=stage, sw=tuple(sw): replace(con, **{stage: sw}))
+                yield at, "swapped with the next layer", \
+                    (lambda stage=stage, sw=tuple(sw): replace(con, **{stage: sw})), L.name

@@ -34,7 +34,7 @@ def test_every_weight_operator_is_generated(example):
     for mode, entries in entry_mutations(con, site):
         if mode == "zero":
             assert len(entries) == len([e for s, e in sites(con) if s.op == site.op and s.matrix == "W_PV"]) - 1
-    structural = {m for _, m, _ in structure_mutations(con)}
+    structural = {m for _, m, _, _ in structure_mutations(con)}
     assert {"layer dropped", "layer duplicated", "op dropped", "causal False -> True"} <= structural
 
 
@@ -76,16 +76,176 @@ def test_the_example_scores_at_least_the_target_and_classifies_its_survivors(exa
     assert r["invalid"] >= 1           # a transposed MLP entry between blocks of different sizes: ill-formed
 
 
+def _with_claims(example, claims, name="weak"):
+    """The example with its basis variant's claims replaced (the deliberately wrong variant kept, apart)."""
+    weak_v = dataclasses.replace(example.variant("weight-decay"), claims=claims)
+    return dataclasses.replace(example, id=name, variants=(weak_v, example.variant("decay-after-update")),
+                               basis=(weak_v.name,))
+
+
 def test_weak_checks_leave_gaps_and_miss_the_target(example):
     """A theorem whose only claim is its width cannot see a wrong weight: the score says so."""
     from theorems.kinds import Width
     from theorems.api import Claim, d
-    weak_v = dataclasses.replace(example.variant("weight-decay"),
-                                 claims=lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4))])
-    weak = dataclasses.replace(example, id="weak", variants=(weak_v,), basis=(weak_v.name,))
-    r = M.mutate(weak, families=("weight",))
+    weak = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4))])
+    r = M.mutate(weak, variant="weight-decay", families=("weight",))
     assert r["gap"] > 0 and r["score"] < M.TARGET
-    assert all(o["status"] in ("gap", "equivalent", "invalid") for o in r["outcomes"])
+    assert all(o["status"] in ("gap", "equivalent", "sampled", "invalid") for o in r["outcomes"])
+
+
+def test_a_supporting_claim_catches_nothing(example):
+    """The float64 batch decides no verdict: a wrong weight only it notices is a gap, not a catch."""
+    from theorems.kinds import Float64Batch, Width
+    from theorems.api import Claim, d
+    from mytheorems.gd_weight_decay import recursion
+    weak = _with_claims(example, lambda con, alg: [
+        Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4)),
+        Claim("float64 on a batch of prompts", "-", "float64", Float64Batch(recursion(alg), 8),
+              statement=False)])
+    r = M.mutate(weak, variant="weight-decay", families=("weight",))
+    assert r["caught"] == 0 and r["gap"] > 0 and r["score"] == 0.0, M.summary_line(r)
+
+
+def test_a_strong_ablation_does_not_lift_a_weak_basis(example):
+    """The wrong variant keeps its strong claims, the basis only a width claim: the score is the basis's, and the
+    ablation's catches are reported apart."""
+    from theorems.kinds import Width
+    from theorems.api import Claim, d
+    weak = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4))])
+    r = M.mutate(weak, families=("weight",))
+    assert r["score"] < 0.5, M.summary_line(r)
+    assert r["scored"] == ["weight-decay", "theorem"]
+    assert r["apart"]["decay-after-update"]["caught"] > 0
+    assert r["caught"] + r["gap"] + r["equivalent"] + r["sampled"] + r["invalid"] + r["masked"] + r["crash"] \
+        == r["scored_total"] < r["total"]
+
+
+def test_a_refuted_basis_gives_no_score_and_exit_3(example, tmp_path):
+    """Mutants of a baseline that already fails show nothing: no score, the reason named, exit code 3."""
+    wrong = dataclasses.replace(example, id="wrong_basis", basis=("decay-after-update",))
+    r = M.mutate(wrong, families=("structure",), limit=3)
+    assert r["score"] is None
+    assert "basis variant decay-after-update does not verify" in r["no_score_reason"]
+    assert "soundness score n/a (basis variant decay-after-update" in M.summary_line(r)
+    mod = tmp_path / "wrongbasis.py"
+    mod.write_text("import dataclasses\nfrom mytheorems.gd_weight_decay import THEOREM as T\n"
+                   "THEOREM = dataclasses.replace(T, id='wrong_basis', basis=('decay-after-update',))\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([EXAMPLES, str(tmp_path)]))
+    p = subprocess.run([sys.executable, "-m", "theorems.mutate", "wrongbasis", "--quiet", "--family", "structure",
+                        "--limit", "2"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert "n/a" in p.stdout
+
+
+def test_formula_mutants_are_caught_by_a_verdict_not_by_their_echo(example):
+    """A stated width the construction stays under, mutated upwards, still verifies: a gap (its result only
+    echoes the new formula).  Stated as exact, the same mutant is caught."""
+    from theorems.kinds import Width
+    from theorems.api import Claim, d
+
+    def rows(equal):
+        thm = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4",
+                                                            Width(d, exact=d + 4, equal=equal))])
+        r = M.mutate(thm, variant="weight-decay", families=("formula",))
+        return {o["mode"]: o["status"] for o in r["outcomes"]}
+
+    loose, exact = rows(False), rows(True)
+    assert loose["constant 4 -> 5 in d + 4"] == "gap" and loose["constant 4 -> 5 in d + 4"] != "caught"
+    assert exact["constant 4 -> 5 in d + 4"] == "caught"
+    assert loose["constant 4 -> 5 in d + 4"] != exact["constant 4 -> 5 in d + 4"]
+
+
+def test_exact_counts_refute_a_different_count(example):
+    import sympy as sp
+    from symbolic import lemmas
+    con = example.variant("weight-decay").build()
+    k, dd = sp.Symbol("k"), sp.Symbol("d")
+    w = con.layout.width
+    assert lemmas.layer_count(con, k + 2).verdict == "verified"             # one fewer than stated: padding
+    assert lemmas.layer_count(con, k + 2, equal=True).verdict == "refuted"
+    assert lemmas.layer_count(con, k + 1, equal=True).verdict == "verified"
+    assert lemmas.width(con, dd, w + 1).verdict == "verified"
+    assert lemmas.width(con, dd, w + 1, equal=True).verdict == "refuted"
+    assert lemmas.width(con, dd, w, equal=True).verdict == "verified"
+
+
+def test_nothing_is_masked_by_a_vacuous_or_supporting_failure():
+    from theorems.base import Evidence
+    sup = Evidence("float64", "refuted", "float64", "x", statement=False, data={"kind": "certified"})
+    width = Evidence("width", "verified", "exact", "x", data={"kind": "width"})
+    assert M._masking_failure([width]) is None           # no network claim: nothing to be masked by
+    assert M._masking_failure([width, sup]) is None      # a supporting failure masks nothing
+    ind = Evidence("induction", "refuted", "symbolic", "x", data={"kind": "induction", "where": {"layer": "L2"}})
+    assert M._masking_failure([width, ind]) == "at layer L2"
+
+
+def test_masking_at_a_layer_reads_the_mutants_layer_not_its_label():
+    from theorems.base import Evidence
+    ev = [Evidence("layer maps", "refuted", "symbolic", "x", data={"kind": "layer_maps", "where": {"layer": "R"}})]
+    b = {"evidence": ev, "claims": [], "fingerprint": [("layer maps", "{}")]}
+    at_r = M.Mutant("v", "structure", "readout layer R", "layer dropped", layer="R")
+    named_r = M.Mutant("v", "weight", "layer S op 1 W1 entry 0 (reads R)", "zero", layer="S")
+    assert M._masked_at(at_r, b, None)
+    assert M._masked_at(named_r, b, None) is None
+
+
+def test_no_equivalence_is_argued_from_an_unproved_invariant(example):
+    """The symbolic argument starts from the induction's invariant: only when the unmutated induction holds."""
+    from theorems.base import Evidence
+    from symbolic.perturb import structure_mutations
+    v = example.variant("weight-decay")
+    con = v.build()
+    claims, alg = M._variant_claims(v, con)
+    mut = next(make() for where, mode, make, layer in structure_mutations(con)
+               if where == "layer R op 1 (mlp)" and mode == "queries: ctx toggled")
+    ok = [Evidence(c.name, "verified", "m", "") for c in claims]
+    bad = [Evidence(c.name, "refuted" if c.kind == "induction" else "verified", "m", "") for c in claims]
+    assert M.symbolic_equivalence(con, mut, claims, alg, ok)
+    assert M.symbolic_equivalence(con, mut, claims, alg, bad) is None
+    assert M.symbolic_equivalence(con, mut, claims, alg, None) is None
+
+
+def test_sampled_agreement_includes_the_preset_and_counts_neither_way(example):
+    from symbolic.perturb import structure_mutations
+    con = example.variant("weight-decay").build()
+    mut = next(make() for where, mode, make, layer in structure_mutations(con)
+               if where == "layer R op 1 (mlp)" and mode == "queries: ctx toggled")
+    ctx = M.context(example)
+    why = M.sampled_equivalence(example, con, mut, ctx)
+    assert why and f"(d, n, k) = ({ctx.d}, {ctx.n}, {ctx.k})" in why and "not proved" in why
+    o = [M.Outcome(M.Mutant("weight-decay", "weight", "w", "m"), s) for s in ("caught", "sampled", "gap")]
+    s = M.score(o, ("weight-decay", ""))
+    assert s["score"] == 0.5 and s["sampled"] == 1
+
+
+def test_an_external_theorem_cannot_take_a_catalogue_id(tmp_path):
+    from theorems.registry import TheoremImportError, get
+    (tmp_path / "impostor.py").write_text("import dataclasses\nfrom theorems.one_step_gd_optimal import THEOREM as T"
+                                          "\nTHEOREM = dataclasses.replace(T, title='not the catalogue one')\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(TheoremImportError, match="catalogue theorem"):
+            get("impostor")
+        assert get("theorems.one_step_gd_optimal") is get("one_step_gd_optimal")   # the catalogue's own, by path
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_record_takes_complete_runs_and_keeps_own_theorems_out_of_the_package(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "theorems.mutate", *args], cwd=EXAMPLES, capture_output=True,
+                              text=True, env=env, timeout=600)
+
+    for extra in (["--family", "weight"], ["--limit", "3"], ["--variant", "weight-decay"]):
+        p = run("mytheorems.gd_weight_decay", "--record", "--dir", str(tmp_path), *extra)
+        assert p.returncode == 2 and "complete runs only" in p.stderr and p.stderr.count("\n") == 1
+    p = run("mytheorems.gd_weight_decay", "--record")
+    assert p.returncode == 2 and "--dir" in p.stderr
+    assert not os.path.exists(M.record_path("gd_weight_decay"))
+    p = run("mytheorems.gd_weight_decay", "--dir", str(tmp_path))
+    assert p.returncode == 2 and "--record" in p.stderr
 
 
 def test_a_declared_equivalent_mutant_needs_its_reason(example):
@@ -116,4 +276,6 @@ def test_every_theorem_has_a_recorded_score_at_the_target(tid):
     """The shipped record of a theorem's score (shown in the index) meets the target."""
     rec = M.load_record(tid)
     assert rec is not None, f"no recorded score: python -m theorems.mutate {tid} --record"
+    assert rec["score"] is not None, rec.get("no_score_reason")
     assert rec["score"] >= M.TARGET and rec["caught"] + rec["gap"] > 0
+    assert rec["scored"] == [*__import__("theorems.registry", fromlist=["get"]).get(tid).basis, "theorem"]

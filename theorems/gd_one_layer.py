@@ -138,7 +138,7 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
         return [Claim("GD++: inputs transformed by I - gamma X X', targets by one GD step", "App. A.10, eq. (23)",
                       r"$x_j \leftarrow x_j - \gamma X X^\top x_j,\ y_j \leftarrow y_j - \Delta W x_j$ on every token, "
                       r"the query $(x_{\mathrm{test}}, 0)$ included", LayerMaps(("GD++",), tin, tout)),
-                Claim("one layer per GD++ step", "App. A.10", r"$K$ steps in $K$ layers", LayerCount(sp.Symbol("k"))),
+                Claim("one layer per GD++ step", "App. A.10", r"$K$ steps in $K$ layers", LayerCount(sp.Symbol("k"), equal=True)),
                 Claim("hidden width", "our layout (the paper states no width)", r"$N_x + 2N_y$", Width(d))]
     general = name in ("printed", "keys-include-query")
     w0 = alg.param("W_0", ("m", "d")) if general else alg.zero()

@@ -46,9 +46,15 @@ def score_of(theorem_id: str) -> dict:
         return {"text": "not recorded", "value": None,
                 "how": f"python -m theorems.mutate {theorem_id} --record"}
     sc = r.get("score")
+    sampled = f", {r['sampled']} agreeing on sampled prompts only" if r.get("sampled") else ""
+    apart = r.get("apart") or {}
+    detail = (f"{r['caught']} of {r['caught'] + r['gap']} non-equivalent mutants caught"
+              + (f" over {', '.join(r['scored'])}" if r.get("scored") else "")
+              + f" ({r['equivalent']} equivalent{sampled}, {r['crash']} crashes)")
+    if apart:
+        detail += "; reported apart: " + ", ".join(apart)
     return {"value": sc, "text": "n/a" if sc is None else f"{100 * sc:.1f}%",
-            "detail": f"{r['caught']} of {r['caught'] + r['gap']} non-equivalent mutants caught "
-                      f"({r['equivalent']} equivalent, {r.get('masked', 0)} masked, {r['crash']} crashes)",
+            "detail": detail if sc is not None else f"no score: {r.get('no_score_reason') or 'no mutant judged'}",
             "how": f"recorded by `{r.get('command', 'python -m theorems.mutate')}` at {r.get('tool', '?')} on "
                    f"{r.get('date', '?')}"}
 

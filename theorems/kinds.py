@@ -119,16 +119,20 @@ class Float64Batch:
 
 @dataclass(frozen=True)
 class LayerCount:
+    """The construction has at most ``bound`` layers for every k; with ``equal``, exactly that many (for a
+    construction built to a stated count: a different count is then a finding about it)."""
     bound: sp.Expr
+    equal: bool = False
     kind: ClassVar[str] = "layer_count"
 
 
 @dataclass(frozen=True)
 class Width:
     """The hidden width is O(size) in the given size symbol; with ``exact``, it is at most that
-    expression for every size (a stated width such as 4d + 3)."""
+    expression for every size (a stated width such as 4d + 3); with ``equal`` as well, exactly it."""
     size: sp.Symbol
     exact: Any = None
+    equal: bool = False
     kind: ClassVar[str] = "width"
 
 
@@ -293,13 +297,13 @@ def _check_float64(spec: Float64Batch, run: Run):
 @kind(LayerCount, "layer_count")
 def _check_layer_count(spec: LayerCount, run: Run):
     from symbolic import lemmas
-    return lemmas.layer_count(run.con, spec.bound)
+    return lemmas.layer_count(run.con, spec.bound, spec.equal)
 
 
 @kind(Width, "width")
 def _check_width(spec: Width, run: Run):
     from symbolic import lemmas
-    return lemmas.width(run.con, spec.size, spec.exact)
+    return lemmas.width(run.con, spec.size, spec.exact, spec.equal)
 
 
 @kind(Architecture, "architecture")

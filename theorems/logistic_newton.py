@@ -85,8 +85,8 @@ def inner_claims(con, alg) -> list[Claim]:
               "Theorem 5.2; App. C step 4", r"$X_0 = cI,\ X_{t+1} = X_t(2I - HX_t)$", Induction(rec)),
         *network_claims(rec, "App. C step 4", "Newton-Schulz on H"),
         Claim("inner-loop layers", "Theorem 5.1 (2k of the 11 + 2k per step); our count", "1 + k layers (1 per step)",
-              LayerCount(k + 1)),
-        Claim("hidden width", "our layout", "width 3d", Width(d, 3 * d)),
+              LayerCount(k + 1, equal=True)),
+        Claim("hidden width", "our layout", "width 3d (exactly)", Width(d, 3 * d, equal=True)),
         Claim("layer type and heads", "Section 3.1", "linear attention, at most 2 heads", Architecture(max_heads=2)),
     ]
 

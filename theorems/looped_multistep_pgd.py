@@ -42,7 +42,7 @@ def variant_claims(name, con, alg):
               Induction(rec)),
         *network_claims(rec, RECON),
         Claim("one layer, looped", RECON, r"$L$ applications of one layer, then the read-out",
-              LayerCount(sp.Symbol("k") + 1)),
+              LayerCount(sp.Symbol("k") + 1, equal=True)),
         Claim("hidden width", RECON, r"$d + 1$ (plus the read-out)", Width(d)),
     ]
 

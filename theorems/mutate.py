@@ -12,19 +12,37 @@ Every construction of the theorem is perturbed, one change at a time:
   step and read-out, the printed layer outputs, and every numeric constant and
   symbol of the stated expressions (layer counts, widths, closed forms, losses).
 
-Each mutant runs the claims of what it mutates at the theorem's small (golden)
-preset.  It is *caught* when any verdict, method or exact result (derived
-polynomials, lemmas, counterexamples, errata) differs from the unmutated run.
-A survivor is classified: an *equivalent* mutant, with the argument (proved
-symbolically: the mutated stage maps the proof's hypothesis to the same state,
-for all sizes; the mutated formula is the same polynomial; declared by the
-theorem, with its reason; or, weakest and labelled so, the exact network agrees
-on every layer on sampled prompts), or a *gap* in the checks.  Crashes and
-mutants the construction rejects as ill-formed are reported apart and count as
-neither.  The score is caught / (caught + gaps).
+Each mutant runs, at the theorem's small (golden) preset, the claims of what it
+mutates that decide something: the statement claims (the verdict rests on
+them) and, among the theorem's own claims, those whose failure is an erratum.
+Supporting claims (the float64 batch, claims about this run's data) decide
+nothing and are not read.  A construction mutant is *caught* when any of their
+verdicts, methods or exact results (derived polynomials, lemmas,
+counterexamples, errata) differs from the unmutated run; a formula mutant is
+caught when the verdict of a claim that reads it changes (the results echo the
+formula, so only a verdict shows that a check read it).  A survivor is
+classified: an *equivalent* mutant, with the argument (proved symbolically:
+the mutated stage maps the proof's hypothesis to the same state, for all
+sizes; the mutated formula is the same polynomial; declared by the theorem,
+with its reason), a *sampled* survivor (the exact network agrees on every
+stage boundary on sampled prompts, the preset's size among them: not proved,
+so counted neither way and listed), or a *gap* in the checks.  A formula only
+supporting claims read is *supporting*, and one that every claim reading it
+already refutes is *masked* (the erratum stays an erratum): both counted
+neither way.  Crashes and mutants the construction rejects as ill-formed are
+reported apart and count as neither.
+
+The score is caught / (caught + gaps) over the mutants of the variants the
+verdict rests on (the theorem's basis) and of the theorem's own claims.  It is
+only given when each of those verifies unmutated: a mutant of a refuted
+baseline shows nothing.  The other variants (as printed, ablations) are
+mutated too and reported apart, with their own counts; only there can a
+construction mutant be *masked* by a failure the unmutated variant already
+reports.
 
 Exit codes: 0 the score meets ``--target`` (default 0.95), 1 it does not,
-2 usage error, 4 internal error.
+2 usage error, 3 no score (a basis variant or theorem claim does not verify
+unmutated), 4 internal error.
 """
 from __future__ import annotations
 
@@ -48,6 +66,7 @@ class Mutant:
     family: str        # weight | structure | formula
     where: str
     mode: str
+    layer: str = ""    # the layer a weight or structure mutant changes (for locating it behind a failure)
 
     @property
     def label(self) -> str:
@@ -57,7 +76,7 @@ class Mutant:
 @dataclass
 class Outcome:
     mutant: Mutant
-    status: str                  # caught | equivalent | gap | masked | crash | invalid
+    status: str                  # one of STATUSES
     reason: str = ""
     seconds: float = 0.0
 
@@ -82,10 +101,19 @@ def run_claims(thm, ctx, claims, con=None, alg=None) -> list:
     return [run_claim(c, run) for c in claims]
 
 
-def fingerprint(evidence) -> list:
-    """What a mutant must leave unchanged to survive: per claim its verdict, method and exact results."""
+def decides(e, theorem_level: bool = False) -> bool:
+    """Whether a claim's result is part of what the run reports as found: a statement claim (the verdict rests
+    on it) or, among the theorem's own claims, one whose failure is an erratum.  Supporting claims (the float64
+    batch, claims about this run's data) decide nothing."""
+    return bool(e.statement or (theorem_level and e.erratum))
+
+
+def fingerprint(evidence, theorem_level: bool = False) -> list:
+    """What a mutant must leave unchanged to survive: per deciding claim its verdict, method and exact results;
+    None for a claim that decides nothing."""
     from .golden import _check
-    return [(e.claim, json.dumps(_check(e), sort_keys=True, default=str)) for e in evidence]
+    return [(e.claim, json.dumps(_check(e), sort_keys=True, default=str) if decides(e, theorem_level) else None)
+            for e in evidence]
 
 
 # ---------------------------------------------------------------- formula mutants
@@ -186,15 +214,19 @@ def _recursion_mutations(path, rec):
 
 
 # ---------------------------------------------------------------- equivalence arguments
-def symbolic_equivalence(con, mutant, claims, alg) -> str | None:
-    """When the variant's induction holds, the mutant is equivalent if each stage it changes maps the
-    proof's hypothesis (the input, the invariant, the invariant before the read-out) to the same template,
-    for all sizes.  Returns the argument, or None."""
+def symbolic_equivalence(con, mutant, claims, alg, evidence=None) -> str | None:
+    """When the variant's induction holds unmutated (``evidence``: the baseline's, one per claim), the mutant
+    is equivalent if each stage it changes maps the proof's hypothesis (the input, the invariant, the
+    invariant before the read-out) to the same template, for all sizes.  Returns the argument, or None: an
+    unproved invariant is no hypothesis to argue from."""
     from symbolic.lemmas import apply_all, compare
     from symbolic.templates import Evaluator, LemmaFailure, Template, input_template
-    rec = next((c.spec.recursion for c in claims if c.kind == "induction"), None)
-    if rec is None:
+    at = next((i for i, c in enumerate(claims) if c.kind == "induction"), None)
+    if at is None:
         return None
+    if evidence is None or evidence[at].verdict != "verified":
+        return None
+    rec = claims[at].spec.recursion
     T = rec.letter
     sym = rec.symmetric
     inv = Template(rec.invariant(T))
@@ -216,9 +248,13 @@ def symbolic_equivalence(con, mutant, claims, alg) -> str | None:
             "state and the read-out gives the same prediction, for all sizes")
 
 
-def sampled_equivalence(thm, con, mutant, trials: int = 6) -> str | None:
+SAMPLED_SIZES = ((1, 1, 1), (2, 3, 2), (3, 4, 2), (2, 2, 0), (3, 5, 1), (1, 3, 2))
+
+
+def sampled_equivalence(thm, con, mutant, ctx=None, trials: int = len(SAMPLED_SIZES)) -> str | None:
     """The exact networks hold the same state at every stage boundary (after the init layers, after each
-    step, and in the prediction) on sampled prompts: what the next stage, and the claims, read."""
+    step, and in the prediction) on sampled prompts, the preset's size (``ctx``: d, n, k) among them: what
+    the next stage, and the claims, read.  Evidence, not a proof."""
     import random
     from numeric.backends import ExactBackend
     from numeric.data import small_integers
@@ -226,7 +262,9 @@ def sampled_equivalence(thm, con, mutant, trials: int = 6) -> str | None:
     from .kinds import Run
     be, rng = ExactBackend(), random.Random(0)
     run = Run(thm, None)
-    sizes = [(1, 1, 1), (2, 3, 2), (3, 4, 2), (2, 2, 0), (3, 5, 1), (1, 3, 2)][:trials]
+    sizes = list(SAMPLED_SIZES[:trials])
+    if ctx is not None and all(getattr(ctx, x, None) is not None for x in ("d", "n", "k")):
+        sizes.append((ctx.d, ctx.n, ctx.k))
 
     def boundaries(c, net, H, k):
         out, layers = [], c.layers(k)
@@ -248,8 +286,9 @@ def sampled_equivalence(thm, con, mutant, trials: int = 6) -> str | None:
                 return None
     except Exception:
         return None
-    return (f"agrees exactly on {len(sizes)} sampled prompts at every stage boundary and in the prediction "
-            "(not proved: the symbolic argument did not apply)")
+    shown = ", ".join(f"(d, n, k) = {s}" for s in sizes)
+    return (f"agrees exactly on {len(sizes)} sampled prompts ({shown}) at every stage boundary and in the "
+            "prediction; not proved (the symbolic argument did not apply), so it counts neither way")
 
 
 def declared(thm) -> dict:
@@ -267,10 +306,10 @@ def mutants(thm, base: dict, variant: str | None = None):
         con = v.build()
         for site, _ in sites(con):
             for mode, entries in entry_mutations(con, site):
-                yield Mutant(v.name, "weight", str(site), mode), \
+                yield Mutant(v.name, "weight", str(site), mode, site.layer), \
                     (lambda con=con, site=site, entries=entries: ("con", with_entries(con, site, entries)))
-        for where, mode, make in structure_mutations(con):
-            yield Mutant(v.name, "structure", where, mode), (lambda make=make: ("con", make()))
+        for where, mode, make, layer in structure_mutations(con):
+            yield Mutant(v.name, "structure", where, mode, layer), (lambda make=make: ("con", make()))
         for where, mode, new, old, same in formula_mutations(base[v.name]["claims"]):
             yield Mutant(v.name, "formula", where, mode), \
                 (lambda old=old, new=new, same=same: ("claims", (old, new, same)))
@@ -298,6 +337,12 @@ def _variant_claims(v, con):
     from symbolic.templates import Algebra
     alg = Algebra()
     return v.claims(con, alg), alg
+
+
+def scored_targets(thm) -> tuple:
+    """The targets the score is taken over: the variants the verdict rests on and the theorem's own claims
+    (""); the other variants are reported apart."""
+    return (*thm.basis, "")
 
 
 def evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) -> Outcome:
@@ -330,19 +375,26 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
         return Outcome(mutant, "crash", f"{type(e).__name__}: {e} (traceback in {path})")
     if [c.name for c in claims] != [c.name for c in b["claims"]]:
         return Outcome(mutant, "caught", "changed: the list of claims")
+    read = [i for i in _ordered(claims) if b["fingerprint"][i][1] is not None]   # the claims that decide
+    if what == "claims":
+        read = [i for i in read if _reads(b["claims"][i], obj[0])]              # ... and read this formula
+        if not read:
+            return Outcome(mutant, "supporting", "only supporting claims read this formula: they decide no verdict "
+                                                 "and no erratum")
     caught = []
-    for i in _ordered(claims):
-        e = run_claim(claims[i], run)
-        if e.verdict == "error" and b["evidence"][i].verdict != "error":
+    for i in read:
+        e, e0 = run_claim(claims[i], run), b["evidence"][i]
+        if e.verdict == "error" and e0.verdict != "error":
             return Outcome(mutant, "crash", f"{e.claim}: {e.detail}")
-        if json.dumps(_check(e), sort_keys=True, default=str) != b["fingerprint"][i][1]:
-            caught.append(f"{e.claim} ({b['evidence'][i].verdict} -> {e.verdict})"
-                          if e.verdict != b["evidence"][i].verdict else f"{e.claim} (its exact result)")
-            if not full:
-                break
+        if e.verdict != e0.verdict:
+            caught.append(f"{e.claim} ({e0.verdict} -> {e.verdict})")
+        elif what == "con" and json.dumps(_check(e), sort_keys=True, default=str) != b["fingerprint"][i][1]:
+            caught.append(f"{e.claim} (its exact result)")
+        if caught and not full:
+            break
     if caught:
         return Outcome(mutant, "caught", "changed: " + "; ".join(caught))
-    # a survivor: equivalent (with the argument), masked, or a gap
+    # a survivor: equivalent (with the argument), sampled, masked, or a gap
     dec = declared(thm).get((mutant.target, mutant.where, mutant.mode))
     if dec:
         return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}")
@@ -352,34 +404,47 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
     if what == "con":
         con = v.build()
         c0, alg = _variant_claims(v, con)
-        why = symbolic_equivalence(con, obj, c0, alg) or sampled_equivalence(thm, con, obj)
+        why = symbolic_equivalence(con, obj, c0, alg, b["evidence"])
         if why:
             return Outcome(mutant, "equivalent", why)
-    masked = _masking_failure(b["evidence"]) or _masked_at(mutant, b, obj if what == "claims" else None)
+        why = sampled_equivalence(thm, con, obj, ctx)
+        if why:
+            return Outcome(mutant, "sampled", why)
+    if what == "claims":
+        masked = _masked_at(mutant, b, obj)       # a formula that a claim already refutes: its verdict cannot show
+    elif mutant.target not in scored_targets(thm):
+        masked = _masking_failure(b["evidence"]) or _masked_at(mutant, b, None)
+    else:
+        masked = None                             # a scored target verifies unmutated: nothing to hide behind
     if masked:
-        return Outcome(mutant, "masked", f"the unmutated variant is already refuted ({masked}); every check stops "
-                                         "at its first failure, so a change past it cannot show")
+        return Outcome(mutant, "masked", f"the unmutated run already fails ({masked}); every check stops at its "
+                                         "first failure, so a change past it cannot show")
     return Outcome(mutant, "gap", "no check reads this formula's change" if what == "claims" else
                    "the network changes but no check notices")
 
 
+def _reads(claim, formula) -> bool:
+    """Whether the claim's spec holds this formula object."""
+    found: list = []
+    _walk(claim.spec, "", found, set())
+    return any(x is formula for _, x in found)
+
+
 def _masked_at(mutant: Mutant, b: dict, formula) -> str | None:
-    """A change behind a failure the unmutated run already reports: a formula of a claim that is already
-    refuted, or a layer whose own claim is already refuted (the located failure stays the first)."""
+    """A change behind a failure the unmutated run already reports: a formula that every deciding claim reading
+    it already refutes (an erratum stays an erratum), or a layer whose own statement claim is already refuted
+    (the located failure stays the first)."""
     import re
     ev, claims = b["evidence"], b["claims"]
     if formula is not None:
-        old = formula[0]
-        for c, e in zip(claims, ev):
-            found: list = []
-            _walk(c.spec, "", found, set())
-            if e.verdict in ("refuted", "inconclusive") and any(x is old for _, x in found):
-                return f"claim '{c.name}' is {e.verdict} before it reads this formula"
+        readers = [(c, e) for i, (c, e) in enumerate(zip(claims, ev))
+                   if b["fingerprint"][i][1] is not None and _reads(c, formula[0])]
+        if readers and all(e.verdict in ("refuted", "inconclusive") for _, e in readers):
+            return "; ".join(f"claim '{c.name}' is {e.verdict} before this formula is changed" for c, e in readers)
         return None
-    m = re.search(r"layer (\S+)", mutant.where)
-    if not m:
+    name = mutant.layer
+    if not name:
         return None
-    name = m.group(1)
     for e in ev:
         w = str((e.data.get("where") or {}).get("layer", ""))
         if e.statement and e.verdict in ("refuted", "inconclusive") and \
@@ -388,10 +453,14 @@ def _masked_at(mutant: Mutant, b: dict, formula) -> str | None:
     return None
 
 
+NETWORK_KINDS = ("induction", "composition", "certified", "layer_maps")
+
+
 def _masking_failure(evidence) -> str | None:
-    """Where the unmutated run already fails, when every claim that reads the network fails."""
-    net = [e for e in evidence if e.data.get("kind") in ("induction", "composition", "certified", "layer_maps")]
-    if net and all(e.verdict in ("refuted", "inconclusive") for e in net if e.statement):
+    """Where the unmutated run already fails, when it has statement claims that read the network and every one
+    of them fails (no such claims: nothing is masked)."""
+    net = [e for e in evidence if e.statement and e.data.get("kind") in NETWORK_KINDS]
+    if net and all(e.verdict in ("refuted", "inconclusive") for e in net):
         w = next((e.data.get("where") for e in net if e.data.get("where")), {}) or {}
         return "at " + ", ".join(f"{k} {w[k]}" for k in ("stage", "layer", "block") if w.get(k)) if w else "refuted"
     return None
@@ -409,15 +478,45 @@ def baseline(thm, ctx, variant=None) -> dict:
     if variant is None:
         claims = thm.claims()
         ev = run_claims(thm, ctx, claims)
-        out[""] = {"claims": claims, "alg": None, "evidence": ev, "fingerprint": fingerprint(ev)}
+        out[""] = {"claims": claims, "alg": None, "evidence": ev, "fingerprint": fingerprint(ev, theorem_level=True)}
     return out
 
 
-def score(outcomes) -> dict:
-    count = {s: sum(o.status == s for o in outcomes)
-             for s in ("caught", "equivalent", "gap", "masked", "crash", "invalid")}
+def no_score_reason(thm, base: dict) -> str | None:
+    """Why no score can be given: a scored target that does not verify unmutated (its mutants would be
+    compared with a failure), or no scored target in the run at all."""
+    targets = [t for t in scored_targets(thm) if t in base]
+    if not targets:
+        return "no variant of the basis is in this run (its mutants are reported apart)"
+    for t in targets:
+        bad = [e for e in base[t]["evidence"] if e.statement and e.verdict != "verified"]
+        if bad:
+            what = f"basis variant {t}" if t else "the theorem's own claims"
+            return (f"{what} does not verify unmutated at the preset: "
+                    + "; ".join(f"claim '{e.claim}' is {e.verdict}" for e in bad))
+    return None
+
+
+STATUSES = ("caught", "equivalent", "sampled", "gap", "masked", "supporting", "crash", "invalid")
+
+
+def score(outcomes, scored=None, reason: str | None = None) -> dict:
+    """Counts over the scored targets (all, when ``scored`` is None), the others' counts apart, and the score
+    caught / (caught + gaps): None, with ``no_score_reason``, when ``reason`` says the baseline cannot carry
+    one or when no mutant was judged."""
+    inside = [o for o in outcomes if scored is None or o.mutant.target in scored]
+    count = {s: sum(o.status == s for o in inside) for s in STATUSES}
+    apart: dict = {}
+    for o in outcomes:
+        if scored is not None and o.mutant.target not in scored:
+            row = apart.setdefault(o.mutant.target or "theorem", {s: 0 for s in STATUSES})
+            row[o.status] += 1
     judged = count["caught"] + count["gap"]
-    return {**count, "total": len(outcomes), "score": (count["caught"] / judged) if judged else None}
+    if reason is None and not judged:
+        reason = "no non-equivalent mutant among the scored ones"
+    return {**count, "total": len(outcomes), "scored_total": len(inside),
+            "scored": [t or "theorem" for t in scored] if scored is not None else None,
+            "score": None if reason else count["caught"] / judged, "no_score_reason": reason, "apart": apart}
 
 
 def mutate(theorem, variant: str | None = None, families=None, progress=None, limit: int | None = None,
@@ -446,7 +545,7 @@ def mutate(theorem, variant: str | None = None, families=None, progress=None, li
             if progress:
                 progress(f"mutant {i + 1}/{len(todo)}: {m.label}")
             outcomes.append(evaluate(thm, ctx, m, mk, base))
-    s = score(outcomes)
+    s = score(outcomes, scored_targets(thm), no_score_reason(thm, base))
     from .check import _tool_version
     tool = tool or _tool_version()
     return {"theorem": thm.id, "variant": variant or "all", "preset": {k: getattr(ctx, k) for k in ("k", "d", "n", "seed")},
@@ -476,29 +575,53 @@ def _remote_mutant(key) -> dict:
 
 
 # ---------------------------------------------------------------- recorded scores (shown in the index)
-def record_path(theorem_id: str) -> str:
-    return os.path.join(RESULTS_DIR, f"{theorem_id}.json")
+def record_path(theorem_id: str, directory: str | None = None) -> str:
+    return os.path.join(directory or RESULTS_DIR, f"{theorem_id}.json")
 
 
-def load_record(theorem_id: str) -> dict | None:
-    p = record_path(theorem_id)
+def load_record(theorem_id: str, directory: str | None = None) -> dict | None:
+    p = record_path(theorem_id, directory)
     if not os.path.exists(p):
         return None
     with open(p) as f:
         return json.load(f)
 
 
+def is_catalogue(thm) -> bool:
+    """Whether ``thm`` is the catalogue's own theorem of its id (not one of one's own that shares the id)."""
+    from .registry import MODULES, get
+    return thm.id in MODULES and get(thm.id) is thm
+
+
+def _counts(c: dict) -> str:
+    parts = [f"{c[s]} {s}" for s in ("caught", "gap", "masked", "equivalent", "sampled", "supporting", "crash",
+                                                 "invalid") if c[s]]
+    return ", ".join(parts) or "none"
+
+
 def summary_line(s: dict) -> str:
-    sc = "n/a" if s["score"] is None else f"{100 * s['score']:.1f}%"
-    return (f"{s['theorem']}: soundness score {sc} ({s['caught']} caught of {s['caught'] + s['gap']} non-equivalent "
-            f"mutants; {s['equivalent']} equivalent, {s['masked']} masked by a refuted variant, {s['crash']} crashes, "
-            f"{s['invalid']} ill-formed; "
-            f"{s['total']} mutants in {s['seconds']} s)")
+    sampled = s.get("sampled", 0)
+    if s["score"] is None:
+        head = f"{s['theorem']}: soundness score n/a ({s.get('no_score_reason') or 'no mutant judged'})"
+    else:
+        head = (f"{s['theorem']}: soundness score {100 * s['score']:.1f}% ({s['caught']} caught of "
+                f"{s['caught'] + s['gap']} non-equivalent mutants")
+        if s.get("scored"):
+            head += " of " + ", ".join(s["scored"])
+        head += ")"
+    line = (f"{head}; {s['equivalent']} equivalent, {sampled} agreeing on sampled prompts only (counted neither way), "
+            + (f"{s['masked']} formulas an erratum already refutes, " if s.get("masked") else "")
+            + (f"{s['supporting']} formulas only supporting claims read, " if s.get("supporting") else "")
+            + f"{s['crash']} crashes, {s['invalid']} ill-formed")
+    apart = s.get("apart") or {}
+    if apart:
+        line += "; apart (not in the basis): " + "; ".join(f"{t}: {_counts(c)}" for t, c in apart.items())
+    return line + f"; {s['total']} mutants in {s['seconds']} s"
 
 
 def main(argv=None) -> int:
     from .check import UsageError, save_traceback
-    from .registry import MODULES, first_problem
+    from .registry import MODULES, first_problem, get
     p = argparse.ArgumentParser(prog="python -m theorems.mutate", description=__doc__.split("\n\n")[0])
     p.add_argument("theorems", nargs="*", help="theorem ids or module paths")
     p.add_argument("--all", action="store_true", help="every theorem of the catalogue")
@@ -509,7 +632,9 @@ def main(argv=None) -> int:
     p.add_argument("--target", type=float, default=TARGET, help=f"the score to meet (default {TARGET})")
     p.add_argument("--json", help="write the full result (every mutant) to this file")
     p.add_argument("--record", action="store_true",
-                   help=f"store the result under {os.path.relpath(RESULTS_DIR)}/ (the index shows it)")
+                   help=f"store the full result of a complete run under {os.path.relpath(RESULTS_DIR)}/ (the index "
+                        "shows it; catalogue theorems only) or under --dir")
+    p.add_argument("--dir", help="with --record: the folder to store the results in (needed for a theorem of your own)")
     p.add_argument("--dask", metavar="ADDRESS", help="run the mutants on a Dask cluster: a scheduler address, or "
                                                      "local:N for a local cluster of N workers")
     p.add_argument("--quiet", action="store_true", help="print only the score lines")
@@ -525,7 +650,19 @@ def main(argv=None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    worst, results = 1.0, []
+    if a.record and (a.variant or a.family or a.limit is not None):
+        print("error: --record stores complete runs only: drop --variant, --family and --limit", file=sys.stderr)
+        return 2
+    if a.dir and not a.record:
+        print("error: --dir is where --record stores results: give --record too", file=sys.stderr)
+        return 2
+    if a.record and not a.dir:
+        own = [t for t in ids if not is_catalogue(get(t))]
+        if own:
+            print(f"error: {own[0]} is not a catalogue theorem: its record goes under --dir DIR, not into the "
+                  "package's theorems/mutation/", file=sys.stderr)
+            return 2
+    codes, results = [], []
     from .check import _tool_version
     tool = _tool_version()          # before --record rewrites the shipped records (the tree would read as changed)
     try:
@@ -541,16 +678,16 @@ def main(argv=None) -> int:
                 for o in r["outcomes"]:
                     if o["status"] in ("gap", "crash"):
                         print(f"  {o['status'].upper()}: {o['target']}: {o['where']}: {o['mode']}: {o['reason']}")
-                    elif o["status"] == "equivalent":
-                        print(f"  equivalent: {o['target']}: {o['where']}: {o['mode']}: {o['reason']}")
+                    elif o["status"] in ("equivalent", "sampled"):
+                        print(f"  {o['status']}: {o['target']}: {o['where']}: {o['mode']}: {o['reason']}")
             print(summary_line(r))
             if a.record:
-                os.makedirs(RESULTS_DIR, exist_ok=True)
+                d = a.dir or RESULTS_DIR
+                os.makedirs(d, exist_ok=True)
                 rr = dict(r, command="python -m theorems.mutate " + " ".join(argv if argv is not None else sys.argv[1:]))
-                with open(record_path(r["theorem"]), "w") as f:
+                with open(record_path(r["theorem"], d), "w") as f:
                     json.dump(rr, f, indent=1)
-            if r["score"] is not None:
-                worst = min(worst, r["score"])
+            codes.append(3 if r["score"] is None else 0 if r["score"] >= a.target else 1)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results if len(results) > 1 else results[0], f, indent=1)
@@ -561,7 +698,7 @@ def main(argv=None) -> int:
         path = save_traceback("mutate")
         print(f"internal error: {type(e).__name__}: {e}; the traceback is in {path}", file=sys.stderr)
         return 4
-    return 0 if worst >= a.target else 1
+    return 1 if 1 in codes else 3 if 3 in codes else 0
 
 
 if __name__ == "__main__":

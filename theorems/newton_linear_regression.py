@@ -118,8 +118,9 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
               r"$\hat y = a_{\mathrm{test}}^\top X_T A^\top y,\ X_0 = \epsilon R,\ X_{t+1} = X_t(2I - R X_t),\ "
               r"R = A^\top A" + (r" + \mu I" if ridge else "") + "$", Induction(rec)),
         *network_claims(rec, "Theorem 4.2", what),
-        Claim("number of layers", "Theorem 4.2; Remark 4.3", r"$3 + T$ layers", LayerCount(k + 3)),
-        Claim("hidden width", "Theorem 4.2", r"width $4d + 3$", Width(d, 4 * d + 3)),
+        Claim("number of layers", "Theorem 4.2; Remark 4.3", r"$3 + T$ layers (exactly: the reconstruction is built to it)",
+              LayerCount(k + 3, equal=True)),
+        Claim("hidden width", "Theorem 4.2", r"width $4d + 3$ (exactly)", Width(d, 4 * d + 3, equal=True)),
         Claim("layer type and heads", "Theorem 4.2; Section 3.1",
               "every layer is one linear-attention layer (no softmax, no normaliser, no mask) with 2 heads",
               Architecture(max_heads=2)),

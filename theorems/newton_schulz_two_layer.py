@@ -113,8 +113,8 @@ def variant_claims(name: str, con: Construction, alg) -> list[Claim]:
               Induction(rec)),
         *network_claims(rec, "Lemma 4.1", "Newton's iteration"),
         Claim("number of layers", "Lemma 4.1" + ("" if name != "stacked" else " (stacked: A' written once)"),
-              f"T = k + 1 steps in {per} layers", LayerCount(layers)),
-        Claim("hidden width", "Lemma 4.1", "width $4d$", Width(d, 4 * d)),
+              f"T = k + 1 steps in {per} layers", LayerCount(layers, equal=True)),
+        Claim("hidden width", "Lemma 4.1", "width $4d$ (exactly: the reconstruction is built to it)", Width(d, 4 * d, equal=True)),
         Claim("layer type and heads", "Lemma 4.1", "linear attention, no MLP, at most 2 heads per layer",
               Architecture(max_heads=2)),
     ]

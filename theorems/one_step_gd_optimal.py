@@ -57,7 +57,7 @@ def variant_claims(name, con, alg):
               r"$\hat y = \langle x_q, w_1\rangle$, $w_1 = \frac{\eta}{n} X^\top y$ (one GD step from 0 on "
               r"$\frac{1}{2n}\|Xw - y\|^2$)", Induction(rec)),
         *network_claims(rec, RECON, "one GD step"),
-        Claim("one layer", RECON, "one layer of linear self-attention", LayerCount(sp.Integer(1))),
+        Claim("one layer", RECON, "one layer of linear self-attention", LayerCount(sp.Integer(1), equal=True)),
         Claim("hidden width", RECON, r"$d + 1$", Width(d)),
     ]
 

@@ -56,7 +56,7 @@ def variant_claims(name: str, con, alg) -> list[Claim]:
         lemma,
         *network_claims(rec, "Lemma 1"),
         Claim("number of layers", "Section 2, eq. (4)", r"$L$ layers (one per step) and the read-out",
-              LayerCount(sp.Symbol("k") + 1)),
+              LayerCount(sp.Symbol("k") + 1, equal=True)),
         Claim("hidden width", "eq. (3)", r"$d + 1$ (plus the read-out)", Width(d)),
     ]
 

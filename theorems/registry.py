@@ -56,6 +56,15 @@ def _check_theorem(obj, ref: str):
     return obj
 
 
+def _not_a_catalogue_id(obj, ref: str):
+    """A theorem of one's own may not take a catalogue theorem's id: its records (golden, mutation scores) and
+    index rows would be read as the catalogue's."""
+    if obj.id in MODULES and importlib.import_module(f"theorems.{obj.id}").THEOREM is not obj:
+        raise TheoremImportError(f"{ref} declares the id {obj.id!r}, which is a catalogue theorem's: give it an id "
+                                 "of its own")
+    return obj
+
+
 def validate(thm) -> list[str]:
     """What a theorem must declare for the checks to run (empty when it is complete)."""
     out = []
@@ -98,7 +107,7 @@ def _load(ref: str):
     attr = attr or "THEOREM"
     if not hasattr(mod, attr):
         raise TheoremImportError(f"module {mod_name} defines no {attr} (a theorems.base.Theorem)")
-    return _check_theorem(getattr(mod, attr), ref)
+    return _not_a_catalogue_id(_check_theorem(getattr(mod, attr), ref), ref)
 
 
 def get(theorem_id):
@@ -117,7 +126,7 @@ def get(theorem_id):
             path = save_traceback(f"entry-point-{theorem_id}")
             raise TheoremImportError(f"loading the entry point {theorem_id} ({eps[theorem_id].value}) failed: "
                                      f"{type(e).__name__}: {e} (traceback in {path})") from None
-        return _check_theorem(obj, f"entry point {theorem_id}")
+        return _not_a_catalogue_id(_check_theorem(obj, f"entry point {theorem_id}"), f"entry point {theorem_id}")
     if isinstance(theorem_id, str) and theorem_id:
         thm = _load(theorem_id)          # a module of one's own (mygd, mypkg.mytheorem, mypkg.mytheorem:NAME)
         if thm is not None:

@@ -86,8 +86,8 @@ def claims(con, alg) -> list:
               r"$\hat y = \langle x_{\mathrm{test}}, w_k\rangle$, "
               r"$w_{t+1} = w_t - \eta(\frac1n X^\top(Xw_t - y) + \lambda w_t)$, $w_0 = 0$", Induction(rec)),
         *network_claims(rec, CITE, "GD with weight decay"),
-        Claim("k layers and a read-out", CITE, r"$k + 1$ layers", LayerCount(k + 1)),
-        Claim("hidden width", CITE, r"$d + 4$", Width(d, exact=d + 4)),
+        Claim("k layers and a read-out", CITE, r"$k + 1$ layers", LayerCount(k + 1, equal=True)),
+        Claim("hidden width", CITE, r"$d + 4$", Width(d, exact=d + 4, equal=True)),
     ]
 
 
