@@ -481,10 +481,11 @@ def search_composition_counterexample(con, rec: Recursion, params_for, max_d=3, 
 
 # ---------------------------------------------------------------- certified balls
 def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dict,
-              be: Backend, readout_each: bool = True, recursion: bool = True) -> dict:
+              be: Backend, readout_each: bool = True, recursion: bool = True, progress=None) -> dict:
     """Network vs recursion after the initialisation and after every step:
     the carrier block against the invariant's (every entry) and, with
-    ``readout_each``, the prediction read out from H_l by the readout layers."""
+    ``readout_each``, the prediction read out from H_l by the readout layers.
+    ``progress(step)`` is called after each step."""
     d, n = data.d, data.n
     net = Network(con, d, n, be, params, m=data.m)
     coeffs = {**scalar_params(params), rec.alg.n: n, D_SYM: d}
@@ -507,6 +508,8 @@ def per_layer(con: Construction, rec: Recursion, data: Data, k: int, params: dic
         if ell > 0:
             for L in con.step:
                 H = net.apply_layer(L, H, ell)
+            if progress is not None:
+                progress(ell)
         row = {"iteration": ell}
         if (readout_each or ell == k) and rec.readout is not None:
             Hr = H
@@ -538,13 +541,13 @@ def _up(x) -> float:
 
 
 def certified(con: Construction, rec: Recursion, data: Data, k: int, params: dict,
-              bits: int, readout_each: bool = True) -> tuple[Outcome, list[dict]]:
+              bits: int, readout_each: bool = True, progress=None) -> tuple[Outcome, list[dict]]:
     """Run the network and the recursion in ball arithmetic.  A difference ball
     that excludes 0 is a certified refutation; otherwise its radius bounds
     |network - recursion|."""
     be = ArbBackend(bits)
     with be.precision(bits):
-        res = per_layer(con, rec, data, k, params, be, readout_each)
+        res = per_layer(con, rec, data, k, params, be, readout_each, progress=progress)
         table, excluded = [], []
         for r in res["rows"]:
             cd = r["carrier_diffs"]

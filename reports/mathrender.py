@@ -118,6 +118,137 @@ def _mathml(tex: str, display: bool) -> str | None:
         return None
 
 
+# ------------------------------------------------------------------ simple formulas as text (PDF)
+_GREEK = {n: c for n, c in zip(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta kappa lambda mu nu xi pi rho sigma tau phi varphi chi "
+    "psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega".split(),
+    "αβγδϵεζηθκλμνξπρστϕφχψωΓΔΘΛΞΠΣΦΨΩ")}
+_SYMBOL = {"top": "⊤", "dagger": "†", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "to": "→", "mapsto": "↦",
+           "cdot": "·", "times": "×", "infty": "∞", "|": "‖", "langle": "⟨", "rangle": "⟩", "{": "{", "}": "}",
+           "approx": "≈", "ne": "≠", "neq": "≠", "in": "∈", "sum": "∑", "prime": "′", "ldots": "…", "dots": "…",
+           "lVert": "‖", "rVert": "‖", "mid": "|", "pm": "±"}
+_OPERATOR = {"log", "exp", "min", "max", "tr", "det", "ln", "sup", "inf", "lim"}
+_SPACE = {",": "\u2009", ";": " ", " ": " ", "quad": "\u2003", ":": " ", "!": ""}
+_ACCENT = {"hat": "\u0302", "tilde": "\u0303", "bar": "\u0304", "vec": "\u20d7", "dot": "\u0307"}
+_BINARY = set("+=<>−") | {"≤", "≥", "→", "↦", "≈", "≠", "∈", "×", "±"}
+_TOKEN = re.compile(r"\\([A-Za-z]+|.)|([A-Za-z])|([0-9.]+)|(\s+)|(.)", re.S)
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _group(tokens, i):
+    """The argument at tokens[i]: a {...} group or one token; returns (its tokens, next index)."""
+    while i < len(tokens) and tokens[i][0] == "space":
+        i += 1
+    if i >= len(tokens):
+        raise _NotSimple("a script without its argument")
+    if tokens[i] == ("p", "{"):
+        depth, j = 1, i + 1
+        while j < len(tokens) and depth:
+            depth += {("p", "{"): 1, ("p", "}"): -1}.get(tokens[j], 0)
+            j += 1
+        if depth:
+            raise _NotSimple("unbalanced braces")
+        return tokens[i + 1:j - 1], j
+    return [tokens[i]], i + 1
+
+
+def _html_of(tokens, upright=False) -> str:
+    out, i = [], 0
+    while i < len(tokens):
+        kind, v = tokens[i]
+        if kind == "cmd":
+            if v in ("mathrm", "text", "operatorname", "mathbf"):
+                arg, i = _group(tokens, i + 1)
+                body = _html_of(arg, upright=True)
+                out.append(f"<b>{body}</b>" if v == "mathbf" else body)
+                continue
+            if v in _ACCENT:
+                arg, i = _group(tokens, i + 1)
+                body = _html_of(arg, upright)
+                if len(re.sub("<[^>]+>", "", body)) != 1:
+                    raise _NotSimple("an accent over more than one symbol")
+                out.append(re.sub(r"(<i>)?([^<])(</i>)?$", lambda m: f"{m.group(1) or ''}{m.group(2)}"
+                                  f"{_ACCENT[v]}{m.group(3) or ''}", body))
+                continue
+            if v in ("left", "right", "big", "Big", "bigl", "bigr"):
+                i += 1
+                continue
+            if v in _GREEK:
+                out.append(_GREEK[v] if upright else f"<i>{_GREEK[v]}</i>")
+            elif v in _SYMBOL:
+                sym = _SYMBOL[v]
+                out.append(f" {sym} " if sym in _BINARY else sym)
+            elif v in _OPERATOR:
+                nxt = next((t for t in tokens[i + 1:] if t[0] != "space"), None)
+                out.append(v if nxt in (None, ("op", "(")) else v + "\u2009")
+            elif v in _SPACE:
+                out.append(_SPACE[v])
+            else:
+                raise _NotSimple(f"\\{v}")
+            i += 1
+        elif kind in ("sub", "sup"):
+            arg, i = _group(tokens, i + 1)
+            tag = "sub" if kind == "sub" else "sup"
+            out.append(f"<{tag}>{_html_of(arg, upright)}</{tag}>")
+        elif kind == "var":
+            out.append(v if upright else f"<i>{v}</i>")
+            i += 1
+        elif kind == "num":
+            out.append(v)
+            i += 1
+        elif kind == "space":
+            out.append(" " if upright else "")
+            i += 1
+        else:       # punctuation and operators
+            if v in "{}":
+                arg, i = _group(tokens, i)        # a bare group
+                out.append(_html_of(arg, upright))
+                continue
+            c = "−" if v == "-" else v
+            if c in "&\\#%~":
+                raise _NotSimple(c)
+            out.append(f" {c} " if c in _BINARY else html.escape(c) + (" " if c in ",;" else ""))
+            i += 1
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def html_math(tex: str) -> str | None:
+    """A formula of the simple kind (letters, numbers, operators, Greek, scripts, accents on one symbol,
+    \\mathrm) as HTML text: italic letters, <sub>/<sup>, Unicode symbols.  None for anything else (fractions,
+    matrices, sums with limits, roots), which keeps its drawn form."""
+    tokens = []
+    for m in _TOKEN.finditer(tex):
+        cmd, var, num, space, other = m.groups()
+        if cmd is not None:
+            tokens.append(("cmd", cmd))
+        elif var is not None:
+            tokens.append(("var", var))
+        elif num is not None:
+            tokens.append(("num", num))
+        elif space is not None:
+            tokens.append(("space", space))
+        elif other == "_":
+            tokens.append(("sub", "_"))
+        elif other == "^":
+            tokens.append(("sup", "^"))
+        elif other in "{}":
+            tokens.append(("p", other))
+        else:
+            tokens.append(("op", other))
+    if any(t == ("cmd", "sum") for t in tokens):
+        return None
+    try:
+        out = _html_of(tokens)
+    except _NotSimple:
+        return None
+    out = re.sub(r" {2,}", " ", out).strip()
+    return out or None
+
+
 _VIEWBOX = re.compile(r'viewBox="([-\d.eE]+) ([-\d.eE]+) ([-\d.eE]+) ([-\d.eE]+)"')
 
 
@@ -167,6 +298,9 @@ class MathRenderer:
             if out is None:
                 return _code(tex)
             return Markup(out)
+        simple = None if display else html_math(tex)
+        if simple is not None:         # text in the PDF's own fonts: drawn as text, not as an image
+            return Markup('<span class="mtext">{}</span>').format(Markup(simple))
         got = _svg(tex, round(self.size * scale, 2), display)
         if got is None:
             return _code(tex)

@@ -301,7 +301,7 @@ def _env_rows(result) -> list[tuple[str, str]]:
 
 
 def _figure(result, pdf: bool):
-    svg = error_figure_svg(result.numbers or {})
+    svg = _once(error_figure_svg, result.numbers or {})
     if svg is None:
         return None
     series = error_series(result.numbers or {})
@@ -389,9 +389,11 @@ def _study_view(e: dict, pdf: bool) -> dict:
                     if p["of"] == f"simw:{key}":
                         best.append({"label": p["label"], "paper": True, "source": p["source"],
                                      "values": [fmt(v) if v is not None else "" for v in p["values"]]})
-        maps = []
+        maps, maps_elsewhere = [], 0
         for key in e.get("heatmap_keys") or []:
-            if key in algs:
+            if key in algs and pdf:         # the PDF keeps the best steps they give; the heatmaps are the HTML's
+                maps_elsewhere += 1
+            elif key in algs:
                 maps.append(_svg_markup(_once(probe_heatmap_svg, algs[key],
                                               f"SimE of each layer with {algs[key]['label']}"),
                                         pdf, f"SimE heatmap, {key}"))
@@ -406,7 +408,8 @@ def _study_view(e: dict, pdf: bool) -> dict:
         ncols = max([len(ev.get("layers") or [])] + [len(b["values"]) for b in best])
         for b in best:
             b["values"] = list(b["values"]) + [""] * (ncols - len(b["values"]))
-        evs.append({"ev": ev, "fits": fits, "best": best, "final": final, "columns": list(range(1, ncols + 1)), "maps": [m for m in maps if m],
+        evs.append({"ev": ev, "fits": fits, "best": best, "final": final, "columns": list(range(1, ncols + 1)),
+                    "maps": [m for m in maps if m], "maps_elsewhere": maps_elsewhere,
                     "lines": _svg_markup(_once(best_steps_svg, ev, paper, keys), pdf, "best steps per layer")
                     if keys else None,
                     "mse": [fmt(v) for v in ev.get("mse_layer") or []], "widths": widths})
@@ -545,7 +548,11 @@ def render_pdf(result, path: str) -> None:
                      ".icl-report table.lemmas th:nth-child(2) { width: 11%; }"
                      ".icl-report table.lemmas th:nth-child(3) { width: 39%; }"
                      ".icl-report table.layout th:nth-child(1) { width: 14%; }"
-                     ".icl-report table.layout th:nth-child(2) { width: 12%; }</style>")
+                     ".icl-report table.layout th:nth-child(2) { width: 12%; }"
+                     # break-word, not anywhere: WeasyPrint tries a line break at every character of an
+                     # 'anywhere' text (2 s of newton_k_plus_8's PDF); in fixed tables both wrap alike
+                     ".icl-report .wrap, .icl-report td.wrap, .icl-report .detail, .icl-report .cx "
+                     "{ overflow-wrap: break-word; }</style>")
             html = html.replace("</head>", fixed + "</head>", 1)
             HTML(string=html, base_url=None).write_pdf(path)
     finally:

@@ -87,6 +87,13 @@ def apply_all(ev: Evaluator, layers, tpl: Template) -> Template:
 
 def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout: Template,
                symmetric: bool = False) -> Outcome:
+    present = {L.name for L in (*con.init, *con.step, *con.readout)}
+    missing = [s[0] if isinstance(s, tuple) else s for s in layer_specs
+               if (s[0] if isinstance(s, tuple) else s) not in present]
+    if missing:
+        return Outcome("refuted", "symbolic (all d, n)",
+                       f"the claim is about layer {', '.join(missing)}, which the construction does not have",
+                       where={"layer": ", ".join(missing), "reason": "layer missing"})
     layers = select_layers(con, layer_specs)
     names = ", ".join(L.name for L in layers)
     order = [L.name for L in (*con.init, *con.step, *con.readout)]

@@ -278,4 +278,101 @@ def test_every_theorem_has_a_recorded_score_at_the_target(tid):
     assert rec is not None, f"no recorded score: python -m theorems.mutate {tid} --record"
     assert rec["score"] is not None, rec.get("no_score_reason")
     assert rec["score"] >= M.TARGET and rec["caught"] + rec["gap"] > 0
-    assert rec["scored"] == [*__import__("theorems.registry", fromlist=["get"]).get(tid).basis, "theorem"]
+    thm = __import__("theorems.registry", fromlist=["get"]).get(tid)
+    assert rec["scored"] == [*thm.basis, "theorem"]
+    assert rec["digest"] == M.digest(thm), f"stale record: python -m theorems.mutate {tid} --record"
+
+
+# ---------------------------------------------------------------- the second review's findings
+def _structure_outcomes(thm, **kw):
+    r = M.mutate(thm, variant="weight-decay", families=("structure",), **kw)
+    return r, {(o["where"], o["mode"]): o for o in r["outcomes"]}
+
+
+def test_a_check_that_no_longer_decides_is_not_a_catch(example):
+    """Softmax in place of linear attention: no exact rule evaluates it, every claim turns inconclusive and
+    none refutes: 'undecided', counted neither way, not caught."""
+    r, by = _structure_outcomes(example)
+    o = by[("layer GD-wd op 2 (attention)", "activation linear -> softmax")]
+    assert o["status"] == "undecided" and "inconclusive" in o["reason"], o
+    assert r["undecided"] >= 1
+    judged = r["caught"] + r["gap"]
+    assert r["score"] == (r["caught"] / judged if judged else None)     # undecided counted in neither
+
+
+def test_a_construction_mutant_needs_a_verdict_change_not_an_echo(example):
+    """An 'at most k + 5 layers' claim reports the new count of a construction without its read-out, but still
+    verifies: the proof accepted the mutant, so it is a gap, not a catch."""
+    from theorems.api import Claim, LayerCount, k
+    loose = _with_claims(example, lambda con, alg: [Claim("at most k + 5 layers", "-", "k + 5", LayerCount(k + 5))])
+    r, by = _structure_outcomes(loose)
+    assert by[("readout layer R", "layer dropped")]["status"] == "gap"
+    # what is caught is caught by a refutation (a duplicated step layer: 2k + 1 layers exceed k + 5)
+    assert all("verified -> refuted" in o["reason"] for o in r["outcomes"] if o["status"] == "caught")
+
+
+def test_claims_that_come_and_go_with_the_layers_are_not_a_catch(example):
+    from theorems.api import Claim, Width, d
+    per_layer = _with_claims(example, lambda con, alg: [Claim(f"layer {L.name} is narrow", "-", "O(d)", Width(d))
+                                                        for L in (*con.init, *con.step, *con.readout)])
+    r, by = _structure_outcomes(per_layer)
+    assert by[("readout layer R", "layer dropped")]["status"] != "caught"
+    assert not any("list of claims" in o["reason"] for o in r["outcomes"])
+
+
+def test_a_declaration_the_exact_network_contradicts_is_a_gap(example):
+    from theorems.api import Claim, Width, d
+    site = ("weight-decay", "layer GD-wd op 2 head 1 W_PV entry 0", "sign")
+    weak = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4))])
+    weak = dataclasses.replace(weak, equivalent_mutants=lambda: {site: "trust me"})
+    r = M.mutate(weak, variant="weight-decay", families=("weight",))
+    o = next(o for o in r["outcomes"] if (o["target"], o["where"], o["mode"]) == site)
+    assert o["status"] == "gap" and "trust me" in o["reason"] and "does not agree" in o["reason"]
+
+
+def test_a_mutant_that_crashes_a_check_makes_the_run_an_internal_error(tmp_path):
+    (tmp_path / "crashy.py").write_text('''
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+from theorems.api import Claim, LayerCount, k
+from theorems.kinds import kind
+from symbolic.lemmas import Outcome
+from mytheorems.gd_weight_decay import THEOREM as EX
+
+@dataclass(frozen=True)
+class Brittle:
+    kind: ClassVar[str] = "brittle_test"
+
+_REF = EX.variant("weight-decay").build()
+
+@kind(Brittle, "brittle_test")
+def _check(spec, run):
+    if run.con != _REF:
+        raise KeyError("unexpected construction")
+    return Outcome("verified", "brittle (all k)", "the reference construction", {})
+
+V = dataclasses.replace(EX.variant("weight-decay"), claims=lambda con, alg: [
+    Claim("k + 1 layers", "-", "k + 1", LayerCount(k + 1, equal=True)), Claim("brittle", "-", "x", Brittle())])
+THEOREM = dataclasses.replace(EX, id="crashy", variants=(V,), basis=(V.name,))
+''')
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([EXAMPLES, str(tmp_path)]))
+    p = subprocess.run([sys.executable, "-m", "theorems.mutate", "crashy", "--quiet", "--family", "structure"],
+                       cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert "crashed a check" in p.stderr
+
+
+def test_bad_limits_and_targets_are_usage_errors():
+    for args in (["--limit", "-3"], ["--limit", "0"], ["--target", "0"], ["--target", "1.5"]):
+        assert M.main(["one_step_gd_optimal", "--quiet", *args]) == 2
+
+
+def test_a_stale_record_is_shown_as_stale(monkeypatch):
+    """The index shows a record only while the theorem's claims and mutants are those it was taken over."""
+    from theorems import index
+    rec = dict(M.load_record("one_step_gd_optimal"))
+    assert index.score_of("one_step_gd_optimal")["text"].endswith("%")
+    monkeypatch.setattr(M, "load_record", lambda tid, directory=None: dict(rec, digest="0" * 16))
+    s = index.score_of("one_step_gd_optimal")
+    assert s["text"] == "stale" and s["value"] is None

@@ -340,6 +340,15 @@ def test_a_layer_claim_reads_the_construction_s_layer_order():
     assert lemmas.layer_maps(_two_layer_trap("AB"), alg, ("A", "B"), tin, tout).verdict == "verified"
 
 
+def test_a_layer_claim_about_a_layer_the_construction_lacks_is_refuted():
+    """A claim that names a layer the construction does not have is refuted there (it crashed once)."""
+    alg = Algebra()
+    con = _two_layer_trap("AB")
+    tin = input_template(con, alg)
+    o = lemmas.layer_maps(con, alg, ("A", "C"), tin, tin)
+    assert o.verdict == "refuted" and "does not have" in o.detail and o.where["layer"] == "C"
+
+
 def test_a_hidden_unit_no_weight_writes_is_zero_in_every_evaluator():
     """An MLP whose W1 lost an entry still has the hidden block: it reads as 0, not a crash."""
     from numeric.backends import ExactBackend
@@ -394,3 +403,18 @@ def test_a_layer_claim_about_a_run_of_layers_must_name_consecutive_layers():
     tout = Template({k: {**v, "acc": alg.const(1)} for k, v in tin.kinds.items()})
     o = lemmas.layer_maps(con, alg, ("A", "B"), tin, tout)
     assert o.verdict == "refuted" and "applies A, C, B there" in o.detail
+
+
+def test_a_layer_claim_on_a_construction_without_its_layer_is_refuted_not_an_error():
+    """Run through the checker (with its counterexample search), as the mutation score does."""
+    import dataclasses
+    from theorems import mutate as M
+    from theorems.registry import get
+    thm = get("newton_k_plus_8")
+    v = thm.variant("printed")
+    con = v.build()
+    dropped = dataclasses.replace(con, init=con.init[1:])
+    claims, alg = M._variant_claims(v, dropped)
+    first = next(c for c in claims if c.kind == "layer_maps")
+    (e,) = M.run_claims(thm, M.context(thm), [first], dropped, alg)
+    assert e.verdict == "refuted" and "does not have" in e.detail, (e.verdict, e.detail)

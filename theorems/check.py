@@ -40,6 +40,21 @@ class Context:
     precision_cap: int = 8192    # an undecided certified check doubles its precision up to here
     command: str = ""            # the exact command (CLI) or call (Python) that made this run
     data_hash: str = ""          # SHA-256 of the data
+    progress: object = None      # progress inside a long check: msg -> None (Run.note)
+
+
+class _Ticker:
+    """Progress inside one check: the first note after ``after`` seconds, then at most one per ``every``."""
+
+    def __init__(self, say, prefix: str, after: float = 2.0, every: float = 2.0):
+        self.say, self.prefix, self.every = say, prefix, every
+        self.next = time.perf_counter() + after
+
+    def __call__(self, msg: str) -> None:
+        now = time.perf_counter()
+        if now >= self.next:
+            self.next = now + self.every
+            self.say(f"{self.prefix}: {msg}")
 
 
 # ---------------------------------------------------------------- options
@@ -231,7 +246,9 @@ def verify(theorem_id, k=None, d=None, n=None, precision=None, seed=None,
         checks_ = []
         for c in claims:
             say(f"{v.name}: {c.name}")
+            ctx.progress = _Ticker(say, f"{v.name}: {c.name}") if progress else None
             checks_.append(run_claim(c, run))
+        ctx.progress = None
         results.append(VariantResult(v.name, v.role, v.summary, v.justification, checks_, describe(con, alg)))
         rec_claim = next((c for c in claims if lookup(c.spec).name == "certified"), None)
         if rec_claim is not None:
@@ -241,7 +258,9 @@ def verify(theorem_id, k=None, d=None, n=None, precision=None, seed=None,
         run = Run(thm, ctx)
         for c in thm.claims():
             say(f"theorem: {c.name}")
+            ctx.progress = _Ticker(say, f"theorem: {c.name}") if progress else None
             thm_claims.append(run_claim(c, run))
+        ctx.progress = None
 
     errors = [e.data["traceback"] for r in results for e in r.checks if e.verdict == "error"] + \
              [e.data["traceback"] for e in thm_claims if e.verdict == "error"]

@@ -45,6 +45,16 @@ def score_of(theorem_id: str) -> dict:
     if not r:
         return {"text": "not recorded", "value": None,
                 "how": f"python -m theorems.mutate {theorem_id} --record"}
+    from .mutate import digest
+    from .registry import get
+    try:
+        now = digest(get(theorem_id))
+    except Exception as e:                  # the theorem no longer loads: its row says so elsewhere
+        now = f"unavailable ({type(e).__name__})"
+    if r.get("digest") != now:
+        return {"text": "stale", "value": None,
+                "detail": "recorded for another version of the theorem (its claims or mutants changed since)",
+                "how": f"python -m theorems.mutate {theorem_id} --record"}
     sc = r.get("score")
     sampled = f", {r['sampled']} agreeing on sampled prompts only" if r.get("sampled") else ""
     apart = r.get("apart") or {}

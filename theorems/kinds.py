@@ -42,6 +42,12 @@ class Run:
     def batch_params(self, S) -> dict:
         return {p.symbol: p.batch(self.ctx.policies[p.name], S, self.ctx.n) for p in self.theorem.parameters}
 
+    def note(self, msg: str) -> None:
+        """Progress inside a long check (shown on the terminal, at most every few seconds; not under --quiet)."""
+        say = getattr(self.ctx, "progress", None)
+        if say is not None:
+            say(msg)
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -196,6 +202,8 @@ def _prompt_text(cx: dict) -> str:
 
 def _layer_counterexample(spec: LayerMaps, run: Run, o):
     from numeric import checks
+    if (o.where or {}).get("reason") == "layer missing":      # no layer to run on a prompt
+        return o
     cx = checks.counterexample_layers(run.con, run.alg, spec.layers, spec.input, spec.output,
                                       seed=run.ctx.seed, params_for=run.exact_params)
     if cx:
@@ -269,7 +277,8 @@ def _check_certified(spec: Certified, run: Run):
     from numeric import checks
     bits, cap, tried = run.ctx.bits, getattr(run.ctx, "precision_cap", run.ctx.bits), []
     while True:
-        o, _ = checks.certified(run.con, spec.recursion, run.ctx.data, run.ctx.k, run.params, bits)
+        o, _ = checks.certified(run.con, spec.recursion, run.ctx.data, run.ctx.k, run.params, bits,
+                                progress=lambda it, bits=bits: run.note(f"step {it} of {run.ctx.k}, {bits}-bit balls"))
         tried.append(bits)
         if o.verdict != "inconclusive" or bits >= cap:
             break

@@ -343,6 +343,7 @@ def _check_scaling(spec: Scaling, run):
     rows = []
     kappa_f = (m + 0.25) / m          # max over x of kappa(Hessian) <= (mu + R^2/4)/mu, R = 1
     for eps in EPS_GRID:
+        run.note(f"eps = {float(eps):g}")
         maps = maps_for(muq, float(eps) / BUDGET)
         res = emulate(A, y, muq, maps, run.ctx.k, max(run.ctx.bits, 128))
         err = max(float(e.upper()) for e in res["log"].errors)

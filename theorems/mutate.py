@@ -16,21 +16,26 @@ Each mutant runs, at the theorem's small (golden) preset, the claims of what it
 mutates that decide something: the statement claims (the verdict rests on
 them) and, among the theorem's own claims, those whose failure is an erratum.
 Supporting claims (the float64 batch, claims about this run's data) decide
-nothing and are not read.  A construction mutant is *caught* when any of their
-verdicts, methods or exact results (derived polynomials, lemmas,
-counterexamples, errata) differs from the unmutated run; a formula mutant is
-caught when the verdict of a claim that reads it changes (the results echo the
-formula, so only a verdict shows that a check read it).  A survivor is
-classified: an *equivalent* mutant, with the argument (proved symbolically:
-the mutated stage maps the proof's hypothesis to the same state, for all
-sizes; the mutated formula is the same polynomial; declared by the theorem,
-with its reason), a *sampled* survivor (the exact network agrees on every
-stage boundary on sampled prompts, the preset's size among them: not proved,
-so counted neither way and listed), or a *gap* in the checks.  A formula only
-supporting claims read is *supporting*, and one that every claim reading it
-already refutes is *masked* (the erratum stays an erratum): both counted
-neither way.  Crashes and mutants the construction rejects as ill-formed are
-reported apart and count as neither.
+nothing and are not read; claims are paired by name, and one that appears or
+disappears with the mutant is not a catch.  A mutant is *caught* when the
+verdict of one of those claims changes to another decided verdict (verified to
+refuted, or back), for a formula mutant among the claims that read the formula;
+a construction mutant is also caught when a claim refuted before and after
+reports another finding (another layer, another counterexample).  Under a
+verified verdict a different exact result is not a catch: the proof accepted
+the mutant.  A survivor is classified: an *equivalent* mutant, with the argument
+(proved symbolically: the mutated stage maps the proof's hypothesis to the same
+state, for all sizes, from a verified induction; the mutated formula is the
+same polynomial; declared by the theorem, with its reason, and then only where
+the exact network agrees on the sampled prompts, else a gap), a *sampled*
+survivor (the exact network agrees on every stage boundary on sampled prompts,
+the preset's size among them: not proved), *undecided* (no claim refutes it
+and one turned inconclusive: the check would not pass it, but did not find it
+wrong either), or a *gap* in the checks.  A formula only supporting claims
+read is *supporting*, and one that every claim reading it already refutes is
+*masked* (the erratum stays an erratum).  Sampled, undecided, supporting and
+masked mutants count neither way and are listed; so are crashes and mutants
+the construction rejects as ill-formed.
 
 The score is caught / (caught + gaps) over the mutants of the variants the
 verdict rests on (the theorem's basis) and of the theorem's own claims.  It is
@@ -42,7 +47,11 @@ reports.
 
 Exit codes: 0 the score meets ``--target`` (default 0.95), 1 it does not,
 2 usage error, 3 no score (a basis variant or theorem claim does not verify
-unmutated), 4 internal error.
+unmutated), 4 internal error (a mutant crashed a check, or the tool itself).
+
+A record (``--record``) carries a digest of the basis, the claims and the
+mutants it was taken over; the index shows a record whose digest is not the
+theorem's present one as stale.
 """
 from __future__ import annotations
 
@@ -360,8 +369,11 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
     b = base[mutant.target]
     try:
         what, obj = make()
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError) as e:           # the layout refuses it (a TypeError would be ours: a crash)
         return Outcome(mutant, "invalid", f"the construction rejects it: {e}")
+    except Exception as e:
+        path = save_traceback(f"mutate-{thm.id}")
+        return Outcome(mutant, "crash", f"building it: {type(e).__name__}: {e} (traceback in {path})")
     try:
         if what == "con":
             claims, alg = _variant_claims(v, obj)
@@ -373,34 +385,42 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
     except Exception as e:
         path = save_traceback(f"mutate-{thm.id}")
         return Outcome(mutant, "crash", f"{type(e).__name__}: {e} (traceback in {path})")
-    if [c.name for c in claims] != [c.name for c in b["claims"]]:
-        return Outcome(mutant, "caught", "changed: the list of claims")
-    read = [i for i in _ordered(claims) if b["fingerprint"][i][1] is not None]   # the claims that decide
+    # claims are paired by name: only the deciding claims both runs hold are compared (a claim that appears or
+    # disappears with the construction says nothing about it)
+    at0 = {c.name: j for j, c in enumerate(b["claims"])}
+    read = [(i, at0[c.name]) for i, c in ((i, claims[i]) for i in _ordered(claims))
+            if c.name in at0 and b["fingerprint"][at0[c.name]][1] is not None]
     if what == "claims":
-        read = [i for i in read if _reads(b["claims"][i], obj[0])]              # ... and read this formula
+        read = [(i, j) for i, j in read if _reads(b["claims"][j], obj[0])]     # ... and read this formula
         if not read:
             return Outcome(mutant, "supporting", "only supporting claims read this formula: they decide no verdict "
                                                  "and no erratum")
-    caught = []
-    for i in read:
-        e, e0 = run_claim(claims[i], run), b["evidence"][i]
+    caught, undecided = [], []
+    for i, j in read:
+        e, e0 = run_claim(claims[i], run), b["evidence"][j]
         if e.verdict == "error" and e0.verdict != "error":
             return Outcome(mutant, "crash", f"{e.claim}: {e.detail}")
-        if e.verdict != e0.verdict:
+        if e.verdict == e0.verdict:
+            # a claim refuted before and after: a construction mutant that moves its failure (another layer,
+            # another counterexample) is seen; under a verified verdict a different result was still accepted
+            if what == "con" and e0.verdict == "refuted" and \
+                    json.dumps(_check(e), sort_keys=True, default=str) != b["fingerprint"][j][1]:
+                caught.append(f"{e.claim} (refuted, with another finding)")
+        elif e.verdict == "inconclusive":
+            undecided.append(f"{e.claim} ({e0.verdict} -> inconclusive: {_first_line(e.detail)})")
+        else:
             caught.append(f"{e.claim} ({e0.verdict} -> {e.verdict})")
-        elif what == "con" and json.dumps(_check(e), sort_keys=True, default=str) != b["fingerprint"][i][1]:
-            caught.append(f"{e.claim} (its exact result)")
         if caught and not full:
             break
     if caught:
         return Outcome(mutant, "caught", "changed: " + "; ".join(caught))
-    # a survivor: equivalent (with the argument), sampled, masked, or a gap
+    # a survivor: equivalent (with the argument), sampled, undecided, masked, or a gap
     dec = declared(thm).get((mutant.target, mutant.where, mutant.mode))
-    if dec:
-        return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}")
     if what == "claims" and obj[2]:
         return Outcome(mutant, "equivalent", "the mutated formula is provably the same (it simplifies to the "
                                              "original)")
+    if what == "claims" and dec:
+        return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}")
     if what == "con":
         con = v.build()
         c0, alg = _variant_claims(v, con)
@@ -408,8 +428,16 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
         if why:
             return Outcome(mutant, "equivalent", why)
         why = sampled_equivalence(thm, con, obj, ctx)
+        if dec:                                   # a declaration stands only where the exact network agrees
+            if why:
+                return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}; and the exact network {why}")
+            return Outcome(mutant, "gap", f"declared equivalent by the theorem ({dec}), but the exact network does "
+                                          "not agree with the unmutated one on the sampled prompts")
         if why:
             return Outcome(mutant, "sampled", why)
+    if undecided:
+        return Outcome(mutant, "undecided", "no deciding check refutes it, and one no longer decides: "
+                                            + "; ".join(undecided))
     if what == "claims":
         masked = _masked_at(mutant, b, obj)       # a formula that a claim already refutes: its verdict cannot show
     elif mutant.target not in scored_targets(thm):
@@ -421,6 +449,11 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
                                          "first failure, so a change past it cannot show")
     return Outcome(mutant, "gap", "no check reads this formula's change" if what == "claims" else
                    "the network changes but no check notices")
+
+
+def _first_line(text) -> str:
+    t = str(text or "").strip().split("\n")[0]
+    return t if len(t) <= 160 else t[:157] + "..."
 
 
 def _reads(claim, formula) -> bool:
@@ -482,6 +515,23 @@ def baseline(thm, ctx, variant=None) -> dict:
     return out
 
 
+def digest(thm) -> str:
+    """What a score is taken over, in 16 hex digits: the basis, every target's claims (name, kind, whether it
+    decides) and every mutant (target, family, site, mode).  A record whose digest is not the theorem's
+    present one is stale: the theorem changed since it was recorded."""
+    import hashlib
+    from symbolic.templates import Algebra
+    base, rows = {}, [list(thm.basis)]
+    for v in thm.variants:
+        claims = v.claims(v.build(), Algebra())
+        base[v.name] = {"claims": claims}
+        rows.append([v.name, [(c.name, c.kind, c.statement) for c in claims]])
+    base[""] = {"claims": thm.claims()}
+    rows.append(["", [(c.name, c.kind, c.statement, c.erratum) for c in base[""]["claims"]]])
+    rows.append([(m.target, m.family, m.where, m.mode) for m, _ in mutants(thm, base)])
+    return hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()[:16]
+
+
 def no_score_reason(thm, base: dict) -> str | None:
     """Why no score can be given: a scored target that does not verify unmutated (its mutants would be
     compared with a failure), or no scored target in the run at all."""
@@ -497,7 +547,7 @@ def no_score_reason(thm, base: dict) -> str | None:
     return None
 
 
-STATUSES = ("caught", "equivalent", "sampled", "gap", "masked", "supporting", "crash", "invalid")
+STATUSES = ("caught", "equivalent", "sampled", "undecided", "gap", "masked", "supporting", "crash", "invalid")
 
 
 def score(outcomes, scored=None, reason: str | None = None) -> dict:
@@ -549,6 +599,7 @@ def mutate(theorem, variant: str | None = None, families=None, progress=None, li
     from .check import _tool_version
     tool = tool or _tool_version()
     return {"theorem": thm.id, "variant": variant or "all", "preset": {k: getattr(ctx, k) for k in ("k", "d", "n", "seed")},
+            "digest": digest(thm),
             **s, "target": TARGET, "seconds": round(time.perf_counter() - t0, 1),
             "tool": f"icl-theorems {tool.get('version')}" + (f", commit {tool['commit']}" if tool.get("commit") else ""),
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -594,8 +645,8 @@ def is_catalogue(thm) -> bool:
 
 
 def _counts(c: dict) -> str:
-    parts = [f"{c[s]} {s}" for s in ("caught", "gap", "masked", "equivalent", "sampled", "supporting", "crash",
-                                                 "invalid") if c[s]]
+    parts = [f"{c[s]} {s}" for s in ("caught", "gap", "masked", "equivalent", "sampled", "undecided", "supporting",
+                                                 "crash", "invalid") if c[s]]
     return ", ".join(parts) or "none"
 
 
@@ -610,6 +661,7 @@ def summary_line(s: dict) -> str:
             head += " of " + ", ".join(s["scored"])
         head += ")"
     line = (f"{head}; {s['equivalent']} equivalent, {sampled} agreeing on sampled prompts only (counted neither way), "
+            + (f"{s['undecided']} undecided (a check turned inconclusive, none refuted), " if s.get("undecided") else "")
             + (f"{s['masked']} formulas an erratum already refutes, " if s.get("masked") else "")
             + (f"{s['supporting']} formulas only supporting claims read, " if s.get("supporting") else "")
             + f"{s['crash']} crashes, {s['invalid']} ill-formed")
@@ -650,6 +702,12 @@ def main(argv=None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    if a.limit is not None and a.limit < 1:
+        print(f"error: --limit takes a positive number of mutants, got {a.limit}", file=sys.stderr)
+        return 2
+    if not 0 < a.target <= 1:
+        print(f"error: --target is a fraction in (0, 1], got {a.target}", file=sys.stderr)
+        return 2
     if a.record and (a.variant or a.family or a.limit is not None):
         print("error: --record stores complete runs only: drop --variant, --family and --limit", file=sys.stderr)
         return 2
@@ -687,7 +745,11 @@ def main(argv=None) -> int:
                 rr = dict(r, command="python -m theorems.mutate " + " ".join(argv if argv is not None else sys.argv[1:]))
                 with open(record_path(r["theorem"], d), "w") as f:
                     json.dump(rr, f, indent=1)
-            codes.append(3 if r["score"] is None else 0 if r["score"] >= a.target else 1)
+            crashes = r["crash"] + sum(c["crash"] for c in (r.get("apart") or {}).values())
+            if crashes:
+                print(f"internal error: {crashes} mutants of {r['theorem']} crashed a check (the CRASH lines, and "
+                      "the traceback files they name)", file=sys.stderr)
+            codes.append(4 if crashes else 3 if r["score"] is None else 0 if r["score"] >= a.target else 1)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(results if len(results) > 1 else results[0], f, indent=1)
@@ -698,7 +760,7 @@ def main(argv=None) -> int:
         path = save_traceback("mutate")
         print(f"internal error: {type(e).__name__}: {e}; the traceback is in {path}", file=sys.stderr)
         return 4
-    return 1 if 1 in codes else 3 if 3 in codes else 0
+    return next((c for c in (4, 1, 3) if c in codes), 0)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ def _prediction(theorem_module, variant: str, steps: int = 1, transpose_letters=
     v = thm.variant(variant)
     alg = Algebra()
     con = v.build()
-    rec = next(c for c in v.claims(con, alg) if c.kind == "induction").spec.recursion
+    rec = next((c for c in v.claims(con, alg) if c.kind == "induction"), None)
+    if rec is None:
+        raise ValueError(f"variant {variant} of {thm.id} has no induction claim to read its recursion from")
+    rec = rec.spec.recursion
     Evaluator(con, alg)
     P = rec.operands()
     state = rec.start()
