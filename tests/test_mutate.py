@@ -283,6 +283,33 @@ def test_every_theorem_has_a_recorded_score_at_the_target(tid):
     assert rec["digest"] == M.digest(thm), f"stale record: python -m theorems.mutate {tid} --record"
 
 
+CRASHY = '''
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+from theorems.api import Claim, LayerCount, k
+from theorems.kinds import kind
+from symbolic.lemmas import Outcome
+from mytheorems.gd_weight_decay import THEOREM as EX
+
+@dataclass(frozen=True)
+class Brittle:
+    kind: ClassVar[str] = "brittle_test"
+
+_REF = EX.variant("weight-decay").build()
+
+@kind(Brittle, "brittle_test")
+def _check(spec, run):
+    if run.con != _REF:
+        raise KeyError("unexpected construction")
+    return Outcome("verified", "brittle (all k)", "the reference construction", {})
+
+V = dataclasses.replace(EX.variant("weight-decay"), claims=lambda con, alg: [
+    Claim("k + 1 layers", "-", "k + 1", LayerCount(k + 1, equal=True)), Claim("brittle", "-", "x", Brittle())])
+THEOREM = dataclasses.replace(EX, id="crashy", variants=(V,), basis=(V.name,))
+'''
+
+
 # ---------------------------------------------------------------- the second review's findings
 def _structure_outcomes(thm, **kw):
     r = M.mutate(thm, variant="weight-decay", families=("structure",), **kw)
@@ -331,31 +358,7 @@ def test_a_declaration_the_exact_network_contradicts_is_a_gap(example):
 
 
 def test_a_mutant_that_crashes_a_check_makes_the_run_an_internal_error(tmp_path):
-    (tmp_path / "crashy.py").write_text('''
-import dataclasses
-from dataclasses import dataclass
-from typing import ClassVar
-from theorems.api import Claim, LayerCount, k
-from theorems.kinds import kind
-from symbolic.lemmas import Outcome
-from mytheorems.gd_weight_decay import THEOREM as EX
-
-@dataclass(frozen=True)
-class Brittle:
-    kind: ClassVar[str] = "brittle_test"
-
-_REF = EX.variant("weight-decay").build()
-
-@kind(Brittle, "brittle_test")
-def _check(spec, run):
-    if run.con != _REF:
-        raise KeyError("unexpected construction")
-    return Outcome("verified", "brittle (all k)", "the reference construction", {})
-
-V = dataclasses.replace(EX.variant("weight-decay"), claims=lambda con, alg: [
-    Claim("k + 1 layers", "-", "k + 1", LayerCount(k + 1, equal=True)), Claim("brittle", "-", "x", Brittle())])
-THEOREM = dataclasses.replace(EX, id="crashy", variants=(V,), basis=(V.name,))
-''')
+    (tmp_path / "crashy.py").write_text(CRASHY)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([EXAMPLES, str(tmp_path)]))
     p = subprocess.run([sys.executable, "-m", "theorems.mutate", "crashy", "--quiet", "--family", "structure"],
                        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
@@ -376,3 +379,70 @@ def test_a_stale_record_is_shown_as_stale(monkeypatch):
     monkeypatch.setattr(M, "load_record", lambda tid, directory=None: dict(rec, digest="0" * 16))
     s = index.score_of("one_step_gd_optimal")
     assert s["text"] == "stale" and s["value"] is None
+
+
+# ---------------------------------------------------------------- the third review's findings
+def test_claims_of_one_name_are_refused(example):
+    """A mutant's claims are paired with the unmutated ones by name: two claims of one name are a usage error
+    (a supporting claim once stood in for a statement claim of its name)."""
+    from theorems.check import UsageError
+    from theorems.api import Claim, Width, d
+    twice = _with_claims(example, lambda con, alg: [Claim("w", "-", "d + 4", Width(d, exact=d + 4)),
+                                                    Claim("w", "-", "O(d)", Width(d), statement=False)])
+    with pytest.raises(UsageError, match="two claims named 'w'"):
+        M.mutate(twice, variant="weight-decay", families=("structure",), limit=1)
+
+
+def test_the_digest_sees_specs_presets_and_weights(example):
+    from theorems.api import Claim, Width, d
+    base = M.digest(example)
+    assert M.digest(example) == base
+    exact = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4))])
+    loose = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d))])
+    assert M.digest(exact) != M.digest(loose)                          # same name and kind, another spec
+    assert M.digest(dataclasses.replace(example, golden={"k": 2, "d": 3, "n": 5, "seed": 0})) != base
+    v = example.variant("weight-decay")
+    other = dataclasses.replace(example, variants=(dataclasses.replace(v, build=lambda: v.build("weight-decay",
+                                                                                                 copy=False)),
+                                                   example.variant("decay-after-update")))
+    assert M.digest(other) != base                                     # the weights changed
+
+
+def test_a_declared_formula_equivalent_is_not_taken(example):
+    from theorems.api import Claim, Width, d
+    loose = _with_claims(example, lambda con, alg: [Claim("hidden width", "-", "d + 4", Width(d, exact=d + 4))])
+    key = ("weight-decay", "claim 'hidden width'.exact", "constant 4 -> 5 in d + 4")
+    r = M.mutate(dataclasses.replace(loose, equivalent_mutants=lambda: {key: "trust me"}), variant="weight-decay",
+                 families=("formula",))
+    o = next(o for o in r["outcomes"] if (o["target"], o["where"], o["mode"]) == key)
+    assert o["status"] == "gap" and "cannot be checked" in o["reason"]
+
+
+def test_a_run_with_crashes_has_no_score_and_no_record(tmp_path):
+    crashy = tmp_path / "crashy2.py"
+    crashy.write_text(CRASHY)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([EXAMPLES, str(tmp_path)]))
+    out = tmp_path / "records"
+    p = subprocess.run([sys.executable, "-m", "theorems.mutate", "crashy2", "--quiet", "--record", "--dir", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 4 and "n/a" in p.stdout and "crashed" in p.stdout, p.stdout + p.stderr
+    assert "not recorded" in p.stderr and not (out / "crashy.json").exists()
+
+
+def test_an_undecided_erratum_claim_gives_no_score_and_masks_nothing():
+    from theorems.base import Evidence
+    thm = __import__("theorems.registry", fromlist=["get"]).get("one_step_gd_optimal")
+    undecided = Evidence("an erratum claim", "inconclusive", "m", "x", statement=False, erratum=True)
+    base = {"": {"evidence": [undecided]}, **{v: {"evidence": []} for v in thm.basis}}
+    assert "does not verify" in M.no_score_reason(thm, base)
+    claims = [type("C", (), {"name": "an erratum claim", "spec": sp.Integer(3)})()]
+    b = {"evidence": [undecided], "claims": claims, "fingerprint": [("an erratum claim", "{}")]}
+    assert M._masked_at(M.Mutant("", "formula", "w", "m"), b, (claims[0].spec, None, False)) is None
+
+
+def test_a_refutation_that_only_reprints_the_mutated_weight_is_not_a_new_finding():
+    from theorems.base import Evidence
+    a = Evidence("c", "refuted", "m", "coefficient 9/10", data={"where": {"layer": "GD-wd", "block": "p"}})
+    b = Evidence("c", "refuted", "m", "coefficient 9/5", data={"where": {"layer": "GD-wd", "block": "p"}})
+    c = Evidence("c", "refuted", "m", "coefficient 9/5", data={"where": {"layer": "R", "block": "pred"}})
+    assert M._location(a) == M._location(b) != M._location(c)

@@ -10,7 +10,9 @@ Every construction of the theorem is perturbed, one change at a time:
   swapped with its neighbour;
 * every transcribed formula the claims compare with: the recursion's start,
   step and read-out, the printed layer outputs, and every numeric constant and
-  symbol of the stated expressions (layer counts, widths, closed forms, losses).
+  symbol of the stated expressions (layer counts, widths, closed forms, losses);
+  not mutated: reference values a claim holds as text or a plain Python number,
+  and a bare size symbol (``d``), which names a size.
 
 Each mutant runs, at the theorem's small (golden) preset, the claims of what it
 mutates that decide something: the statement claims (the verdict rests on
@@ -363,7 +365,6 @@ def evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) -> 
 
 def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) -> Outcome:
     from .check import run_claim, save_traceback
-    from .golden import _check
     from .kinds import Run
     v = thm.variant(mutant.target) if mutant.target else None
     b = base[mutant.target]
@@ -389,7 +390,8 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
     # disappears with the construction says nothing about it)
     at0 = {c.name: j for j, c in enumerate(b["claims"])}
     read = [(i, at0[c.name]) for i, c in ((i, claims[i]) for i in _ordered(claims))
-            if c.name in at0 and b["fingerprint"][at0[c.name]][1] is not None]
+            if c.name in at0 and b["fingerprint"][at0[c.name]][1] is not None
+            and (c.kind, c.statement) == (b["claims"][at0[c.name]].kind, b["claims"][at0[c.name]].statement)]
     if what == "claims":
         read = [(i, j) for i, j in read if _reads(b["claims"][j], obj[0])]     # ... and read this formula
         if not read:
@@ -403,9 +405,8 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
         if e.verdict == e0.verdict:
             # a claim refuted before and after: a construction mutant that moves its failure (another layer,
             # another counterexample) is seen; under a verified verdict a different result was still accepted
-            if what == "con" and e0.verdict == "refuted" and \
-                    json.dumps(_check(e), sort_keys=True, default=str) != b["fingerprint"][j][1]:
-                caught.append(f"{e.claim} (refuted, with another finding)")
+            if what == "con" and e0.verdict == "refuted" and _location(e) != _location(e0):
+                caught.append(f"{e.claim} (refuted elsewhere: {_location(e0) or '-'} -> {_location(e) or '-'})")
         elif e.verdict == "inconclusive":
             undecided.append(f"{e.claim} ({e0.verdict} -> inconclusive: {_first_line(e.detail)})")
         else:
@@ -419,8 +420,6 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
     if what == "claims" and obj[2]:
         return Outcome(mutant, "equivalent", "the mutated formula is provably the same (it simplifies to the "
                                              "original)")
-    if what == "claims" and dec:
-        return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}")
     if what == "con":
         con = v.build()
         c0, alg = _variant_claims(v, con)
@@ -435,6 +434,9 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
                                           "not agree with the unmutated one on the sampled prompts")
         if why:
             return Outcome(mutant, "sampled", why)
+    if what == "claims" and dec:                  # nothing can check a formula declaration: it stands as a gap
+        return Outcome(mutant, "gap", f"declared equivalent by the theorem ({dec}), but a declaration about a "
+                                      "formula cannot be checked, so it is not taken")
     if undecided:
         return Outcome(mutant, "undecided", "no deciding check refutes it, and one no longer decides: "
                                             + "; ".join(undecided))
@@ -449,6 +451,13 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
                                          "first failure, so a change past it cannot show")
     return Outcome(mutant, "gap", "no check reads this formula's change" if what == "claims" else
                    "the network changes but no check notices")
+
+
+def _location(e) -> str:
+    """Where a refutation is located (stage, layer, token kind, block, iteration): what a moved failure changes;
+    its wording and printed coefficients may change without it (an echo of the mutated weight)."""
+    w = (e.data or {}).get("where") or {}
+    return ", ".join(f"{k} {w[k]}" for k in ("stage", "layer", "kind", "block", "iteration") if w.get(k) is not None)
 
 
 def _first_line(text) -> str:
@@ -472,8 +481,8 @@ def _masked_at(mutant: Mutant, b: dict, formula) -> str | None:
     if formula is not None:
         readers = [(c, e) for i, (c, e) in enumerate(zip(claims, ev))
                    if b["fingerprint"][i][1] is not None and _reads(c, formula[0])]
-        if readers and all(e.verdict in ("refuted", "inconclusive") for _, e in readers):
-            return "; ".join(f"claim '{c.name}' is {e.verdict} before this formula is changed" for c, e in readers)
+        if readers and all(e.verdict == "refuted" for _, e in readers):
+            return "; ".join(f"claim '{c.name}' is refuted before this formula is changed" for c, e in readers)
         return None
     name = mutant.layer
     if not name:
@@ -499,6 +508,16 @@ def _masking_failure(evidence) -> str | None:
     return None
 
 
+def _distinct_names(claims, what: str) -> None:
+    seen = set()
+    for c in claims:
+        if c.name in seen:
+            from .check import UsageError
+            raise UsageError(f"{what} has two claims named {c.name!r}: a mutant's claims are paired with the "
+                             "unmutated ones by name, so names must be distinct")
+        seen.add(c.name)
+
+
 def baseline(thm, ctx, variant=None) -> dict:
     out = {}
     for v in thm.variants:
@@ -506,40 +525,93 @@ def baseline(thm, ctx, variant=None) -> dict:
             continue
         con = v.build()
         claims, alg = _variant_claims(v, con)
+        _distinct_names(claims, f"variant {v.name}")
         ev = run_claims(thm, ctx, claims, con, alg)
         out[v.name] = {"claims": claims, "alg": alg, "evidence": ev, "fingerprint": fingerprint(ev)}
     if variant is None:
         claims = thm.claims()
+        _distinct_names(claims, f"theorem {thm.id}")
         ev = run_claims(thm, ctx, claims)
         out[""] = {"claims": claims, "alg": None, "evidence": ev, "fingerprint": fingerprint(ev, theorem_level=True)}
     return out
 
 
+def _canon(x, seen=None):
+    """A deterministic description of a construction or a claim's spec, for the digest: dataclasses field by
+    field, sympy expressions as text, a function by its name, its source text (a changed formula in a lambda
+    changes it) and what it closes over, other objects by their type."""
+    import inspect
+    import types
+    seen = set() if seen is None else seen
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    if isinstance(x, sp.Basic):
+        return str(x)
+    if isinstance(x, (types.FunctionType, types.MethodType)):
+        f = getattr(x, "__func__", x)
+        if id(f) in seen:
+            return ["fn", f.__qualname__]
+        seen.add(id(f))
+        try:
+            src = inspect.getsource(f)          # its source text: the same on every Python version
+        except (OSError, TypeError):
+            src = ""
+        cells = [_canon(c.cell_contents, seen) for c in (f.__closure__ or ()) if _cell_ok(c)]
+        defaults = [_canon(v, seen) for v in (f.__defaults__ or ())]
+        return ["fn", f.__qualname__, src, defaults, cells]
+    if id(x) in seen:
+        return "<seen>"
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        seen.add(id(x))
+        return [type(x).__name__, {f.name: _canon(getattr(x, f.name), seen) for f in dataclasses.fields(x)}]
+    if isinstance(x, (tuple, list)):
+        return [_canon(v, seen) for v in x]
+    if isinstance(x, dict):
+        return sorted(([str(k), _canon(v, seen)] for k, v in x.items()), key=lambda kv: kv[0])
+    if isinstance(x, (set, frozenset)):
+        return sorted(str(_canon(v, seen)) for v in x)
+    return type(x).__name__                 # an algebra, a backend: state, not declaration
+
+
+def _cell_ok(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
 def digest(thm) -> str:
-    """What a score is taken over, in 16 hex digits: the basis, every target's claims (name, kind, whether it
-    decides) and every mutant (target, family, site, mode).  A record whose digest is not the theorem's
-    present one is stale: the theorem changed since it was recorded."""
+    """What a score is taken over, in 16 hex digits: the basis, the preset, the declared equivalents, every
+    target's constructions and claims (name, kind, whether it decides, and the spec itself) and every mutant
+    (target, family, site, mode).  A record whose digest is not the theorem's present one is stale: the
+    theorem changed since it was recorded."""
     import hashlib
     from symbolic.templates import Algebra
-    base, rows = {}, [list(thm.basis)]
+    from .golden import preset
+    base = {}
+    rows: list = [list(thm.basis), _canon(preset(thm)), _canon(declared(thm))]
     for v in thm.variants:
-        claims = v.claims(v.build(), Algebra())
+        con = v.build()
+        claims = v.claims(con, Algebra())
         base[v.name] = {"claims": claims}
-        rows.append([v.name, [(c.name, c.kind, c.statement) for c in claims]])
+        rows.append([v.name, _canon(con), [(c.name, c.kind, c.statement, c.erratum, _canon(c.spec)) for c in claims]])
     base[""] = {"claims": thm.claims()}
-    rows.append(["", [(c.name, c.kind, c.statement, c.erratum) for c in base[""]["claims"]]])
+    rows.append(["", [(c.name, c.kind, c.statement, c.erratum, _canon(c.spec)) for c in base[""]["claims"]]])
     rows.append([(m.target, m.family, m.where, m.mode) for m, _ in mutants(thm, base)])
     return hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()[:16]
 
 
 def no_score_reason(thm, base: dict) -> str | None:
     """Why no score can be given: a scored target that does not verify unmutated (its mutants would be
-    compared with a failure), or no scored target in the run at all."""
+    compared with a failure; among the theorem's own claims, an erratum claim that does not decide), or no
+    scored target in the run at all."""
     targets = [t for t in scored_targets(thm) if t in base]
     if not targets:
         return "no variant of the basis is in this run (its mutants are reported apart)"
     for t in targets:
-        bad = [e for e in base[t]["evidence"] if e.statement and e.verdict != "verified"]
+        bad = [e for e in base[t]["evidence"] if (e.statement and e.verdict != "verified")
+               or (decides(e, t == "") and e.verdict in ("inconclusive", "error"))]
         if bad:
             what = f"basis variant {t}" if t else "the theorem's own claims"
             return (f"{what} does not verify unmutated at the preset: "
@@ -562,6 +634,8 @@ def score(outcomes, scored=None, reason: str | None = None) -> dict:
             row = apart.setdefault(o.mutant.target or "theorem", {s: 0 for s in STATUSES})
             row[o.status] += 1
     judged = count["caught"] + count["gap"]
+    if reason is None and count["crash"]:
+        reason = f"{count['crash']} mutants crashed a check (a fault of the tool: see the CRASH lines)"
     if reason is None and not judged:
         reason = "no non-equivalent mutant among the scored ones"
     return {**count, "total": len(outcomes), "scored_total": len(inside),
@@ -595,7 +669,7 @@ def mutate(theorem, variant: str | None = None, families=None, progress=None, li
             if progress:
                 progress(f"mutant {i + 1}/{len(todo)}: {m.label}")
             outcomes.append(evaluate(thm, ctx, m, mk, base))
-    s = score(outcomes, scored_targets(thm), no_score_reason(thm, base))
+    s = score(outcomes, tuple(t for t in scored_targets(thm) if t in base), no_score_reason(thm, base))
     from .check import _tool_version
     tool = tool or _tool_version()
     return {"theorem": thm.id, "variant": variant or "all", "preset": {k: getattr(ctx, k) for k in ("k", "d", "n", "seed")},
@@ -726,9 +800,10 @@ def main(argv=None) -> int:
     try:
         for t in ids:
             progress = None if a.quiet else (lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+            from .distribute import ClusterError
             try:
                 r = mutate(t, a.variant, a.family, progress, a.limit, a.dask, tool=tool)
-            except UsageError as e:
+            except (UsageError, ClusterError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
             results.append(r)
@@ -739,13 +814,15 @@ def main(argv=None) -> int:
                     elif o["status"] in ("equivalent", "sampled"):
                         print(f"  {o['status']}: {o['target']}: {o['where']}: {o['mode']}: {o['reason']}")
             print(summary_line(r))
-            if a.record:
+            crashes = r["crash"] + sum(c["crash"] for c in (r.get("apart") or {}).values())
+            if a.record and crashes:
+                print(f"not recorded: {crashes} mutants of {r['theorem']} crashed a check", file=sys.stderr)
+            elif a.record:
                 d = a.dir or RESULTS_DIR
                 os.makedirs(d, exist_ok=True)
                 rr = dict(r, command="python -m theorems.mutate " + " ".join(argv if argv is not None else sys.argv[1:]))
                 with open(record_path(r["theorem"], d), "w") as f:
                     json.dump(rr, f, indent=1)
-            crashes = r["crash"] + sum(c["crash"] for c in (r.get("apart") or {}).values())
             if crashes:
                 print(f"internal error: {crashes} mutants of {r['theorem']} crashed a check (the CRASH lines, and "
                       "the traceback files they name)", file=sys.stderr)
