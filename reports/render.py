@@ -180,7 +180,7 @@ def compact(v) -> str:
     return str(v)
 
 
-_SKIP_DATA = {"text", "kind", "where", "lemmas", "counterexample", "plot"}
+_SKIP_DATA = {"text", "kind", "where", "lemmas", "counterexample", "plot", "root"}   # root: an internal flag
 
 
 def _data_view(data: dict) -> dict:
@@ -233,7 +233,9 @@ def _check_view(e, pdf: bool = False) -> dict:
     return {"e": e, "name": e.claim, "verdict": e.verdict, "method": e.method, "detail": e.detail,
             "cite": e.cite, "statement": e.statement, "assumptions": list(e.assumptions or []),
             "text": d.get("text", ""), "lemmas": d.get("lemmas") or [],
-            "counterexample": list(cx.items()) if isinstance(cx, dict) else ([("value", cx)] if cx else []),
+            # a counterexample the finding already states is not listed again (the JSON holds its fields)
+            "counterexample": [] if "Counterexample" in (e.detail or "") else
+            list(cx.items()) if isinstance(cx, dict) else ([("value", cx)] if cx else []),
             "where": _where(d.get("where")) if e.verdict != "verified" else "",
             "extra": _data_view(d), "seconds": e.seconds, "figure": fig}
 
