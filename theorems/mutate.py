@@ -35,9 +35,11 @@ the preset's size among them: not proved), *undecided* (no claim refutes it
 and one turned inconclusive: the check would not pass it, but did not find it
 wrong either), or a *gap* in the checks.  A formula only supporting claims
 read is *supporting*, and one that every claim reading it already refutes is
-*masked* (the erratum stays an erratum).  Sampled, undecided, supporting and
-masked mutants count neither way and are listed; so are crashes and mutants
-the construction rejects as ill-formed.
+*masked* (the erratum stays an erratum); one that only loosens an "at most"
+claim (a layer count or width bound raised for every size) is *implied* by the
+stated claim, which no sound check can refute.  Sampled, undecided, implied,
+supporting and masked mutants count neither way and are listed; so are crashes
+and mutants the construction rejects as ill-formed.
 
 The score is caught / (caught + gaps) over the mutants of the variants the
 verdict rests on (the theorem's basis) and of the theorem's own claims.  It is
@@ -434,6 +436,10 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
                                           "not agree with the unmutated one on the sampled prompts")
         if why:
             return Outcome(mutant, "sampled", why)
+    if what == "claims":
+        why = _implied(b, read, obj)
+        if why:
+            return Outcome(mutant, "implied", why)
     if what == "claims" and dec:                  # nothing can check a formula declaration: it stands as a gap
         return Outcome(mutant, "gap", f"declared equivalent by the theorem ({dec}), but a declaration about a "
                                       "formula cannot be checked, so it is not taken")
@@ -451,6 +457,28 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
                                          "first failure, so a change past it cannot show")
     return Outcome(mutant, "gap", "no check reads this formula's change" if what == "claims" else
                    "the network changes but no check notices")
+
+
+def _implied(b: dict, read, formula) -> str | None:
+    """A formula mutant that only loosens an 'at most' claim (a layer count or a width bound raised, for every
+    size) states something the original implies: no sound check can refute it.  The argument, or None."""
+    from .kinds import LayerCount, Width
+    old, new, _ = formula
+    for _, j in read:
+        spec = b["claims"][j].spec
+        if isinstance(spec, LayerCount) and not spec.equal and spec.bound is old:
+            size = "k >= 0"
+        elif isinstance(spec, Width) and not spec.equal and spec.exact is old:
+            size = "d >= 1"
+        else:
+            return None
+        gap = sp.expand(new - old)
+        syms = sorted(gap.free_symbols, key=str)
+        coeffs = sp.Poly(gap, *syms).coeffs() if syms else [gap]
+        if gap == 0 or not all(c.is_number and c >= 0 for c in coeffs):
+            return None
+    return (f"implied by the stated claim: the mutated bound is looser for every size ({size}), so the check "
+            "verifies it as it must; counted neither way")
 
 
 def _location(e) -> str:
@@ -619,7 +647,8 @@ def no_score_reason(thm, base: dict) -> str | None:
     return None
 
 
-STATUSES = ("caught", "equivalent", "sampled", "undecided", "gap", "masked", "supporting", "crash", "invalid")
+STATUSES = ("caught", "equivalent", "implied", "sampled", "undecided", "gap", "masked", "supporting", "crash",
+            "invalid")
 
 
 def score(outcomes, scored=None, reason: str | None = None) -> dict:
@@ -719,8 +748,8 @@ def is_catalogue(thm) -> bool:
 
 
 def _counts(c: dict) -> str:
-    parts = [f"{c[s]} {s}" for s in ("caught", "gap", "masked", "equivalent", "sampled", "undecided", "supporting",
-                                                 "crash", "invalid") if c[s]]
+    parts = [f"{c[s]} {s}" for s in ("caught", "gap", "masked", "equivalent", "implied", "sampled", "undecided",
+                                                 "supporting", "crash", "invalid") if c[s]]
     return ", ".join(parts) or "none"
 
 
@@ -736,6 +765,7 @@ def summary_line(s: dict) -> str:
         head += ")"
     line = (f"{head}; {s['equivalent']} equivalent, {sampled} agreeing on sampled prompts only (counted neither way), "
             + (f"{s['undecided']} undecided (a check turned inconclusive, none refuted), " if s.get("undecided") else "")
+            + (f"{s['implied']} implied (a looser 'at most' bound), " if s.get("implied") else "")
             + (f"{s['masked']} formulas an erratum already refutes, " if s.get("masked") else "")
             + (f"{s['supporting']} formulas only supporting claims read, " if s.get("supporting") else "")
             + f"{s['crash']} crashes, {s['invalid']} ill-formed")
