@@ -87,18 +87,16 @@ def apply_all(ev: Evaluator, layers, tpl: Template) -> Template:
 
 def layer_maps(con: Construction, alg: Algebra, layer_specs, tin: Template, tout: Template,
                symmetric: bool = False) -> Outcome:
-    present = {L.name for L in (*con.init, *con.step, *con.readout)}
-    missing = [s[0] if isinstance(s, tuple) else s for s in layer_specs
-               if (s[0] if isinstance(s, tuple) else s) not in present]
+    order = [L.name for L in (*con.init, *con.step, *con.readout)]
+    named_as = [s[0] if isinstance(s, tuple) else s for s in layer_specs]     # (name, op) or a name
+    missing = [s for s in named_as if s not in order]
     if missing:
         return Outcome("refuted", "symbolic (all d, n)",
                        f"the claim is about layer {', '.join(missing)}, which the construction does not have",
                        where={"layer": ", ".join(missing), "reason": "layer missing"})
     layers = select_layers(con, layer_specs)
     names = ", ".join(L.name for L in layers)
-    order = [L.name for L in (*con.init, *con.step, *con.readout)]
-    pos = [(order.index(sp_[0] if isinstance(sp_, tuple) else sp_), sp_[1] if isinstance(sp_, tuple) else -1)
-           for sp_ in layer_specs]
+    pos = [(order.index(name), sp_[1] if isinstance(sp_, tuple) else -1) for name, sp_ in zip(named_as, layer_specs)]
     named = list(dict.fromkeys(p[0] for p in pos))
     if pos != sorted(pos) or named != list(range(named[0], named[0] + len(named))):
         lo, hi = min(named), max(named)

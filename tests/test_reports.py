@@ -143,3 +143,20 @@ def test_accent_with_script_is_grouped():
     from reports.mathrender import normalise
     assert normalise(r"\hat{w}_k = M_k") == r"{\hat{w}}_k = M_k"
     assert normalise(r"\hat{w} + x_test") == r"\hat{w} + x_{\mathrm{test}}"
+
+
+def test_simple_formulas_are_set_as_text_in_the_pdf_and_the_rest_drawn():
+    """reports.mathrender.html_math: letters italic, scripts as <sub>/<sup>, symbols in Unicode; anything it
+    does not know (matrices, fractions, sums with limits, an unknown command) is refused, and then drawn."""
+    from reports.mathrender import MathRenderer, html_math
+    assert html_math(r"M_0 = \alpha S") == "<i>M</i><sub>0</sub> = <i>α</i><i>S</i>"
+    assert html_math(r"S = X^\top X") == "<i>S</i> = <i>X</i><sup>⊤</sup><i>X</i>"
+    assert html_math(r"x_{\mathrm{test}}") == "<i>x</i><sub>test</sub>"
+    assert html_math(r"\hat y") == "<i>y\u0302</i>" and html_math("k - 1") == "<i>k</i> − 1"   # a combining hat
+    for tex in (r"W = \begin{bmatrix}I\end{bmatrix}", r"\frac{1}{2}", r"\tfrac12 T", r"\sum_{s=1}^k S^s",
+                r"\sqrt{x}", r"\unknowncommand x", r"x_", r"\hat{ab}"):
+        assert html_math(tex) is None, tex
+    m = MathRenderer("svg")
+    assert 'class="mtext"' in m.math("k + 8") and "<img" not in m.math("k + 8")
+    assert "<img" in m.math(r"W = \begin{bmatrix}I & 0\end{bmatrix}")
+    assert "<img" in m.math("k + 8", display=True)         # display math keeps its drawn form

@@ -384,7 +384,7 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
         else:
             old, new, same = obj
             claims = _claims_with(b["claims"], old, new)
-            run = Run(thm, ctx, v.build(), b["alg"]) if v is not None else Run(thm, ctx)
+            run = Run(thm, ctx, b["con"], b["alg"]) if v is not None else Run(thm, ctx)
     except Exception as e:
         path = save_traceback(f"mutate-{thm.id}")
         return Outcome(mutant, "crash", f"{type(e).__name__}: {e} (traceback in {path})")
@@ -423,12 +423,10 @@ def _evaluate(thm, ctx, mutant: Mutant, make, base: dict, full: bool = False) ->
         return Outcome(mutant, "equivalent", "the mutated formula is provably the same (it simplifies to the "
                                              "original)")
     if what == "con":
-        con = v.build()
-        c0, alg = _variant_claims(v, con)
-        why = symbolic_equivalence(con, obj, c0, alg, b["evidence"])
+        why = symbolic_equivalence(b["con"], obj, b["claims"], b["alg"], b["evidence"])
         if why:
             return Outcome(mutant, "equivalent", why)
-        why = sampled_equivalence(thm, con, obj, ctx)
+        why = sampled_equivalence(thm, b["con"], obj, ctx)
         if dec:                                   # a declaration stands only where the exact network agrees
             if why:
                 return Outcome(mutant, "equivalent", f"declared by the theorem: {dec}; and the exact network {why}")
@@ -555,7 +553,7 @@ def baseline(thm, ctx, variant=None) -> dict:
         claims, alg = _variant_claims(v, con)
         _distinct_names(claims, f"variant {v.name}")
         ev = run_claims(thm, ctx, claims, con, alg)
-        out[v.name] = {"claims": claims, "alg": alg, "evidence": ev, "fingerprint": fingerprint(ev)}
+        out[v.name] = {"con": con, "claims": claims, "alg": alg, "evidence": ev, "fingerprint": fingerprint(ev)}
     if variant is None:
         claims = thm.claims()
         _distinct_names(claims, f"theorem {thm.id}")
@@ -741,12 +739,6 @@ def load_record(theorem_id: str, directory: str | None = None) -> dict | None:
         return json.load(f)
 
 
-def is_catalogue(thm) -> bool:
-    """Whether ``thm`` is the catalogue's own theorem of its id (not one of one's own that shares the id)."""
-    from .registry import MODULES, get
-    return thm.id in MODULES and get(thm.id) is thm
-
-
 def _counts(c: dict) -> str:
     parts = [f"{c[s]} {s}" for s in ("caught", "gap", "masked", "equivalent", "implied", "sampled", "undecided",
                                                  "supporting", "crash", "invalid") if c[s]]
@@ -777,7 +769,7 @@ def summary_line(s: dict) -> str:
 
 def main(argv=None) -> int:
     from .check import UsageError, save_traceback
-    from .registry import MODULES, first_problem, get
+    from .registry import MODULES, first_problem, get, is_catalogue
     p = argparse.ArgumentParser(prog="python -m theorems.mutate", description=__doc__.split("\n\n")[0])
     p.add_argument("theorems", nargs="*", help="theorem ids or module paths")
     p.add_argument("--all", action="store_true", help="every theorem of the catalogue")

@@ -56,10 +56,15 @@ def _check_theorem(obj, ref: str):
     return obj
 
 
+def is_catalogue(thm) -> bool:
+    """Whether ``thm`` is the catalogue's own theorem of its id (not one of one's own that shares the id)."""
+    return thm.id in MODULES and importlib.import_module(f"theorems.{thm.id}").THEOREM is thm
+
+
 def _not_a_catalogue_id(obj, ref: str):
     """A theorem of one's own may not take a catalogue theorem's id: its records (golden, mutation scores) and
     index rows would be read as the catalogue's."""
-    if obj.id in MODULES and importlib.import_module(f"theorems.{obj.id}").THEOREM is not obj:
+    if obj.id in MODULES and not is_catalogue(obj):
         raise TheoremImportError(f"{ref} declares the id {obj.id!r}, which is a catalogue theorem's: give it an id "
                                  "of its own")
     return obj
