@@ -118,7 +118,8 @@ def rational(x, bits: int) -> Fraction:
     f = Fraction(float(m)) if not hasattr(m, "man_exp") else None
     if f is None:
         man, exp = m.man_exp()
-        f = Fraction(int(man)) * (Fraction(2) ** int(exp))
+        man, exp = int(man), int(exp)
+        f = Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
     return f.limit_denominator(2 ** bits) if f.denominator > 2 ** (2 * bits) else f
 
 
@@ -135,12 +136,17 @@ def interpolant(g_arb: Callable, knots, bits: int = 64) -> ReluNet:
 
 
 def uniform_knots(lo: Fraction, hi: Fraction, m: int) -> tuple:
-    return tuple(lo + (hi - lo) * Fraction(k, m) for k in range(m + 1))
+    """x_k = lo + (hi - lo) k/m, k = 0..m (exact: one integer numerator over the common denominator)."""
+    return graded_knots(lo, hi, m, 1)
 
 
 def graded_knots(lo: Fraction, hi: Fraction, m: int, power: int = 2) -> tuple:
-    """Knots dense near lo: x_k = lo + (hi - lo)(k/m)^power (for maps with a square-root singularity at lo)."""
-    return tuple(lo + (hi - lo) * Fraction(k, m) ** power for k in range(m + 1))
+    """Knots dense near lo: x_k = lo + (hi - lo)(k/m)^power (for maps with a square-root singularity at lo).
+    Written over the common denominator q s m^power (lo = p/q, hi = r/s), exactly."""
+    lo, hi = Fraction(lo), Fraction(hi)
+    p, q, r, s = lo.numerator, lo.denominator, hi.numerator, hi.denominator
+    den, base, span = q * s * m ** power, p * s * m ** power, r * q - p * s
+    return tuple(Fraction(base + span * k ** power, den) for k in range(m + 1))
 
 
 @dataclass
@@ -167,21 +173,26 @@ def sup_error(g: Callable, dg: Callable, net: ReluNet, bits: int = 128, rel: flo
     ctx.prec = bits
     max_boxes = max_boxes or 64 * len(net.knots)
     try:
+        # a box is (A, B, piece constants) with A, B balls: the piece's ends converted once, then the split
+        # points (A + B)/2 as balls.  The hull of a box's end balls is its X, so the leaves cover every piece
+        # (children share their split ball); and since (A + B)/2 holds (A.lo + B.hi)/2 and (B - A)/2 holds
+        # (B.hi - A.lo)/2, the mean-value form below bounds |e| on all of X
+        conv = lambda q: arb(q.numerator) / q.denominator
+        K = [conv(k) for k in net.knots]
         lower, where, upper, boxes = 0.0, float(net.knots[0]), 0.0, 0
+        grow, tiny = 1 + rel, 2.0 ** (-bits // 2)
+        Vs = [conv(v) for v in net.values]
         stack = []
         for i in range(len(net.knots) - 1):
-            a, b, v, s = net.piece(i)
-            stack.append((a, b, v, s, a))
+            # the piece's line v_i + s_i (x - x_i), its slope enclosed from the converted ends
+            stack.append((K[i], K[i + 1], (Vs[i], (Vs[i + 1] - Vs[i]) / (K[i + 1] - K[i]), K[i])))
         pending = []
         while stack:
-            a, b, v, s, x0 = stack.pop()
+            A, B, const = stack.pop()
+            V, sv, X0 = const
             boxes += 1
-            A = arb(a.numerator) / a.denominator
-            B = arb(b.numerator) / b.denominator
             c, r = (A + B) / 2, (B - A) / 2
             X = A.union(B)                       # [a, b], rounded outwards
-            sv = arb(s.numerator) / s.denominator
-            X0, V = arb(x0.numerator) / x0.denominator, arb(v.numerator) / v.denominator
             ec = g(c) - (V + sv * (c - X0))
             lo_c = float(abs(ec).lower())
             if math.isfinite(lo_c) and lo_c > lower:
@@ -196,12 +207,11 @@ def sup_error(g: Callable, dg: Callable, net: ReluNet, bits: int = 128, rel: flo
                     h = math.inf
                 his.append(h if math.isfinite(h) else math.inf)     # NaN or inf: undecided, never dropped
             hi = min(his)
-            if hi <= lower * (1 + rel) or boxes >= max_boxes or float(r.upper()) < 2.0 ** (-bits // 2):
+            if hi <= lower * grow or boxes >= max_boxes or float(r.upper()) < tiny:
                 pending.append(hi)
                 continue
-            m = a + (b - a) / 2
-            stack.append((a, m, v, s, x0))
-            stack.append((m, b, v, s, x0))
+            stack.append((A, c, const))
+            stack.append((c, B, const))
         upper = max(pending, default=0.0)
     finally:
         ctx.prec = old
@@ -216,8 +226,8 @@ def pieces_for(sup_dd: float, length: float, eps: float) -> int:
 def sqrt_nonneg(x):
     """sqrt of a ball known to lie in [0, inf) (rounding may put its lower end a little below 0): a ball
     enclosing sqrt([max(lo, 0), hi])."""
-    from flint import arb
     if x.lower() >= 0:
         return x.sqrt()
+    from flint import arb
     hi = arb(x.upper())
     return arb(0).union(hi.sqrt())

@@ -6,9 +6,11 @@ arithmetic (python-flint arb).
     H = (1/n) sum_i s_i a_i a_i' + mu I,   s_i = sigma'(a_i'w) = sigma(a_i'w)(1 - sigma(a_i'w))
     lambda^2 = g'H^-1 g,   w <- w - eta H^-1 g,   eta = 2 sqrt(mu) / (2 sqrt(mu) + lambda)
 
-The approximate step replaces p_i, s_i and eta by ReLU nets (numeric.approx.ReluNet) of their arguments
-and H^-1 by k Newton-Schulz steps from c I.  Every quantity is a ball that provably contains the exact
-value, so a difference between the two steps is certified.  The module knows no paper.
+The approximate step replaces p_i, s_i and eta by ReLU nets (numeric.approx.ReluNet) of their arguments,
+the per-coordinate products s_i a_ik by a ReLU net for the square (polarisation, ``Polarised``), with the
+Hessian then assembled symmetrised, H = mu I + (1/(2n)) sum_i (u_i a_i' + a_i u_i'), u_i = prod(s_i, a_i),
+and H^-1 by k Newton-Schulz steps X <- 2X - X H' X from c I.  Every quantity is a ball that provably
+contains the exact value, so a difference between the two steps is certified.  The module knows no paper.
 """
 from __future__ import annotations
 
@@ -33,16 +35,37 @@ def dsigma(t):
     return s * (1 - s)
 
 
+@dataclass(frozen=True)
+class Polarised:
+    """The product of a scalar s with each coordinate a_k of a vector, by polarisation through a net ``sq``
+    for x -> x^2:  prod(s, a_k) = (sq(s + a_k) - sq(s - a_k)) / 4.  Exact when sq is; when
+    |sq(x) - x^2| <= e on [-R, R] and |s| + |a_k| <= R, |prod(s, a_k) - s a_k| <= (e + e)/4.  The same net
+    serves every coordinate (2 evaluations per coordinate)."""
+    sq: ReluNet
+
+    def arguments(self, s, a):
+        """The net's inputs: s + a_k and s - a_k for each coordinate (a: a list of balls)."""
+        return [x for ak in a for x in (s + ak, s - ak)]
+
+    def __call__(self, s, a, args=None):
+        """[prod(s, a_k) for each k]; ``args`` (from ``arguments``) saves recomputing the inputs."""
+        args = self.arguments(s, a) if args is None else args
+        sq = self.sq._ball
+        return [(sq(args[2 * i]) - sq(args[2 * i + 1])) / 4 for i in range(len(a))]
+
+
 @dataclass
 class Approximation:
     """What the network computes in place of the exact maps: ReLU nets for p(t) = sigma(-t) (t = y a'w),
-    for s(t) = sigma'(t) (t = a'w) and for eta(q) = 2 sqrt(mu)/(2 sqrt(mu) + sqrt(q)) (q = lambda^2), and k
-    Newton-Schulz steps from c I for H^-1 (k = None: the exact inverse)."""
+    for s(t) = sigma'(t) (t = a'w) and for eta(q) = 2 sqrt(mu)/(2 sqrt(mu) + sqrt(q)) (q = lambda^2), the
+    product s a by ``prod`` (a ``Polarised``; None: the exact product s a a' as before), and k Newton-Schulz
+    steps from c I for H^-1 (k = None: the exact inverse)."""
     p: ReluNet | None = None
     s: ReluNet | None = None
     eta: ReluNet | None = None
     k: int | None = None
     c: Fraction | None = None
+    prod: Polarised | None = None
 
 
 @dataclass
@@ -65,6 +88,7 @@ class Problem:
         self.n, self.d = len(A), len(A[0])
         self.A = arb_mat([[_arb(v) for v in r] for r in A])
         self.rows = [arb_mat([[_arb(v)] for v in r]) for r in A]
+        self.coords = [[a[k, 0] for k in range(self.d)] for a in self.rows]
         self.y = [int(v) for v in y]
         self.mu = _arb(mu)
         self.I = arb_mat([[1 if i == j else 0 for j in range(self.d)] for i in range(self.d)])
@@ -75,11 +99,16 @@ class Problem:
 
     # -- the pieces of one step, exact or approximate
     def _grad_hess(self, w, approx: Approximation | None, log: StepLog | None, step: int):
+        """The gradient and the Hessian, exact or as the network computes them.  With ``approx.prod`` the
+        Hessian is mu I + (1/(2n)) (M + M'), M = sum_i u_i a_i' with u_i = prod(s_i, a_i) per coordinate:
+        what two heads sum_i u_i a_i' e_j and sum_i a_i u_i' e_j give (symmetric as balls, entry for entry)."""
         from flint import arb_mat
         g = w * self.mu
         H = self.I * self.mu
         n = self.n
-        for a, yi in zip(self.rows, self.y):
+        prod = approx.prod if approx is not None else None
+        U = []
+        for a, ak, yi in zip(self.rows, self.coords, self.y):
             z = (a.transpose() * w)[0, 0]
             tp, ts = z * yi, z
             if approx and approx.p is not None:
@@ -95,15 +124,27 @@ class Problem:
             else:
                 s = dsigma(ts)
             g = g - a * (p * yi / n)
-            H = H + (a * a.transpose()) * (s / n)
+            if prod is None:
+                H = H + (a * a.transpose()) * (s / n)
+                continue
+            args = prod.arguments(s, ak)
+            if log is not None:
+                for x in args:
+                    if not _in_range(prod.sq, x):
+                        log.out_of_range.append((step, "sq", float(x.lower()), float(x.upper())))
+            U.append(prod(s, ak, args))
+        if prod is not None:
+            M = arb_mat(U).transpose() * self.A          # sum_i u_i a_i'
+            H = H + (M + M.transpose()) / (2 * n)
         return g, H
 
     def _inverse_times(self, H, g, approx, log, step):
         if approx is None or approx.k is None:
             return H.solve(g)
         X = self.I * _arb(approx.c)
+        Ht = H.transpose()           # a one-layer step reads H's columns from tokens: X H' X (= X H X, H symmetric)
         for _ in range(approx.k):
-            X = X * 2 - X * H * X
+            X = X * 2 - X * Ht * X
         if log is not None:
             R = self.I - X * H
             fro = sum((R[i, j] * R[i, j] for i in range(self.d) for j in range(self.d)), _arb(0))

@@ -152,3 +152,113 @@ def test_the_logistic_depth_study_trains_and_compares_in_the_suite(tmp_path, mon
     assert abs(rows["newton-0"]["mean"] - math.log(2)) < 1e-12          # f(0) = log 2
     assert rows["newton-20"]["mean"] <= rows["f-1"]["mean"]             # the solution is the optimum of f
     assert rec["empirical"] and len(rec["headlines"]) == 2
+
+
+# ---------------------------------------------------------------- the Hessian's product s_hat_i a_i (by squares)
+MU = F(1, 10)
+DELTA = 1e-4 / lg.BUDGET            # the default eps's share
+
+
+def _square(x):
+    return x * x
+
+
+def _coarse_square(R, m=8):
+    net = interpolant(_square, uniform_knots(-R, R, m))
+    return net, sup_error(_square, lambda x: 2 * x, net)
+
+
+def test_the_square_net_is_certified_within_its_target_and_encloses_h2_over_4():
+    maps = lg.maps_for(MU, DELTA)
+    lo, hi = maps.errors["sq"]
+    R = maps.sq.knots[-1]
+    assert maps.sq.knots[0] == -R and R == lg.square_range(maps.s) and R - 1 > max(abs(v) for v in maps.s.values)
+    assert hi <= 2 * DELTA and maps.prod_bound == (hi + hi) / 4 <= DELTA
+    # independent reference: the interpolation error of x^2 with spacing h is exactly h^2/4 (mid-piece)
+    h = float(maps.sq.knots[1] - maps.sq.knots[0])
+    assert lo <= h * h / 4 * (1 + 1e-9) and h * h / 4 <= hi
+    xs = np.linspace(-float(R), float(R), 4001)
+    assert max(abs(x * x - float(maps.sq(F(x)))) for x in xs) <= hi
+
+
+def test_a_coarse_square_net_is_refuted(ctx, monkeypatch):
+    run = Run(lg.THEOREM, ctx)
+    real = lg.maps_for
+
+    def coarse(muq, delta, bits=128):
+        m = real(muq, delta, bits)
+        net, eb = _coarse_square(m.sq.knots[-1])
+        return dataclasses.replace(m, sq=net, errors={**m.errors, "sq": (eb.lower, eb.upper)})
+    monkeypatch.setattr(lg, "maps_for", coarse)
+    r = run_claim(Claim("r", "", "", lg.ReluApprox()), run)
+    assert r.verdict == "refuted" and "sq(x) = x^2" in r.detail and "prod(s, a)" in r.detail.split(":")[0]
+    rows = {row["map"].split(" ")[0]: row for row in r.data["nets"]}
+    assert rows["sq(x)"]["certified sup error (upper)"] > rows["sq(x)"]["target"]
+
+
+def _hessians(sq_net, w_steps=1):
+    A, y = _data()
+    maps = lg.maps_for(MU, DELTA)
+    P = L.Problem(A, y, MU, 128)
+    w = P.zero()
+    for _ in range(w_steps):                                 # a point with non-trivial s_i
+        w, _ = P.step(w)
+    exact_prod = L.Approximation(s=maps.s)
+    polarised = L.Approximation(s=maps.s, prod=L.Polarised(sq_net))
+    _, H0 = P._grad_hess(w, exact_prod, None, 0)
+    log = L.StepLog()
+    _, H1 = P._grad_hess(w, polarised, log, 0)
+    P.close()
+    return H0, H1, log, len(A[0])
+
+
+def test_the_emulated_hessian_is_symmetric_and_within_the_product_bound():
+    maps = lg.maps_for(MU, DELTA)
+    coarse, eb = _coarse_square(maps.sq.knots[-1])
+    for net, bound in ((maps.sq, maps.prod_bound), (coarse, (eb.upper + eb.upper) / 4)):
+        H0, H1, log, d = _hessians(net)
+        assert not log.out_of_range
+        diff = 0.0
+        for j in range(d):
+            for k in range(d):
+                # symmetric as balls, entry for entry (the assembly mu I + (M + M')/(2n))
+                assert H1[j, k].mid() == H1[k, j].mid() and H1[j, k].rad() == H1[k, j].rad()
+                # |Delta H_jk| <= (1/2n) sum_i (|du_ij||a_ik| + |a_ij||du_ik|) <= bound, |a| <= 1
+                assert float(abs(H1[j, k] - H0[j, k]).upper()) <= bound
+                diff = max(diff, float(abs(H1[j, k] - H0[j, k]).lower()))
+        if net is coarse:
+            assert diff > bound / 100 and diff > 1e-4       # the coarse square is visible, and still in bound
+
+
+def test_an_argument_outside_the_square_range_is_logged():
+    maps = lg.maps_for(MU, DELTA)
+    small = interpolant(_square, uniform_knots(F(-1, 2), F(1, 2), 16))
+    _, _, log, _ = _hessians(small)
+    assert log.out_of_range and {e[1] for e in log.out_of_range} == {"sq"}
+
+
+def test_the_end_to_end_claim_verifies_at_the_golden_preset_with_the_product():
+    ctx = make_context(lg.THEOREM, **lg.THEOREM.golden)
+    run = Run(lg.THEOREM, ctx)
+    e2e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e2e.verdict == "verified" and max(e2e.data["per_iteration_error"]) <= 1e-4 and e2e.data["range left"] == 0
+    # the product is on the path: the exact-product emulation gives other errors
+    maps = lg.maps_for(MU, DELTA)
+    A, y = lg.logistic_data(ctx.data)
+    errs = lambda m: [float(e.upper()) for e in lg.emulate(A, y, MU, m, ctx.k, 192)["log"].errors]
+    assert errs(maps) != errs(dataclasses.replace(maps, sq=None))
+
+
+class _NoQuarter(L.Polarised):
+    """A wrong product: the polarisation without its /4."""
+    def __call__(self, s, a, args=None):
+        args = self.arguments(s, a) if args is None else args
+        return [self.sq._ball(args[2 * i]) - self.sq._ball(args[2 * i + 1]) for i in range(len(a))]
+
+
+def test_a_wrong_product_is_refuted_end_to_end(ctx, monkeypatch):
+    run = Run(lg.THEOREM, ctx)
+    assert run_claim(Claim("e", "", "", lg.EndToEnd()), run).verdict == "verified"
+    monkeypatch.setattr(L, "Polarised", _NoQuarter)
+    e2e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e2e.verdict == "refuted" and e2e.data["per-iteration error (max)"] > 1e-2
