@@ -573,7 +573,9 @@ class Construction:
     sizes: tuple[tuple[str, sp.Expr], ...] = (("d", sp.Symbol("d", positive=True, integer=True)),
                                               ("m", sp.Symbol("m", positive=True, integer=True)),
                                               ("1", sp.Integer(1)))
-    example_letters: tuple[ExampleLetter, ...] = ()   # per-example quantities the tokens hold beside x_j, y_j
+    # per-example quantities the tokens hold beside x_j, y_j; a field added after the mutation records were
+    # taken, so it enters their digest only when set (theorems.mutate._canon)
+    example_letters: tuple[ExampleLetter, ...] = field(default=(), metadata={"digest": "when-set"})
 
     def __post_init__(self):
         clash = [L.name for L in self.letters if L.name in RESERVED_LETTERS or L.name.endswith("'")]

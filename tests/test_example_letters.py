@@ -147,3 +147,16 @@ def test_a_claim_with_a_transposed_moment_gets_a_counterexample():
     cx = counterexample_layers(con, alg, ("L",), tin, Template(wrong), params_for=lambda data: _params(con, data))
     assert cx is not None and cx["block"] == "P" and cx["token"].startswith("mat") and cx["d"] == 2
     assert {"q", "u", "w"} <= set(cx["params"])
+
+
+def test_the_digest_reads_the_letters_only_when_a_construction_declares_them():
+    """Construction.example_letters came after the mutation records: unset, it leaves a construction's canonical
+    form (and so every older record's digest) as it was; set, it is part of it, and changing it changes it."""
+    from theorems.mutate import _canon
+    plain = _con((), ex=(), tokens=TokenFormat((TokenKind("ex", (("a", "x"),)),)))
+    assert "example_letters" not in _canon(plain)[1]
+    with_letters = _con(())
+    assert _canon(with_letters)[1]["example_letters"] == [["ExampleLetter", {"name": "q", "rows": "1", "doc": ""}],
+                                                         ["ExampleLetter", {"name": "u", "rows": "d", "doc": ""}]]
+    assert _canon(_con((), ex=(Q,), tokens=TokenFormat((TokenKind("ex", (("a", "x"), ("q", "q"))),))))[1] != \
+        _canon(with_letters)[1]
