@@ -283,6 +283,41 @@ def token_env(alg, data: Data, kind_per_example: bool, j, T, S, b, letters=None,
     return env_for(alg, cols, T, S, b, letters, state, labels if labels is not None else label_moments(data)), coeffs
 
 
+def example_letter_values(con: Construction, params: dict, data: Data) -> tuple[dict, list]:
+    """The construction's per-example letters (symbolic.layers.ExampleLetter) on concrete data, exact: their
+    moments {b_q: sum_j q_j x_j (d x 1), S_ux: sum_j u_j x_j' (d x d)} and, per example j, the value of each
+    (a d x 1 matrix for a vector, a rational for a scalar), as {name: value}."""
+    from symbolic.ncalg import example_moment_name
+    X = [sp.Matrix([_q(v) for v in r]) for r in data.X]
+    moments, per = {}, [dict() for _ in X]
+    for E in con.example_letters:
+        v = params.get(E.symbol)
+        if v is None:
+            raise ValueError(f"no value for the per-example letter {E.name}")
+        rows = [[_q(x) for x in r] for r in (v.tolist() if hasattr(v, "tolist") else v)]
+        if len(rows) != len(X):
+            raise ValueError(f"per-example letter {E.name}: {len(rows)} values for {len(X)} examples")
+        vals = [r[0] if E.rows == "1" else sp.Matrix(r) for r in rows]
+        for j, val in enumerate(vals):
+            per[j][E.name] = val
+        m = example_moment_name(E.name, E.rows)
+        moments[m] = sum((val * x if E.rows == "1" else val * x.T for val, x in zip(vals, X)),
+                         sp.zeros(data.d, 1 if E.rows == "1" else data.d))
+    return moments, per
+
+
+def _example_env(alg: Algebra, per: list, j, env: dict, coeffs: dict) -> None:
+    """The declared per-example letters of example j in the query role t and of the last example in role n."""
+    for role, jj in (("t", j), ("n", len(per) - 1)):
+        if jj is None or not per:
+            continue
+        for name, val in per[jj].items():
+            if isinstance(val, sp.MatrixBase):
+                env[f"{name}_{role}"], env[f"{name}_{role}'"] = val, val.T
+            else:
+                coeffs[alg.example(name, role)] = val
+
+
 def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, params: dict,
                     state: str | None = None, it: int = 1) -> sp.Matrix:
     """The hidden state a template denotes on concrete data (exact)."""
@@ -290,9 +325,16 @@ def template_matrix(net: Network, alg: Algebra, tpl: Template, data: Data, T, pa
     H = sp.zeros(net.D, len(net.seq))
     lets = letter_values(net.con, params, it)
     labels = label_moments(data)
+    ex_moments, ex_per = example_letter_values(net.con, params, data) if net.con.example_letters else ({}, [])
+    for E in net.con.example_letters:
+        alg.example_letter(E.name, E.rows)
     for t, (kind, j) in enumerate(net.seq):
         tk = net.con.tokens.kind(kind)
         env, coeffs = token_env(alg, data, tk.per_example, j, T, S, b, lets, state, labels, basis=tk.basis)
+        if ex_per:
+            for m, v in ex_moments.items():
+                env[m], env[m + "'"] = v, v.T
+            _example_env(alg, ex_per, j if tk.per_example else None, env, coeffs)
         coeffs.update(scalar_params(params))
         coeffs.update(size_coeffs(alg, data, net.n))
         for block, p in tpl.kinds.get(kind, {}).items():
@@ -325,6 +367,8 @@ def data_json(data: Data, con: Construction | None = None) -> dict:
         inputs = {i for k in con.tokens.kinds for _, i in k.inputs}
         if not con.tokens.example_kinds:
             out.pop("X"), out.pop("y")
+        elif "y" not in inputs:                  # example tokens that hold no label: y is not read
+            out.pop("y")
         if "x_test" not in inputs:
             out.pop("x_test")
     return out
@@ -441,7 +485,8 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
 
 def _params_json(params: dict, con: Construction | None = None) -> dict:
     out = {}
-    used = None if con is None else {str(p) for p in con.params} | {L.name for L in con.letters}
+    used = None if con is None else {str(p) for p in con.params} | {L.name for L in con.letters} | \
+        {E.name for E in con.example_letters}
     for s, v in params.items():
         if used is not None and str(s) not in used:
             continue

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from symbolic.layers import BlockMap, Construction, Layer, letter, split_entry
+from symbolic.layers import BUILTIN_INPUTS, BlockMap, Construction, Layer, letter, split_entry
 from symbolic.layout import d as d_sym, m as m_sym
 
 from .backends import Backend, eval_coeff, symmetric_part
@@ -104,6 +104,19 @@ class Network:
         v = self._letters[key]
         return self.be.T(v) if tr and not decl.symmetric else v
 
+    def example_value(self, E, j: int) -> list:
+        """The value of the per-example letter ``E`` (symbolic.layers.ExampleLetter) on example j: row j of
+        the n x rows table the run's parameters hold under ``E.symbol``."""
+        v = self.params.get(E.symbol)
+        if v is None:
+            raise ValueError(f"no value for the per-example letter {E.name}")
+        rows = [list(r) for r in (v.tolist() if hasattr(v, "tolist") else v)]
+        size = self.d if E.rows == "d" else 1
+        if len(rows) != self.n or any(len(r) != size for r in rows):
+            raise ValueError(f"per-example letter {E.name}: {len(rows)} rows of sizes {sorted({len(r) for r in rows})}"
+                             f" given, {self.n} rows of size {size} needed")
+        return rows[j]
+
     def apply_entry(self, c, X):
         """An entry applied to a block: c X, or c L X for a matrix letter L."""
         s, L = split_entry(c)
@@ -118,12 +131,23 @@ class Network:
                 or data.m != self.m:
             raise ValueError(f"data shapes do not match d={self.d}, n={self.n}, m={self.m}")
         rows = {b: [[0] * self.N for _ in range(k)] for b, k in self.bsize.items()}
+        exl = {E.name: E for E in self.con.example_letters}
+        columns = {L.name for L in self.con.letters if L.cols == "1"} - BUILTIN_INPUTS   # the engine's inputs first
         for t, (kind, j) in enumerate(self.seq):
             for block, inp in self.con.tokens.kind(kind).inputs:
                 if inp.endswith("*e"):              # column j of a matrix letter, on basis token j
                     M = self.letter_value(inp[:-2])
                     for r in range(self.bsize[block]):
                         rows[block][r][t] = be.get(M, r, j)
+                    continue
+                if inp in exl:                      # a per-example letter: row j of its values (n x rows)
+                    for r, v in enumerate(self.example_value(exl[inp], j)):
+                        rows[block][r][t] = v
+                    continue
+                if inp in columns:
+                    M = self.letter_value(inp)      # a one-column matrix letter, the same on every such token
+                    for r in range(self.bsize[block]):
+                        rows[block][r][t] = be.get(M, r, 0)
                     continue
                 vals = {"x": lambda: data.X[j], "y": lambda: list(data.y[j]) if data.m > 1 or isinstance(
                             data.y[j], (list, tuple)) else [data.y[j]], "one": lambda: [1],

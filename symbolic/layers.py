@@ -61,6 +61,45 @@ class MatrixLetter:
         return sp.Symbol(self.name, commutative=False)
 
 
+# token inputs the engine defines; a declared letter may not take one of these names
+BUILTIN_INPUTS = frozenset({"x", "y", "one", "x_test", "e", "pos", "pos2"})
+
+
+@dataclass(frozen=True)
+class ExampleLetter:
+    """A per-example quantity a construction declares beside x_j and y_j: example token j holds ``name_j``,
+    a scalar (``rows="1"``) or a d-vector (``rows="d"``), whose value the construction does not compute
+    (the output of a layer checked elsewhere, e.g. an approximate ReLU net).  A per-example token kind
+    reads it with the input ``name``.  The symbolic engine derives its one moment
+    (:func:`symbolic.ncalg.example_moment_name`): sum_j q_j x_j = b_q for a scalar, sum_j u_j x_j' = S_ux
+    (with its transpose) for a vector; the exact evaluators take its values, one per example, from the
+    parameter whose symbol is :attr:`symbol` (an n x rows list of rows)."""
+    name: str
+    rows: str = "d"
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.rows not in ("1", "d"):
+            raise ValueError(f"per-example letter {self.name}: rows must be '1' (a scalar) or 'd', got {self.rows!r}")
+        if not (self.name.isascii() and self.name.isalnum() and self.name[0].isalpha()):
+            raise ValueError(f"per-example letter name {self.name!r}: letters and digits only, starting with a letter")
+        if self.name in BUILTIN_INPUTS | {"i", "b", "z", "n", "d", "m", "S", "I", "C"}:
+            raise ValueError(f"per-example letter name {self.name!r} is taken by the engine (the data, its "
+                             "moments, the index or a size)")
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        """The key of its values among the run's parameters (a noncommutative symbol, like a matrix letter's)."""
+        return sp.Symbol(self.name, commutative=False)
+
+    def role_names(self) -> set[str]:
+        """The names it takes in the engine: name_t, name_j, name_n (and their transposes) and its moment."""
+        from .ncalg import example_moment_name
+        m = example_moment_name(self.name, self.rows)
+        return {f"{self.name}_{r}" for r in ("t", "j", "n")} | {f"{self.name}_{r}'" for r in ("t", "j", "n")} \
+            | {m, m + "'"}
+
+
 def letter(name: str) -> sp.Symbol:
     """The noncommutative symbol that stands for matrix letter ``name`` in an entry."""
     return sp.Symbol(name, commutative=False)
@@ -468,7 +507,8 @@ class TokenKind:
     ``e``: the "matrix tokens" whose blocks hold the columns M e_j of d x d matrices); neither: one token."""
     name: str
     inputs: tuple[tuple[str, str], ...]  # (block, input): x, y, one, x_test, pos, pos2, e, or "L*e" (a declared
-    # matrix letter L times e_j: column j of L, on a basis token)
+    # matrix letter L times e_j: column j of L, on a basis token), or "L" (a declared one-column matrix letter:
+    # the same column on every token of the kind), or a declared per-example letter's name (on example tokens)
     per_example: bool = True
     basis: bool = False
 
@@ -533,21 +573,48 @@ class Construction:
     sizes: tuple[tuple[str, sp.Expr], ...] = (("d", sp.Symbol("d", positive=True, integer=True)),
                                               ("m", sp.Symbol("m", positive=True, integer=True)),
                                               ("1", sp.Integer(1)))
+    # per-example quantities the tokens hold beside x_j, y_j; a field added after the mutation records were
+    # taken, so it enters their digest only when set (theorems.mutate._canon)
+    example_letters: tuple[ExampleLetter, ...] = field(default=(), metadata={"digest": "when-set"})
 
     def __post_init__(self):
         clash = [L.name for L in self.letters if L.name in RESERVED_LETTERS or L.name.endswith("'")]
         if clash:
             raise ValueError(f"{self.name}: matrix letter name(s) {clash} are reserved for the data "
                              f"({', '.join(sorted(RESERVED_LETTERS))}) or are a transpose")
+        exn = [E.name for E in self.example_letters]
+        taken = set().union(*(E.role_names() for E in self.example_letters)) if exn else set()
+        bad = sorted({n for n in exn if exn.count(n) > 1} | {L.name for L in self.letters if L.name in taken or
+                                                              L.name in exn})
+        if bad:
+            raise ValueError(f"{self.name}: the name(s) {bad} are declared twice, or a matrix letter takes a name of "
+                             "a per-example letter (its roles name_t, name_j, name_n or its moment)")
         lets = {L.name: L for L in self.letters}
         lets.update({L.name + "'": MatrixLetter(L.name + "'", L.cols, L.rows, L.symmetric, L.untied)
                      for L in self.letters})      # L' (= L for a symmetric letter)
         sz = dict(self.sizes)
         for stage, layer, op in self.all_ops():
             op.validate(self, lets, sz, f"{self.name}: layer {layer.name}")
+        exl = {E.name: E for E in self.example_letters}
         for k in self.tokens.kinds:
             for b, i in k.inputs:
                 self.layout.block(b)
+                if i not in BUILTIN_INPUTS and not i.endswith("*e"):
+                    if i in exl:
+                        if not k.per_example:
+                            raise ValueError(f"{self.name}: token kind {k.name} reads the per-example letter {i}, "
+                                             "but it is not an example token")
+                        rows = sp.sympify(sz[exl[i].rows])
+                    elif i in lets and lets[i].cols == "1":
+                        rows = sp.sympify(sz.get(lets[i].rows, lets[i].rows))
+                    else:
+                        raise ValueError(f"{self.name}: token kind {k.name}: input {i!r} is neither an input of the "
+                                         "engine, a per-example letter, nor a one-column matrix letter of the "
+                                         "construction")
+                    if sp.simplify(self.layout.size(b) - rows) != 0:
+                        raise ValueError(f"{self.name}: token kind {k.name} puts {i} ({rows} x 1) in block {b} of "
+                                         f"size {self.layout.size(b)}")
+                    continue
                 if i == "e" and sp.simplify(self.layout.size(b) - sz["d"]) != 0:
                     raise ValueError(f"{self.name}: token kind {k.name} puts e_j (size d) in block {b} of size "
                                      f"{self.layout.size(b)}")

@@ -371,6 +371,46 @@ def _powers_of(c, y: sp.Symbol, what: str) -> list[tuple[int, sp.Expr]]:
         raise SumError(f"the coefficient {sp.sstr(c)} of {what} is not polynomial in {y}") from None
 
 
+def _monomials_of(c, gens: list, what: str) -> list[tuple[tuple[int, ...], sp.Expr]]:
+    """c = sum_m c_m g_1^m_1 ... g_r^m_r, as [(m, c_m)]; c must be polynomial in every gens symbol it holds
+    (the scalar label y_j and the declared per-example scalars q_j).  With one symbol it is _powers_of."""
+    c = sp.expand(sp.sympify(c))
+    present = [g for g in gens if c.has(g)]
+    if not present:
+        return [(tuple(0 for _ in gens), c)]
+    try:
+        terms = sp.Poly(c, *present).terms()
+    except sp.PolynomialError:
+        raise SumError(f"the coefficient {sp.sstr(c)} of {what} is not polynomial in "
+                       f"{', '.join(map(str, present))}") from None
+    out = []
+    for m, coef in terms:
+        e = dict(zip(present, m))
+        out.append((tuple(e.get(g, 0) for g in gens), coef))
+    return out
+
+
+def example_moment_name(name: str, rows: str) -> str:
+    """The name of the data moment a declared per-example letter generates: a scalar q_j gives the d-vector
+    b_q = sum_j q_j x_j (as y_j gives b); a d-vector u_j gives the d x d matrix S_ux = sum_j u_j x_j' (not
+    symmetric; its transpose S_ux' is sum_j x_j u_j'), as x_j gives S."""
+    return f"b_{name}" if rows == "1" else f"S_{name}x"
+
+
+@dataclass(frozen=True)
+class ExampleLetters:
+    """Per-example quantities a construction declares beside x_j and y_j, in the key's role j, each with the
+    one moment the engine derives for it (:func:`example_moment_name`): ``vectors`` are (letter u_j, moment
+    S_ux = sum_j u_j x_j'), ``scalars`` are (commutative symbol q_j, moment b_q = sum_j q_j x_j).  Nothing
+    else of them is a moment: a product of two of them (q_j u_j, q_j^2), u_j u_j', sum_j u_j, sum_j q_j,
+    y_j q_j x_j are refused."""
+    vectors: tuple[tuple[str, str], ...] = ()
+    scalars: tuple[tuple[sp.Symbol, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.vectors or self.scalars)
+
+
 @dataclass(frozen=True)
 class SumPiece:
     """One term of a sum over the examples j = 1..n, split into what the rules
@@ -390,22 +430,31 @@ class SumPiece:
     moments: Mapping[str, object]
     n: sp.Expr
     ab: "Alphabet"
+    letter_pairs: int = 0                 # contracted pairs u_j x_j' or x_j u_j' of a declared per-example vector
+    letter_singles: int = 0               # occurrences of a declared per-example vector u_j not so contracted
+    letter_powers: tuple = ()             # ((q_j, power), ...) of the declared per-example scalars, powers > 0
+    letters: ExampleLetters | None = None
 
     @property
     def indexed(self) -> bool:
         return self.index is not None and sp.sympify(self.coeff).has(self.index)
 
+    @property
+    def plain(self) -> bool:
+        """The term holds no declared per-example letter (only x_j, y_j and i_j of example j)."""
+        return not (self.letter_pairs or self.letter_singles or self.letter_powers)
+
 
 def _rule_free(p: SumPiece):
     """sum_j c = n c for a term free of the example (data, label and index)."""
-    if p.pairs == p.singles == p.deg_y == 0 and not p.indexed:
+    if p.pairs == p.singles == p.deg_y == 0 and not p.indexed and p.plain:
         return Poly._term(p.scal, p.word, p.coeff * p.n, p.ab)
 
 
 def _rule_index_powers(p: SumPiece):
     """sum_{i=1}^n q(i) for a coefficient polynomial in the key's index i_j
     (positions are affine in it): Faulhaber's sums, exactly, as a polynomial in n."""
-    if p.pairs == p.singles == p.deg_y == 0 and p.indexed:
+    if p.pairs == p.singles == p.deg_y == 0 and p.indexed and p.plain:
         try:
             sp.Poly(p.coeff, p.index)
         except sp.PolynomialError:
@@ -416,13 +465,13 @@ def _rule_index_powers(p: SumPiece):
 
 def _rule_gram(p: SumPiece):
     """sum_j x_j x_j' = S (one Gram pair, nothing else of example j)."""
-    if p.pairs == 1 and p.singles == 0 and p.deg_y == 0 and not p.indexed:
+    if p.pairs == 1 and p.singles == 0 and p.deg_y == 0 and not p.indexed and p.plain:
         return Poly._term(p.scal, p.word, p.coeff, p.ab)
 
 
 def _rule_label(p: SumPiece):
     """sum_j y_j x_j = b = X'y (one x_j, in the word or in a scalar, times the scalar label y_j)."""
-    if p.pairs == 0 and p.singles == 1 and p.deg_y == 1 and not p.indexed and \
+    if p.pairs == 0 and p.singles == 1 and p.deg_y == 1 and not p.indexed and p.plain and \
             any(x in (p.j, p.jt) for x in (*p.word, *(a for s in p.scal for a in s))):
         b = p.moments["b"]
         bt = b + "'"
@@ -432,14 +481,35 @@ def _rule_label(p: SumPiece):
 
 def _rule_label_square(p: SumPiece):
     """sum_j y_j^2 = y'y."""
-    if p.pairs == p.singles == 0 and p.deg_y == 2 and not p.indexed:
+    if p.pairs == p.singles == 0 and p.deg_y == 2 and not p.indexed and p.plain:
         return Poly._term(p.scal, p.word, p.coeff * p.moments["yy"], p.ab)
+
+
+def _rule_letter_pair(p: SumPiece):
+    """sum_j u_j x_j' = S_ux (and sum_j x_j u_j' = S_ux') for a declared per-example vector u_j: exactly one
+    such pair, already contracted to its moment, and nothing else of example j (no x_j, u_j, y_j, q_j, i_j)."""
+    if p.letter_pairs == 1 and p.pairs == p.singles == p.letter_singles == p.deg_y == 0 and not p.letter_powers \
+            and not p.indexed:
+        return Poly._term(p.scal, p.word, p.coeff, p.ab)
+
+
+def _rule_letter_label(p: SumPiece):
+    """sum_j q_j x_j = b_q for a declared per-example scalar q_j: one x_j (in the word or in a scalar), q_j to
+    the first power, and nothing else of example j (no second x_j, no u_j, y_j, other q, i_j)."""
+    if p.pairs == p.letter_pairs == p.letter_singles == p.deg_y == 0 and p.singles == 1 and not p.indexed \
+            and len(p.letter_powers) == 1 and p.letter_powers[0][1] == 1 and p.letters is not None \
+            and any(x in (p.j, p.jt) for x in (*p.word, *(a for s in p.scal for a in s))):
+        m = dict(p.letters.scalars)[p.letter_powers[0][0]]
+        mt = p.ab.tr[m]
+        sub = lambda w: tuple(m if x == p.j else mt if x == p.jt else x for x in w)
+        return Poly._term([sub(s) for s in p.scal], sub(p.word), p.coeff, p.ab)
 
 
 # The summation rules, tried in order; each is sound on its own (tests/test_ncalg.py tests each alone).
 # A term no rule takes is refused, never summed as if it were constant.
 SUM_RULES = (("free of the example", _rule_free), ("powers of the key's index", _rule_index_powers),
-             ("Gram pair", _rule_gram), ("label moment", _rule_label), ("label square", _rule_label_square))
+             ("Gram pair", _rule_gram), ("label moment", _rule_label), ("label square", _rule_label_square),
+             ("per-example vector pair", _rule_letter_pair), ("per-example scalar moment", _rule_letter_label))
 
 
 def _pair_scalars(scal: list, ex: set, pair_moment: Mapping, ab: "Alphabet") -> list:
@@ -461,7 +531,8 @@ def _pair_scalars(scal: list, ex: set, pair_moment: Mapping, ab: "Alphabet") -> 
 
 
 def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, object], n: sp.Expr,
-                      index: sp.Symbol | None = None, labels: str | None = None) -> Poly:
+                      index: sp.Symbol | None = None, labels: str | None = None,
+                      letters: ExampleLetters | None = None) -> Poly:
     """``sum_{j=1}^n p(x_j, y_j, i_j)`` by the rules of :data:`SUM_RULES`.
 
     ``moments`` names the data moments: ``S`` (sum x_j x_j'), ``b`` (sum y_j x_j),
@@ -474,17 +545,31 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
     ``labels`` names a vector label letter (``y_j``, m x 1) when labels are
     vectors: the pairs ``y_j x_j'``, ``x_j y_j'`` and ``y_j y_j'`` then sum to the
     moments ``C = Y'X``, ``C'`` and ``Yy = Y'Y`` (names in ``moments``).
+
+    ``letters`` are the per-example quantities a construction declares (:class:`ExampleLetters`): a vector
+    u_j in the pairs ``u_j x_j'`` / ``x_j u_j'`` sums to its moment S_ux / S_ux', a scalar q_j times one
+    x_j to b_q; nothing else holding them is summed, and the result never holds them.
     """
     ab = p.ab
+    letters = letters or ExampleLetters()
     jt = ab.tr[j]
     S = moments["S"]
-    ex = {j, jt}
+    data = {j, jt}                     # the example's data letters (x_j and, for vector labels, y_j)
     pair_moment = {(j, jt): S}
     if labels is not None:
         lt = ab.tr[labels]
-        ex |= {labels, lt}
+        data |= {labels, lt}
         C = moments["C"]
         pair_moment.update({(labels, jt): C, (j, lt): ab.tr[C], (labels, lt): moments["Yy"]})
+    declared: set = set()              # the declared per-example vectors u_j, u_j'
+    letter_moments: set = set()
+    for u, M in letters.vectors:
+        ut = ab.tr[u]
+        declared |= {u, ut}
+        pair_moment.update({(u, jt): M, (j, ut): ab.tr[M]})
+        letter_moments |= {M, ab.tr[M]}
+    ex = data | declared
+    qs = [q for q, _ in letters.scalars]
     starts = {b for (_, b) in pair_moment}
     out = Poly.zero(ab)
     for (scal, w), c in p.terms:
@@ -502,37 +587,51 @@ def sum_over_examples(p: Poly, j: str, y_j: sp.Symbol, moments: Mapping[str, obj
                     scal.pop(i)
                     break
         # u_j v_j'  ->  the moment of the pair (x_j x_j' -> S, ...), in the word and in every scalar
+        used: list = []
+
         def contract(word):
             out_, i = [], 0
             while i < len(word):
                 if i + 1 < len(word) and (word[i], word[i + 1]) in pair_moment:
                     out_.append(pair_moment[(word[i], word[i + 1])])
+                    used.append(out_[-1])
                     i += 2
                 else:
                     out_.append(word[i])
                     i += 1
             return tuple(out_)
         new = contract(w)
-        pairs = len(w) - len(new)
-        scal2_ = [contract(s_) for s_ in scal]
-        pairs += sum(len(a) - len(b) for a, b in zip(scal, scal2_))
-        scal = scal2_
-        singles = sum(1 for x in new if x in ex) + sum(1 for s_ in scal for x in s_ if x in ex)
+        scal = [contract(s_) for s_ in scal]
+        letter_pairs = sum(1 for m in used if m in letter_moments)
+        pairs = len(used) - letter_pairs
+        occurs = [x for x in (*new, *(a for s_ in scal for a in s_))]
+        singles = sum(1 for x in occurs if x in data)
+        letter_singles = sum(1 for x in occurs if x in declared)
         what = term_str((tuple(scal), w))
-        for deg_y, cy in _powers_of(c, y_j, what):
-            piece = SumPiece(tuple(scal), tuple(new), pairs, singles, deg_y, cy, j, jt, index, moments, n, ab)
+        for degs, cy in _monomials_of(c, [y_j, *qs], what):
+            deg_y, powers = degs[0], tuple((q, e) for q, e in zip(qs, degs[1:]) if e)
+            piece = SumPiece(tuple(scal), tuple(new), pairs, singles, deg_y, cy, j, jt, index, moments, n, ab,
+                             letter_pairs, letter_singles, powers, letters)
             got = next((r for r in (rule(piece) for _, rule in SUM_RULES) if r is not None), None)
             if got is None:
                 dep = (f" (its coefficient depends on the key's index {index}, which only a term free of the "
                        "example's data can carry)") if piece.indexed else ""
-                raise SumError(f"the sum over examples of the term {sp.sstr(cy * y_j**deg_y)} * {what} does not "
-                               "reduce to the data moments S = X'X, b = X'y, y'y (or n, or sums of powers of the "
-                               f"index, for a term free of the example){dep}")
+                mono = cy * y_j**deg_y * sp.Mul(*[q**e for q, e in powers])
+                extra = "".join(f", {example_moment_text(m)}" for _, m in (*letters.vectors, *letters.scalars))
+                raise SumError(f"the sum over examples of the term {sp.sstr(mono)} * {what} does not "
+                               "reduce to the data moments S = X'X, b = X'y, y'y" + extra + " (or n, or sums of "
+                               f"powers of the index, for a term free of the example){dep}")
             out = out + got
-    leaked = {x for x in out.letters() if x in ex} | ({y_j, index} & out.coeff_symbols())
+    leaked = {x for x in out.letters() if x in ex} | ({y_j, index, *qs} & out.coeff_symbols())
     if leaked:   # a rule that left the key's role in the result would be unsound: refuse loudly
         raise SumError(f"internal: the sum over examples left {sorted(map(str, leaked))} free")
     return out
+
+
+def example_moment_text(m: str) -> str:
+    """What a derived moment name means, for messages: b_q = sum_j q_j x_j, S_ux = sum_j u_j x_j'."""
+    head, name = m.split("_", 1)
+    return f"{m} = sum_j {name}_j x_j" if head == "b" else f"{m} = sum_j {name[:-1]}_j x_j'"
 
 
 def sum_over_basis(p: Poly) -> Poly:

@@ -13,9 +13,9 @@ from typing import Mapping
 
 import sympy as sp
 
-from .layers import Construction, Layer, TokenFormat, split_entry
+from .layers import BUILTIN_INPUTS, Construction, Layer, TokenFormat, split_entry
 from .layout import Layout
-from .ncalg import Alphabet, Poly, SumError, sum_over_basis, sum_over_examples
+from .ncalg import Alphabet, ExampleLetters, Poly, SumError, example_moment_name, sum_over_basis, sum_over_examples
 
 
 class LemmaFailure(Exception):
@@ -47,6 +47,8 @@ class Algebra:
         self.mats: dict[str, Poly] = {}      # state letters (the recursion's T, w, W, ...)
         self.params: dict[str, Poly] = {}    # matrix letters the weights carry (W_0, A, ...)
         self._yv: dict[str, Poly] = {}
+        self.examples: dict[str, str] = {}   # per-example letters a construction declares: name -> rows ("1", "d")
+        self._ex: dict[str, dict] = {}       # name -> role -> Poly (a vector u_t) or Symbol (a scalar q_t)
 
     def matrix(self, name: str, symmetric: bool = False, shape: tuple[str, str] = ("d", "d")) -> Poly:
         """A state letter (the recursion's iterate); asking again with another symmetry or shape is an
@@ -76,6 +78,51 @@ class Algebra:
     def vector_labels(self) -> bool:
         return bool(self._yv)
 
+    def example_letter(self, name: str, rows: str) -> dict:
+        """A per-example quantity the construction declares (symbolic.layers.ExampleLetter), in every role:
+        a d-vector is the letter ``u_t`` (``u_j``, ``u_n``), a scalar the commuting symbol ``q_t`` (as y_t).
+        Its one moment (``example_moment(name)``) is registered with it.  Asking again with another size is
+        an error."""
+        if name in self.examples:
+            if self.examples[name] != rows:
+                raise ValueError(f"per-example letter {name} is already declared with {self.examples[name]} rows")
+            return self._ex[name]
+        if rows not in ("1", "d"):
+            raise ValueError(f"per-example letter {name}: rows must be '1' (a scalar) or 'd', got {rows!r}")
+        roles = ("t", "j", "n")
+        if rows == "1":
+            self._ex[name] = {r: sp.Symbol(f"{name}_{r}") for r in roles}
+            self.ab.vector(example_moment_name(name, rows))
+        else:
+            self._ex[name] = {r: self.ab.vector(f"{name}_{r}") for r in roles}
+            self.ab.letter(example_moment_name(name, rows), ("d", "d"))
+        self.examples[name] = rows
+        return self._ex[name]
+
+    def example(self, name: str, role: str = "t"):
+        """The declared per-example letter ``name`` of the example in ``role``: a Poly (vector) or a Symbol."""
+        return self._ex[name][role]
+
+    def example_moment(self, name: str) -> Poly:
+        """Its moment: sum_j q_j x_j = b_q (a d-vector) or sum_j u_j x_j' = S_ux (d x d, not symmetric)."""
+        return Poly.letter(example_moment_name(name, self.examples[name]), self.ab)
+
+    def example_letters(self, role: str = "j") -> ExampleLetters:
+        """The declared letters in ``role`` with their moments, for the sum over examples."""
+        vec = tuple((f"{k}_{role}", example_moment_name(k, r)) for k, r in self.examples.items() if r != "1")
+        sca = tuple((self._ex[k][role], example_moment_name(k, r)) for k, r in self.examples.items() if r == "1")
+        return ExampleLetters(vec, sca)
+
+    def role_symbols(self, role: str) -> tuple[set, set]:
+        """(letters, commuting symbols) that belong to the example in ``role``: x, y, the index and the
+        declared per-example letters."""
+        lets = {f"x_{role}", f"x_{role}'"} | {x for k, r in self.examples.items() if r != "1"
+                                               for x in (f"{k}_{role}", f"{k}_{role}'")}
+        if role in self._yv:
+            lets |= {f"y_{role}", f"y_{role}'"}
+        syms = {self.y[role], self.i[role]} | {self._ex[k][role] for k, r in self.examples.items() if r == "1"}
+        return lets, syms
+
     def assume_symmetric(self, p: Poly) -> Poly:
         """Apply the hypothesis T' = T to every template matrix."""
         subs = {m + "'": P for m, P in self.mats.items() if self.ab.tr[m] != m}
@@ -97,7 +144,13 @@ class Algebra:
         letters = {f"x_{src}": self.x[dst]}
         if src in self._yv:
             letters[f"y_{src}"] = self.yvec(dst)
-        return p.subs(letters, {self.y[src]: self.y[dst], self.i[src]: self.i[dst]})
+        coeffs = {self.y[src]: self.y[dst], self.i[src]: self.i[dst]}
+        for k, r in self.examples.items():          # the declared per-example letters follow their example
+            if r == "1":
+                coeffs[self._ex[k][src]] = self._ex[k][dst]
+            else:
+                letters[f"{k}_{src}"] = self._ex[k][dst]
+        return p.subs(letters, coeffs)
 
     def input_poly(self, name: str, role: str, position: sp.Expr, size=1) -> Poly:
         if name == "x":
@@ -110,6 +163,9 @@ class Algebra:
             return self.z
         if name == "e":
             return self.e[role]
+        if name in self.examples:                 # a declared per-example letter (on example tokens only)
+            v = self._ex[name][role]
+            return self.const(v) if self.examples[name] == "1" else v
         if name in ("pos", "pos2") and position is None:
             raise KeyError(f"token input {name!r} on a token without a template position")
         if name == "pos":
@@ -173,6 +229,9 @@ def position(tokens: TokenFormat, kind: str, role: str, alg: Algebra) -> sp.Expr
 def input_template(con: Construction, alg: Algebra) -> Template:
     for L in con.letters:                  # an input "L*e" reads a matrix letter of the construction
         alg.param(L.name, L.shape, L.symmetric)
+    for E in con.example_letters:          # an input naming a per-example letter reads it
+        alg.example_letter(E.name, E.rows)
+    columns = {L.name for L in con.letters if L.cols == "1"} - BUILTIN_INPUTS     # the engine's inputs come first
 
     def poly(i, kind, size):
         if i.endswith("*e"):
@@ -180,6 +239,8 @@ def input_template(con: Construction, alg: Algebra) -> Template:
             if name not in alg.params:
                 raise KeyError(f"token input {i!r}: {name} is not a matrix letter of the construction")
             return alg.params[name] * alg.e["t"]
+        if i in columns:                   # a one-column matrix letter L: the same column on every such token
+            return alg.params[i]
         return alg.input_poly(i, "t", position(con.tokens, kind, "t", alg), size)
 
     return Template({k.name: {b: poly(i, k.name, con.layout.size(b)) for b, i in k.inputs}
@@ -200,6 +261,8 @@ class Evaluator:
         self.moments = {"S": "S", "b": "b", "yy": alg.yy, "C": "C", "Yy": "Yy"}
         for L in con.letters:                       # the weights' matrix letters, with their shapes
             alg.param(L.name, L.shape, L.symmetric)   # raises if the algebra knows the name otherwise
+        for E in con.example_letters:               # per-example letters and their moments
+            alg.example_letter(E.name, E.rows)
 
     # -- helpers ------------------------------------------------------------
     def _coef(self, c):
@@ -234,8 +297,9 @@ class Evaluator:
         """No template may hold a free symbol of the key's role (x_j, y_j, i_j):
         the next layer would confuse it with its own key."""
         a = self.alg
-        leaked = sorted({x for x in p.letters() if x in ("x_j", "x_j'", "y_j", "y_j'", "e_j", "e_j'")}
-                        | {str(s) for s in p.coeff_symbols() & {a.y["j"], a.i["j"]}})
+        lets, syms = a.role_symbols("j")
+        leaked = sorted({x for x in p.letters() if x in lets | {"y_j", "y_j'", "e_j", "e_j'"}}
+                        | {str(s) for s in p.coeff_symbols() & syms})
         if leaked:
             raise LemmaFailure(f"the update still holds the key's role ({', '.join(leaked)}) after the sum over "
                                "the keys; no rule sums it", where)
@@ -250,7 +314,8 @@ class Evaluator:
             return p
         try:
             return sum_over_examples(p, "x_j", self.alg.y["j"], self.moments, self.alg.n, index=self.alg.i["j"],
-                                     labels="y_j" if self.alg.vector_labels else None)
+                                     labels="y_j" if self.alg.vector_labels else None,
+                                     letters=self.alg.example_letters("j"))
         except SumError as e:
             raise LemmaFailure(str(e), where) from None
 

@@ -193,3 +193,204 @@ def test_basis_sum_needs_the_identity_letter(ab):
     ab.vector("e_j")
     with pytest.raises(SumError, match="identity"):
         sum_over_basis(L(ab, "e_j") * 1)
+
+
+# ---------------------------------------------------------------- per-example letters a construction declares
+# A scalar q_j (a commuting symbol, like y_j) and a d-vector u_j beside x_j; the engine derives their one moment
+# each: b_q = sum_j q_j x_j and S_ux = sum_j u_j x_j' (not symmetric; S_ux' = sum_j x_j u_j').  Each rule alone,
+# then sums built to fool them, every result compared with the brute-force sum on concrete values.
+QJ, QT = sp.Symbol("q_j"), sp.Symbol("q_t")
+
+
+@pytest.fixture
+def abl():
+    ab = Alphabet()
+    ab.identity("I", "d")
+    ab.matrix("T")
+    ab.matrix("S", symmetric=True)
+    ab.letter("S_ux", ("d", "d"))
+    for v in ("x_t", "x_j", "u_t", "u_j", "b", "b_q", "z", "e_t"):
+        ab.vector(v)
+    return ab
+
+
+def _letters():
+    from symbolic.ncalg import ExampleLetters
+    return ExampleLetters(vectors=(("u_j", "S_ux"),), scalars=((QJ, "b_q"),))
+
+
+def _sum(p, index=None):
+    return sum_over_examples(p, "x_j", yj, MOM, n, index=index, letters=_letters())
+
+
+def _brute(p, got, d=3, nn=4, seed=0):
+    """sum_j p(x_j, u_j, q_j, y_j) on random rationals against the engine's result ``got`` evaluated with the
+    moments S, b, y'y, b_q, S_ux of the same values: equal, or the rule is unsound."""
+    import random
+    rng = random.Random(seed)
+    r = lambda: sp.Rational(rng.randint(-3, 3), rng.randint(1, 2))
+    vec = lambda: sp.Matrix([r() for _ in range(d)])
+    X, U = [vec() for _ in range(nn)], [vec() for _ in range(nn)]
+    Q, Y = [r() for _ in range(nn)], [r() for _ in range(nn)]
+    fixed = {"x_t": vec(), "u_t": vec(), "z": vec(), "e_t": vec(), "T": sp.Matrix(d, d, lambda i, j: r()),
+             "I": sp.eye(d)}
+    env0 = {**fixed, **{k + "'": v.T for k, v in fixed.items()}}
+    cf0 = {QT: r(), n: nn}
+    total = None
+    for j in range(nn):
+        env = {**env0, "x_j": X[j], "x_j'": X[j].T, "u_j": U[j], "u_j'": U[j].T}
+        v = p.evaluate(env, {**cf0, QJ: Q[j], yj: Y[j]})
+        total = v if total is None else total + v
+    mom = {"S": sum((x * x.T for x in X), sp.zeros(d, d)), "b": sum((y * x for y, x in zip(Y, X)), sp.zeros(d, 1)),
+           "b_q": sum((q * x for q, x in zip(Q, X)), sp.zeros(d, 1)),
+           "S_ux": sum((u * x.T for u, x in zip(U, X)), sp.zeros(d, d))}
+    env = {**env0, **mom, **{k + "'": v.T for k, v in mom.items()}}
+    want = got.evaluate(env, {**cf0, sp.Symbol("yy"): sum(y * y for y in Y)})
+    return total, want
+
+
+def test_letter_pair_rule_alone(abl):
+    """sum_j u_j x_j' = S_ux: one contracted pair and nothing else of example j; every other count refuses."""
+    from symbolic.ncalg import SumPiece, _rule_letter_pair
+    base = dict(scal=(), word=("S_ux", "e_t"), pairs=0, singles=0, deg_y=0, coeff=sp.Integer(1), j="x_j",
+                jt="x_j'", index=IJ, moments=MOM, n=n, ab=abl, letter_pairs=1, letters=_letters())
+    assert _rule_letter_pair(SumPiece(**base)) == L(abl, "S_ux") * L(abl, "e_t")
+    for bad in ({"pairs": 1}, {"singles": 1}, {"letter_singles": 1}, {"deg_y": 1}, {"letter_powers": ((QJ, 1),)},
+                {"letter_pairs": 2}, {"letter_pairs": 0}, {"coeff": IJ}):
+        assert _rule_letter_pair(SumPiece(**{**base, **bad})) is None, bad
+
+
+def test_letter_label_rule_alone(abl):
+    """sum_j q_j x_j = b_q: one x_j, q_j to the first power, nothing else of example j."""
+    from symbolic.ncalg import SumPiece, _rule_letter_label
+    base = dict(scal=(("e_t'", "x_j"),), word=(), pairs=0, singles=1, deg_y=0, coeff=sp.Integer(3), j="x_j",
+                jt="x_j'", index=IJ, moments=MOM, n=n, ab=abl, letter_powers=((QJ, 1),), letters=_letters())
+    assert _rule_letter_label(SumPiece(**base)) == (L(abl, "e_t").T * L(abl, "b_q")).scale(3)
+    for bad in ({"letter_powers": ((QJ, 2),)}, {"letter_powers": ()}, {"deg_y": 1}, {"singles": 2}, {"singles": 0},
+                {"pairs": 1}, {"letter_pairs": 1}, {"letter_singles": 1}, {"coeff": IJ}):
+        assert _rule_letter_label(SumPiece(**{**base, **bad})) is None, bad
+
+
+def test_the_old_rules_refuse_a_term_with_a_declared_letter(abl):
+    """Without the guard sum_j q_j x_t would be n q_j x_t (q_j left free), sum_j q_j x_j x_j' would be q_j S."""
+    from symbolic.ncalg import (SumPiece, _rule_free, _rule_gram, _rule_index_powers, _rule_label,
+                                _rule_label_square)
+    mk = lambda **kw: SumPiece(**{**dict(scal=(), word=("x_t",), pairs=0, singles=0, deg_y=0, coeff=sp.Integer(1),
+                                         j="x_j", jt="x_j'", index=IJ, moments=MOM, n=n, ab=abl,
+                                         letters=_letters()), **kw})
+    assert _rule_free(mk(letter_powers=((QJ, 1),))) is None
+    assert _rule_free(mk(letter_singles=1)) is None
+    assert _rule_index_powers(mk(coeff=IJ, letter_powers=((QJ, 1),))) is None
+    assert _rule_gram(mk(pairs=1, letter_powers=((QJ, 1),))) is None
+    assert _rule_gram(mk(pairs=1, letter_singles=1)) is None
+    assert _rule_label(mk(word=("x_j",), singles=1, deg_y=1, letter_powers=((QJ, 1),))) is None
+    assert _rule_label_square(mk(deg_y=2, letter_pairs=1)) is None
+
+
+def test_the_pair_and_its_transpose_are_different_moments(abl):
+    """sum_j u_j x_j' e = S_ux e and sum_j x_j u_j' e = S_ux' e: two different moments (S_ux is not symmetric)."""
+    et, xj, uj = L(abl, "e_t"), L(abl, "x_j"), L(abl, "u_j")
+    a = (et.T * xj) * uj            # score e' x_j, value u_j
+    b = (et.T * uj) * xj            # score e' u_j, value x_j
+    ga, gb = _sum(a), _sum(b)
+    assert ga == L(abl, "S_ux") * et and gb == L(abl, "S_ux").T * et
+    assert not ga == gb
+    for p, g in ((a, ga), (b, gb)):
+        got, want = _brute(p, g)
+        assert got == want
+    # and the brute-force sums themselves differ: the values are generic, so a transposed moment is caught
+    assert _brute(a, ga)[0] != _brute(b, gb)[0]
+
+
+def test_the_scalar_moment_is_not_a_product_of_sums(abl):
+    """sum_j q_j x_j = b_q, a moment of its own: not (sum_j q_j)(sum_j x_j), which no rule forms."""
+    xj, et = L(abl, "x_j"), L(abl, "e_t")
+    p = xj.scale(QJ * sp.Rational(-1, 2))
+    g = _sum(p)
+    assert g == L(abl, "b_q").scale(sp.Rational(-1, 2))
+    got, want = _brute(p, g)
+    assert got == want
+    import random
+    rng = random.Random(1)
+    X = [sp.Matrix([rng.randint(-2, 2) for _ in range(3)]) for _ in range(4)]
+    Q = [rng.randint(-2, 2) for _ in range(4)]
+    assert sum((q * x for q, x in zip(Q, X)), sp.zeros(3, 1)) != sum(Q) * sum(X, sp.zeros(3, 1))
+    assert _sum((et.T * xj).scale(QJ)) == et.T * L(abl, "b_q")          # x_j inside a scalar, too
+    for lone in (xj * 1, L(abl, "x_t").scale(QJ) * 1):                  # sum x_j, sum q_j: no moments
+        with pytest.raises(SumError, match="does not reduce"):
+            _sum(lone)
+
+
+@pytest.mark.parametrize("build", [
+    lambda xt, xj, uj, et: uj.scale(QJ),                       # sum q_j u_j: a product of two per-example letters
+    lambda xt, xj, uj, et: xt.scale(QJ**2),                    # sum q_j^2
+    lambda xt, xj, uj, et: xj.scale(QJ**2),                    # sum q_j^2 x_j
+    lambda xt, xj, uj, et: (et.T * xj) * uj.scale(QJ),         # sum q_j u_j x_j' e
+    lambda xt, xj, uj, et: xj.scale(QJ * yj),                  # sum y_j q_j x_j
+    lambda xt, xj, uj, et: (xt.T * xj) * xj.scale(QJ),         # sum q_j x_j x_j' x_t: q_j times the Gram pair
+    lambda xt, xj, uj, et: (et.T * uj) * uj,                   # sum u_j u_j' e: no moment declared
+    lambda xt, xj, uj, et: uj * 1,                             # sum u_j
+    lambda xt, xj, uj, et: (et.T * uj) * xt.scale(yj),         # sum y_j u_j
+    lambda xt, xj, uj, et: (xj.T * uj) * xt,                   # sum (x_j' u_j) x_t: an inner product, a trace
+    lambda xt, xj, uj, et: (et.T * xj) * (xj.T * xj) * uj,     # x_j three times
+    lambda xt, xj, uj, et: (et.T * xj) * (xj.T * et) * uj,     # u_j x_j' and x_j x_j' at once
+    lambda xt, xj, uj, et: (et.T * xj) * uj.scale(IJ),         # the index with a letter pair
+    lambda xt, xj, uj, et: xj.scale(QJ * IJ),                  # the index with the scalar moment
+    lambda xt, xj, uj, et: xt.scale(1 / QJ),                   # not polynomial in q_j
+])
+def test_products_of_per_example_letters_are_refused(abl, build):
+    """Each has a true value that is not a product of the declared moments; the engine must refuse, never
+    factor it (sum_j q_j u_j is not (sum_j q_j)(sum_j u_j), sum_j q_j^2 is not (sum_j q_j)^2)."""
+    xt, xj, uj, et = L(abl, "x_t"), L(abl, "x_j"), L(abl, "u_j"), L(abl, "e_t")
+    with pytest.raises(SumError):
+        _sum(build(xt, xj, uj, et), index=IJ)
+
+
+def test_the_query_tokens_letters_are_not_the_summed_examples(abl):
+    """u_t and q_t belong to the query (not summed): sum_j q_t x_j is still sum_j x_j (refused), sum_j q_t q_j x_j
+    = q_t b_q, sum_j (u_t' x_j) x_j = S u_t, sum_j (u_t' u_j) x_j = S_ux' u_t, sum_j q_t u_t = n q_t u_t."""
+    xt, xj, ut, uj = L(abl, "x_t"), L(abl, "x_j"), L(abl, "u_t"), L(abl, "u_j")
+    with pytest.raises(SumError):
+        _sum(xj.scale(QT))
+    cases = [(xj.scale(QT * QJ), L(abl, "b_q").scale(QT)),
+             ((ut.T * xj) * xj, L(abl, "S") * ut),
+             ((ut.T * uj) * xj, L(abl, "S_ux").T * ut),
+             ((xt.T * uj) * xj, L(abl, "S_ux").T * xt),
+             (ut.scale(QT), ut.scale(QT * n))]
+    for p, want in cases:
+        g = _sum(p)
+        assert g == want, (p, g)
+        got, val = _brute(p, g)
+        assert got == val, p
+    with pytest.raises(SumError):
+        _sum((ut.T * uj) * ut)                     # sum_j u_j alone, behind a query scalar
+
+
+def test_random_sums_with_declared_letters_are_exact_or_refused(abl):
+    """Products of up to three factors (scalars and a main vector over x_j, u_j, q_j, y_j, the query's x_t,
+    u_t, q_t and e_t): every sum the engine returns equals the brute-force sum on concrete values; the rest
+    are refused.  Built to fool the rules: transposed pairs, letters of the query, repeated example letters."""
+    import itertools
+    import random
+    rng = random.Random(7)
+    vecs = {k: L(abl, k) for k in ("x_t", "x_j", "u_t", "u_j", "e_t")}
+    scal = [vecs[a].T * vecs[b] for a, b in itertools.combinations_with_replacement(sorted(vecs), 2)]
+    coeffs = [sp.Integer(1), QJ, QT, yj, QJ * QT, QJ**2, 2 * QJ + 1, QJ * yj]
+    summed = refused = 0
+    moments: set = set()
+    for trial in range(300):
+        p = vecs[rng.choice(sorted(vecs))]
+        for _ in range(rng.randint(0, 2)):
+            p = rng.choice(scal) * p
+        p = p.scale(rng.choice(coeffs))
+        try:
+            g = _sum(p)
+        except SumError:
+            refused += 1
+            continue
+        summed += 1
+        moments |= g.letters() & {"S", "S_ux", "S_ux'", "b_q", "b_q'"}
+        got, want = _brute(p, g, seed=trial)
+        assert got == want, (p, g)
+    assert summed >= 40 and refused >= 40, (summed, refused)
+    assert moments >= {"S", "b_q"} and moments & {"S_ux", "S_ux'"}, moments     # every rule was exercised

@@ -18,19 +18,20 @@ import sympy as sp
 
 from numeric.checks import Recursion
 from numeric.recursions import gd_step, newton_step
-from symbolic.layers import (MLP, Attention, Bilinear, BlockMap, Construction, Head, Layer, Linear, MatrixLetter,
-                             TokenFormat, TokenKind, letter)
+from symbolic.layers import (MLP, Attention, Bilinear, BlockMap, Construction, ExampleLetter, Head, Layer, Linear,
+                             MatrixLetter, TokenFormat, TokenKind, letter)
 from symbolic.layout import Layout, d, m
 from symbolic.templates import Template
 from theorems.base import Claim, Parameter, ParameterError, Policy, Theorem, Variant
-from theorems.gd_support import matrix_parameter, step_size
+from theorems.gd_support import example_parameter, matrix_parameter, step_size
 from theorems.kinds import (Architecture, Certified, ClosedForm, ClosedFormAllK, Composition, Float64Batch, Induction,
                             LayerCount, LayerMaps, Width, network_claims)
 
 n = sp.Symbol("n", positive=True, integer=True)     # the number of examples, as the engines name it
 k = sp.Symbol("k")                                  # the number of step layers, in layer-count claims
 
-__all__ = ["MLP", "Attention", "Bilinear", "BlockMap", "Construction", "Head", "Layer", "Linear", "MatrixLetter",
+__all__ = ["MLP", "Attention", "Bilinear", "BlockMap", "Construction", "ExampleLetter", "Head", "Layer", "Linear",
+           "MatrixLetter", "example_parameter",
            "TokenFormat", "TokenKind", "letter", "Layout", "d", "m", "n", "k", "Template", "Recursion", "gd_step",
            "newton_step", "Claim", "Parameter", "ParameterError", "Policy", "Theorem", "Variant", "matrix_parameter",
            "step_size", "Architecture", "Certified", "ClosedForm", "ClosedFormAllK", "Composition", "Float64Batch",

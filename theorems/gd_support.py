@@ -130,6 +130,27 @@ def matrix_parameter(symbol, shape: tuple[str, str], help_text: str, untied: boo
     return Parameter(symbol, help_text, pols, "random", "random", shape=tuple(shape))
 
 
+def example_parameter(E, help_text: str) -> Parameter:
+    """The values of a per-example letter (symbolic.layers.ExampleLetter ``E``): one row per example, of size 1
+    (a scalar) or d (a vector).  One policy, ``random``: small integers in {-2..2} for an exact instance,
+    seeded Gaussians otherwise; generic, so that u_j x_j' and x_j u_j' differ and sum_j q_j x_j is not
+    (sum_j q_j)(sum_j x_j)."""
+    def value(data, bits):
+        rng = _rng(data, f"{E.name}-example", bits)
+        size = data.d if E.rows == "d" else 1
+        if bits == 0:
+            return [[sp.Integer(rng.randint(-2, 2)) for _ in range(size)] for _ in range(data.n)]
+        return [[exact(rng.gauss(0.0, 1.0)) for _ in range(size)] for _ in range(data.n)]
+
+    def batch(S, n):
+        return [[float(x) for x in r] for r in value(_BatchData(S.shape[-1], n), 64)]
+
+    return Parameter(E.symbol, help_text, {"random": Policy(
+        "seeded generic values", "one value per example, generic and seeded by the data: a transposed moment or a "
+        "product of moments changes the result", value, batch)}, "random", "random",
+        shape=("n", E.rows))
+
+
 class _BatchData:
     """Stands in for a prompt when a batched run asks a matrix policy for values
     (the values depend only on the sizes there)."""

@@ -589,7 +589,8 @@ def _canon(x, seen=None):
         return "<seen>"
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         seen.add(id(x))
-        return [type(x).__name__, {f.name: _canon(getattr(x, f.name), seen) for f in dataclasses.fields(x)}]
+        return [type(x).__name__, {f.name: _canon(getattr(x, f.name), seen) for f in dataclasses.fields(x)
+                                   if not _unset_late_field(x, f)}]
     if isinstance(x, (tuple, list)):
         return [_canon(v, seen) for v in x]
     if isinstance(x, dict):
@@ -597,6 +598,21 @@ def _canon(x, seen=None):
     if isinstance(x, (set, frozenset)):
         return sorted(str(_canon(v, seen)) for v in x)
     return type(x).__name__                 # an algebra, a backend: state, not declaration
+
+
+def _unset_late_field(x, f) -> bool:
+    """A field added after records were taken (declared with metadata {"digest": "when-set"}) enters the
+    digest only when it holds something other than its default: its addition leaves the digest of every
+    declaration that does not use it as it was, and one that uses it gets a new digest."""
+    if f.metadata.get("digest") != "when-set":
+        return False
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        return False
+    return getattr(x, f.name) == default
 
 
 def _cell_ok(cell) -> bool:

@@ -1,0 +1,110 @@
+"""logistic_newton's assembly of the gradient and the Hessian by attention (App. C steps 2-3, 6-7; our weights):
+each claim verified, the ablation without the Hessian's second head refuted and located, and each kind of claim
+failing when the construction or the statement is wrong."""
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from symbolic.layout import d
+from symbolic.templates import Algebra, Template
+from theorems import logistic_newton as lg
+from theorems.base import Claim
+from theorems.check import make_context, run_claim
+from theorems.kinds import Architecture, LayerCount, LayerMaps, Run, Width
+
+CLAIMS = ("logit layer: example token i receives t_i = a_i'w",
+          "Hessian layer: matrix token j receives H e_j, H symmetrised",
+          "gradient layer: the state token receives g = mu w - (1/n) sum_i q_i a_i",
+          "the assembly: the three layers in order, from the tokens to the gradient and the Hessian",
+          "assembly layers", "assembly width", "assembly layer type and heads")
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return make_context(lg.THEOREM, k=2, d=3, n=6, seed=0)
+
+
+def _run(ctx, con, claims, alg, name):
+    c = next(c for c in claims if c.name == name)
+    return run_claim(c, Run(lg.THEOREM, ctx, con, alg))
+
+
+def _variant(name):
+    v = lg.THEOREM.variant(name)
+    con, alg = v.build(), Algebra()
+    return con, alg, v.claims(con, alg)
+
+
+def test_the_assembly_holds_for_all_d_and_n(ctx):
+    con, alg, claims = _variant("gradient-hessian-assembly")
+    assert [c.name for c in claims] == list(CLAIMS)
+    for name in CLAIMS:
+        e = _run(ctx, con, claims, alg, name)
+        assert e.verdict == "verified", (name, e.detail)
+    assert "gradient-hessian-assembly" in lg.THEOREM.basis and lg.THEOREM.basis[0] == "inner-newton-schulz"
+    assert con.layout.width == 6 * d + 3 and con.n_layers(sp.Symbol("k")) == 3
+
+
+def test_the_hessian_with_one_head_is_not_symmetric_and_is_located(ctx):
+    con, alg, claims = _variant("hessian-one-head")
+    e = _run(ctx, con, claims, alg, CLAIMS[1])
+    assert e.verdict == "refuted"
+    w = e.data["where"]
+    assert w["layer"] == "Hs" and w["kind"] == "mat" and w["block"] == "H" and w["term"] == "S_ux' e_t"
+    assert "first differing term S_ux' e_t: coefficient 0 derived, 1/2n claimed" in e.detail
+    cx = e.data["counterexample"]
+    assert cx["token"].startswith("mat") and cx["block"] == "H" and {"q", "u", "w"} <= set(cx["params"])
+    assert "y" not in cx                     # the example tokens hold no label: the prompt's y is not shown
+    # the other layers are untouched by the ablation
+    for name in (CLAIMS[0], CLAIMS[2]):
+        assert _run(ctx, con, claims, alg, name).verdict == "verified"
+    assert _run(ctx, con, claims, alg, CLAIMS[3]).verdict == "refuted"
+    assert lg.THEOREM.variant("hessian-one-head").role == "ablation" and "hessian-one-head" not in lg.THEOREM.basis
+
+
+def _with_layer(con, layer):
+    return dataclasses.replace(con, init=tuple(layer if L.name == layer.name else L for L in con.init))
+
+
+def test_a_wrong_weight_in_each_layer_is_refuted_at_its_block(ctx):
+    from symbolic.layers import Attention, Layer
+    con, alg, claims = _variant("gradient-hessian-assembly")
+    n = lg.n_
+    wrong = {
+        # the gradient's data head with +1/n: the sign of the logistic gradient
+        CLAIMS[2]: (Layer("G", (Attention.linear_heads(({("one", "q"): 1}, {("g", "a"): 1 / n}),
+                                                       ({("one", "one"): 1}, {("g", "w"): lg.mu})),)), "state", "g"),
+        # the Hessian's value u_i replaced by a_i: (1/n) A'A, not (1/2n) sum (u a' + a u')
+        CLAIMS[1]: (Layer("Hs", (Attention.linear_heads(({("e", "a"): 1}, {("H", "a"): 1 / (2 * n)}),
+                                                        ({("e", "u"): 1}, {("H", "a"): 1 / (2 * n)}),
+                                                        ({("e", "e"): 1}, {("H", "e"): lg.mu})),)), "mat", "H"),
+        # the logit read from the wrong block of the state token
+        CLAIMS[0]: (Layer("T", (Attention.linear_heads(({("a", "w"): 1}, {("t", "one"): 2})),)), "ex", "t"),
+    }
+    for name, (layer, kind, block) in wrong.items():
+        bad = _with_layer(con, layer)
+        alg2 = Algebra()
+        e = _run(ctx, bad, lg.assembly_claims(bad, alg2), alg2, name)
+        assert e.verdict == "refuted", (name, e.detail)
+        assert e.data["where"]["kind"] == kind and e.data["where"]["block"] == block, e.data["where"]
+        assert "counterexample" in e.data
+
+
+def test_a_wrong_statement_is_refuted(ctx):
+    con, alg, claims = _variant("gradient-hessian-assembly")
+    spec = next(c for c in claims if c.name == CLAIMS[2]).spec
+    kinds = {k: dict(v) for k, v in spec.output.kinds.items()}
+    kinds["state"]["g"] = alg.params["w"].scale(lg.mu) + alg.example_moment("q").scale(1 / alg.n)   # + sign
+    e = run_claim(Claim("g+", "", "", LayerMaps(("G",), spec.input, Template(kinds))), Run(lg.THEOREM, ctx, con, alg))
+    assert e.verdict == "refuted" and e.data["where"]["term"] == "b_q"
+    # the transposed moment alone is not the Hessian either
+    spec = next(c for c in claims if c.name == CLAIMS[1]).spec
+    kinds = {k: dict(v) for k, v in spec.output.kinds.items()}
+    kinds["mat"]["H"] = alg.e["t"].scale(lg.mu) + (alg.example_moment("u") * alg.e["t"]).scale(1 / alg.n)
+    e = run_claim(Claim("H1", "", "", LayerMaps(("Hs",), spec.input, Template(kinds))), Run(lg.THEOREM, ctx, con, alg))
+    assert e.verdict == "refuted" and e.data["where"]["block"] == "H"
+    run = Run(lg.THEOREM, ctx, con, alg)
+    assert run_claim(Claim("w", "", "", Width(d, 6 * d + 2, equal=True)), run).verdict == "refuted"
+    assert run_claim(Claim("l", "", "", LayerCount(sp.Integer(2), equal=True)), run).verdict == "refuted"
+    assert run_claim(Claim("a", "", "", Architecture(max_heads=2)), run).verdict == "refuted"
