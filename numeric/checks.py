@@ -737,24 +737,59 @@ def spectrum(data: Data, bits: int) -> tuple:
 
 
 def ols_min_norm(data: Data, bits: int):
-    """x_test' S^+ X'y (the minimum-norm least-squares prediction), from the
-    eigendecomposition of S at ``bits`` precision; eigenvalues below
-    lambda_max * 2^(-bits/2) count as zero."""
+    """x_test' S^+ X'y (the minimum-norm least-squares prediction) at ``bits``, and the rank of S: eigenvalues
+    below lambda_max * 2^(-bits/2) count as zero.  At full rank it is x_test' S^-1 b, and at full row rank
+    (rank n < d) x_test' X'(XX')^-1 y, both by ball arithmetic (arb) on the exact data; only a rank below
+    both takes S's eigenvectors (mpmath, slow at large d)."""
     import mpmath
-    from .backends import eigh
     S, b = exact_moments(data)
+    ev = MPBackend(bits).eigvalsh(S.tolist())
+    with mpmath.mp.workprec(bits):
+        top = max(abs(e) for e in ev)
+        tol = top * mpmath.mpf(2) ** (-bits // 2)
+        rank = int(sum(1 for e in ev if e > tol))
+    if rank in (data.d, data.n) and rank > 0:
+        try:
+            return _ols_solve(data, bits, rank == data.d), rank
+        except ZeroDivisionError:          # a ball matrix not provably invertible: the eigenvectors decide
+            pass
+    from .backends import eigh
     ev, V = eigh(S.tolist(), bits)
     with mpmath.mp.workprec(bits):
         bm = mpmath.matrix([[mpmath.mpf(int(v.p)) / int(v.q)] for v in b])
-        top = max(abs(e) for e in ev)
-        tol = top * mpmath.mpf(2) ** (-bits // 2)
         w = mpmath.matrix(data.d, 1)
         for e, v in zip(ev, V):
             if e > tol:
                 w += v * ((v.T * bm)[0, 0] / e)
         z = mpmath.matrix([[mpmath.mpf(x) if isinstance(x, float) else mpmath.mpf(int(sp.Rational(x).p)) /
                             int(sp.Rational(x).q) for x in data.x_test]])
-        return (z * w)[0, 0], int(sum(1 for e in ev if e > tol))
+        return (z * w)[0, 0], rank
+
+
+def _ols_solve(data: Data, bits: int, full_column_rank: bool):
+    """x_test' S^-1 X'y (full column rank) or x_test' X'(XX')^-1 y (full row rank) in arb at bits + 32, as an
+    mpmath number at ``bits`` (the ball's midpoint; its radius is far below the 2^(-bits/2) the callers
+    resolve)."""
+    import mpmath
+    from flint import arb, arb_mat, ctx
+
+    from .backends import _arb_exact
+    old = ctx.prec
+    try:
+        ctx.prec = bits + 32
+        X = arb_mat([[_arb_exact(v, arb) for v in r] for r in data.X])
+        y = arb_mat([[_arb_exact(v, arb)] for v in data.y])
+        z = arb_mat([[_arb_exact(v, arb) for v in data.x_test]])
+        Xt = X.transpose()
+        if full_column_rank:
+            val = (z * (Xt * X).solve(Xt * y))[0, 0]
+        else:
+            val = (z * (Xt * (X * Xt).solve(y)))[0, 0]
+        m, x = val.mid().man_exp()
+        with mpmath.mp.workprec(bits):
+            return mpmath.mpf((int(m), int(x)))
+    finally:
+        ctx.prec = old
 
 
 def reference_curves(rec: Recursion, data: Data, params: dict, kmax: int, bits: int, con=None) -> dict:

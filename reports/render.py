@@ -18,6 +18,7 @@ import base64
 import math
 import os
 import re
+import sys
 import textwrap
 
 import jinja2
@@ -237,7 +238,25 @@ def _check_view(e, pdf: bool = False) -> dict:
             "counterexample": [] if "Counterexample" in (e.detail or "") else
             list(cx.items()) if isinstance(cx, dict) else ([("value", cx)] if cx else []),
             "where": _where(d.get("where")) if e.verdict != "verified" else "",
-            "extra": _data_view(d), "seconds": e.seconds, "figure": fig}
+            "extra": _pdf_view(_data_view(d)) if pdf else _data_view(d), "seconds": e.seconds, "figure": fig}
+
+
+PDF_TABLE_ROWS = 12     # a longer table of a check is abbreviated in the PDF: its first and last rows
+
+
+def _pdf_view(extra: dict) -> dict:
+    """What the PDF keeps of a check's extra data: its tables, a long one abbreviated to its first and last
+    rows with a row saying how many are left out; the key = value figures are the HTML's and the JSON's (the
+    finding states the ones that decide).  Half the PDF's time is laying out its text."""
+    tables = []
+    for t in extra["tables"]:
+        rows = t["rows"]
+        if len(rows) > PDF_TABLE_ROWS:
+            head, tail = PDF_TABLE_ROWS - 4, 3
+            gap = len(rows) - head - tail
+            rows = rows[:head] + [[f"… {gap} rows (HTML, JSON)"] + [""] * (len(t["cols"]) - 1)] + rows[-tail:]
+        tables.append({**t, "rows": rows})
+    return {"kv": [], "tables": tables, "kv_left_out": len(extra["kv"])}
 
 
 def _per_layer_view(numbers: dict) -> list[dict]:
@@ -413,11 +432,11 @@ def _study_view(e: dict, pdf: bool) -> dict:
         evs.append({"ev": ev, "fits": fits, "best": best, "final": final, "columns": list(range(1, ncols + 1)),
                     "maps": [m for m in maps if m], "maps_elsewhere": maps_elsewhere,
                     "lines": _svg_markup(_once(best_steps_svg, ev, paper, keys), pdf, "best steps per layer")
-                    if keys else None,
+                    if keys and not pdf else None, "lines_elsewhere": int(bool(keys) and pdf),
                     "mse": [fmt(v) for v in ev.get("mse_layer") or []], "widths": widths})
     return {"e": e, "study": True, "evals": evs,
             "paper_other": [p for p in paper if p["of"] in ("widths", "table1", "table1-tf")],
-            "curve": _svg_markup(_once(training_curve_svg, e), pdf, "training loss")}
+            "curve": None if pdf else _svg_markup(_once(training_curve_svg, e), pdf, "training loss")}
 
 
 def _trained_view(result, pdf: bool) -> dict | None:
@@ -444,16 +463,38 @@ def _trained_view(result, pdf: bool) -> dict | None:
                          "paper_source": f.get("paper_source") or ""})
         theory_extra = [(k, fmt(v)) for k, v in (e.get("theory") or {}).items() if k not in ("optimum_label",)]
         exps.append({"e": e, "rows": rows, "theory_extra": theory_extra,
-                     "curve": _svg_markup(_once(training_curve_svg, e), pdf, "training loss"),
-                     "matrix": _svg_markup(_once(matrix_pair_svg, e), pdf, "learned and theoretical matrices")})
+                     "curve": None if pdf else _svg_markup(_once(training_curve_svg, e), pdf, "training loss"),
+                     "matrix": None if pdf else _svg_markup(_once(matrix_pair_svg, e), pdf,
+                                                            "learned and theoretical matrices")})
     from theorems.trained import targets_summary
-    return {"t": t, "experiments": exps, "summary": targets_summary(t)}
+    # the PDF keeps the trained section's numbers, and leaves its figures (each drawn from numbers the tables
+    # give) to the HTML: they were a fifth of the PDF's time
+    elsewhere = sum(bool(x["e"].get("curves")) + bool(x["e"].get("matrices")) +
+                    sum(ev.get("lines_elsewhere", 0) + ev.get("maps_elsewhere", 0) for ev in x.get("evals", []))
+                    for x in exps) if pdf else 0
+    return {"t": t, "experiments": exps, "summary": targets_summary(t), "figures_elsewhere": elsewhere}
 
 
 def _env():
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                               autoescape=jinja2.select_autoescape(["html", "j2"]),
                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
+
+
+class _Once:
+    """The PDF states a repeated explanation (the same assumptions of another check, a study's notes under
+    each setting) once, and after that points to where it stood: ``once(key, where)`` is "" the first time a
+    key is met (and remembers ``where``), and that ``where`` after."""
+
+    def __init__(self):
+        self._seen: dict = {}
+
+    def __call__(self, key, where: str) -> str:
+        key = tuple(key) if isinstance(key, list) else key
+        if key in self._seen:
+            return self._seen[key]
+        self._seen[key] = where
+        return ""
 
 
 def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -> dict:
@@ -505,7 +546,8 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
     n_checks = sum(len(v.checks) for v in r.variants) + len(r.claims)
     counts = {k: sum(1 for v in r.variants for e in v.checks if e.verdict == k)
               + sum(1 for e in r.claims if e.verdict == k) for k in ("verified", "refuted", "inconclusive", "error")}
-    return {"r": r, "m": math_renderer, "pdf": pdf, "standalone": standalone,
+    return {"r": r, "m": math_renderer, "pdf": pdf, "standalone": standalone, "pdf_table_rows": PDF_TABLE_ROWS,
+            "once": _Once() if pdf else (lambda key, where: ""),
             "variants": variants, "summary": summary, "n_checks": n_checks, "counts": counts,
             "claims": [_check_view(e, pdf) for e in further],
             "stated_claims": [_check_view(e, pdf) for e in stated],
@@ -530,6 +572,32 @@ def render_html(result, standalone: bool = True) -> str:
 
 def render_pdf(result, path: str) -> None:
     """A4 PDF via WeasyPrint; math drawn as SVG by ziamath."""
+    _write_pdf(_pdf_html(result), path)
+
+
+# the PDF's tables have a fixed layout: the automatic one measures every cell's text twice, and it was a third
+# of the PDF's time; break-word, not anywhere: WeasyPrint tries a line break at every character of an
+# 'anywhere' text (2 s of newton_k_plus_8's PDF); in fixed tables both wrap alike
+_PDF_STYLE = ("<style>.icl-report table { table-layout: fixed; }"
+              ".icl-report table.lemmas th:nth-child(1) { width: 10%; }"
+              ".icl-report table.lemmas th:nth-child(2) { width: 11%; }"
+              ".icl-report table.lemmas th:nth-child(3) { width: 39%; }"
+              ".icl-report table.layout th:nth-child(1) { width: 14%; }"
+              ".icl-report table.layout th:nth-child(2) { width: 12%; }"
+              ".icl-report .wrap, .icl-report td.wrap, .icl-report .detail, .icl-report .cx "
+              "{ overflow-wrap: break-word; }</style>")
+
+
+def _pdf_html(result) -> str:
+    """The PDF's page as HTML: its figures and its formulas (SVG) drawn, ready for WeasyPrint."""
+    import warnings
+    with warnings.catch_warnings():      # ziamath deprecation notices are not ours
+        warnings.simplefilter("ignore", DeprecationWarning)
+        html = _render(result, pdf=True, standalone=True)
+    return html.replace("</head>", _PDF_STYLE + "</head>", 1)
+
+
+def _write_pdf(html: str, path: str) -> None:
     import logging
     import warnings
     with warnings.catch_warnings():      # WeasyPrint's optional-library notices are not ours
@@ -540,22 +608,8 @@ def render_pdf(result, path: str) -> None:
     try:
         for lg in loggers:               # font-subsetting chatter
             lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings():  # ziamath / WeasyPrint deprecation notices are not ours
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            html = _render(result, pdf=True, standalone=True)
-            # fixed table layout: the automatic one measures every cell twice and was a third of the PDF's time
-            fixed = ("<style>.icl-report table.summary, .icl-report table.errata, .icl-report table.perlayer, "
-                     ".icl-report table.lemmas, .icl-report table.layout { table-layout: fixed; }"
-                     ".icl-report table.lemmas th:nth-child(1) { width: 10%; }"
-                     ".icl-report table.lemmas th:nth-child(2) { width: 11%; }"
-                     ".icl-report table.lemmas th:nth-child(3) { width: 39%; }"
-                     ".icl-report table.layout th:nth-child(1) { width: 14%; }"
-                     ".icl-report table.layout th:nth-child(2) { width: 12%; }"
-                     # break-word, not anywhere: WeasyPrint tries a line break at every character of an
-                     # 'anywhere' text (2 s of newton_k_plus_8's PDF); in fixed tables both wrap alike
-                     ".icl-report .wrap, .icl-report td.wrap, .icl-report .detail, .icl-report .cx "
-                     "{ overflow-wrap: break-word; }</style>")
-            html = html.replace("</head>", fixed + "</head>", 1)
             HTML(string=html, base_url=None).write_pdf(path)
     finally:
         for lg, lv in zip(loggers, levels):
@@ -579,6 +633,11 @@ def write_reports(result, out_dir: str, kinds, overwrite: bool = False) -> list[
         i += 1
     base += f"-{i}" if i > 1 else ""
     paths = []
+    # the PDF's page is drawn here (its figures are then the HTML's too); WeasyPrint's layout of it, single-
+    # threaded and most of the PDF's time, runs on a second core while this one writes the JSON and the HTML.
+    # Any failure of the child is redone here, where it raises.
+    pdf_html = _pdf_html(result) if "pdf" in kinds else None
+    child = _pdf_in_child(pdf_html, base + ".pdf") if "pdf" in kinds and "html" in kinds else None
     with open(base + ".json", "w", encoding="utf-8") as f:
         f.write(result.dumps())
     paths.append(base + ".json")
@@ -587,9 +646,41 @@ def write_reports(result, out_dir: str, kinds, overwrite: bool = False) -> list[
             f.write(render_html(result))
         paths.append(base + ".html")
     if "pdf" in kinds:
-        render_pdf(result, base + ".pdf")
+        if child is not None:
+            child.join()
+        if child is None or child.exitcode != 0 or not os.path.exists(base + ".pdf"):
+            _write_pdf(pdf_html, base + ".pdf")
         paths.append(base + ".pdf")
     return paths
+
+
+def _parallel_pdf() -> bool:
+    return os.environ.get("ICL_THEOREMS_SERIAL_REPORTS", "") in ("", "0")
+
+
+def _pdf_in_child(html: str, path: str):
+    """A forked process laying out the PDF, or None where that cannot help or is not safe: one core, no fork
+    (Windows; macOS, where forking a process that has loaded system frameworks is unsafe), or turned off by
+    ICL_THEOREMS_SERIAL_REPORTS=1.  The child only runs WeasyPrint on a finished page; it writes to a
+    temporary name and renames, so a half-written PDF never has the report's name."""
+    import multiprocessing as mp
+    if not _parallel_pdf() or (os.cpu_count() or 1) < 2 or sys.platform == "darwin" \
+            or "fork" not in mp.get_all_start_methods():
+        return None
+    proc = mp.get_context("fork").Process(target=_pdf_child, args=(html, path), daemon=True)
+    proc.start()
+    return proc
+
+
+def _pdf_child(html: str, path: str) -> None:
+    tmp = f"{path}.part-{os.getpid()}"
+    try:
+        _write_pdf(html, tmp)
+        os.replace(tmp, path)
+    except BaseException:          # the parent lays it out again and raises there; nothing is printed here
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        os._exit(1)
 
 
 # ====================================================================== the index of many theorems

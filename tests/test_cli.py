@@ -302,3 +302,25 @@ def test_the_python_api_takes_arrays_names_parameters_and_saves(tmp_path):
     again = r.save(str(tmp_path), formats=("html",))
     assert os.path.basename(again[0]) == "newton_k_plus_8-2.json"      # no silent overwrite
     assert "theorems.verify('newton_k_plus_8'" in r.environment["command"]
+
+
+def test_sizes_together_are_limited_by_the_work_they_cost(tmp_path):
+    """d, n and k are limited together, d*d*n*(k+1) <= the theorem's work limit (measured: d = 100, n = 200,
+    k = 30 is the largest run allowed at the defaults), for a data file too; each axis alone is within its limit."""
+    from theorems.base import LIMITS, work
+    from theorems.check import UsageError, make_context
+    from theorems.registry import get
+    thm = get("newton_k_plus_8")
+    assert work(100, 200, 30) <= LIMITS["work"] < work(100, 200, 31)
+    with pytest.raises(UsageError, match=r"d = 100, n = 200, k = 31 is too large a run for newton_k_plus_8"):
+        make_context(thm, d=100, n=200, k=31)
+    code, _, err = run("newton_k_plus_8", "--d", "200", "--n", "1000", "--k", "1", "--report", "none")
+    assert code == 2 and "d*d*n*(k+1) = 8e+07 is above its limit 6.2e+07" in one_line_error(err)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 150))
+    code, _, err = run("newton_k_plus_8", "--data", _npz(tmp_path, X=X, y=X @ rng.standard_normal(150),
+                                                         x_test=rng.standard_normal(150)), "--k", "20",
+                       "--report", "none")
+    assert code == 2 and "d = 150, n = 400, k = 20 is too large a run" in one_line_error(err)
+    # a theorem without a work limit has only its per-axis ones
+    assert "work" not in get("logistic_newton").limits

@@ -212,3 +212,42 @@ def test_convergence_when_the_first_iterate_is_already_exact():
     from numeric.forward import Data as D
     o = ns.convergence(D([[2]], [1], [1]), sp.Rational(1, 16), 128)   # S = 4, alpha lambda^2 = 1: M_0 S = 1
     assert o.verdict == "verified" and all(r["measured"] == 0 for r in o.data["rows"])
+
+
+def test_fast_spectrum_and_min_norm_solution_agree_with_the_eigenvector_path():
+    """eigvalsh (python-flint) against mpmath's Jacobi method, and ols_min_norm's solves (full column rank,
+    full row rank) against the eigenvector formula, on full-rank, wide, rank-deficient and repeated-eigenvalue
+    data; a wrong solve (the transpose's system) would differ."""
+    import mpmath
+
+    from numeric.backends import eigh, eigvalsh
+    from numeric.checks import ols_min_norm
+    from numeric.data import Data, exact_moments, gaussian
+
+    def by_eigenvectors(data, bits):
+        S, b = exact_moments(data)
+        ev, V = eigh(S.tolist(), bits)
+        with mpmath.mp.workprec(bits):
+            tol = max(abs(e) for e in ev) * mpmath.mpf(2) ** (-bits // 2)
+            w = mpmath.matrix(data.d, 1)
+            for e, v in zip(ev, V):
+                if e > tol:
+                    w += v * ((v.T * mpmath.matrix([[mpmath.mpf(int(x.p)) / int(x.q)] for x in b]))[0, 0] / e)
+            return (mpmath.matrix([[mpmath.mpf(x) for x in data.x_test]]) * w)[0, 0]
+
+    cases = [gaussian(4, 9, 1), gaussian(6, 3, 2), gaussian(1, 1, 3),
+             Data([[1.0, 2.0, 0.5], [2.0, 4.0, 1.0], [1.0, 2.0, 0.5], [3.0, 6.0, 1.5]], [1.0, 2.0, 1.0, 3.0],
+                  [0.3, 0.1, 0.2]),                                   # rank 1 < d, n: the eigenvector path
+             Data([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], [1.0, -2.0, 1.5, 0.5], [0.7, 0.2])]  # S = 2I
+    bits = 128
+    for data in cases:
+        S, _ = exact_moments(data)
+        fast, slow = eigvalsh(S.tolist(), bits), eigh(S.tolist(), bits)[0]
+        with mpmath.mp.workprec(bits):
+            top = max(abs(v) for v in slow)
+            assert len(fast) == len(slow) and all(abs(a - b) <= top * mpmath.mpf(2) ** (8 - bits)
+                                                  for a, b in zip(fast, slow))
+            got, rank = ols_min_norm(data, bits)
+            want = by_eigenvectors(data, bits)
+            assert abs(got - want) <= (abs(want) + 1) * mpmath.mpf(2) ** (16 - bits), (data, got, want)
+    assert ols_min_norm(cases[3], bits)[1] == 1 and ols_min_norm(cases[1], bits)[1] == 3

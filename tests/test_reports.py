@@ -160,3 +160,66 @@ def test_simple_formulas_are_set_as_text_in_the_pdf_and_the_rest_drawn():
     assert 'class="mtext"' in m.math("k + 8") and "<img" not in m.math("k + 8")
     assert "<img" in m.math(r"W = \begin{bmatrix}I & 0\end{bmatrix}")
     assert "<img" in m.math("k + 8", display=True)         # display math keeps its drawn form
+
+
+def test_pdf_abbreviates_long_tables_and_leaves_raw_figures_to_the_html(result):
+    from reports import render
+    # a long table of a check (the certified check's per-iteration rows at k = 20)
+    long = next(e for e in _all_checks(theorems.verify("newton_k_plus_8", k=20, d=2, n=3, variant="exact"))
+                if e.claim.startswith("certified"))
+    html_view = render._check_view(long, pdf=False)["extra"]
+    pdf_view = render._check_view(long, pdf=True)["extra"]
+    t_html, t_pdf = html_view["tables"][0], pdf_view["tables"][0]
+    assert len(t_html["rows"]) == 21 > render.PDF_TABLE_ROWS
+    assert len(t_pdf["rows"]) == render.PDF_TABLE_ROWS
+    gap = len(t_html["rows"]) - (render.PDF_TABLE_ROWS - 1)
+    assert t_pdf["rows"][render.PDF_TABLE_ROWS - 4][0] == f"… {gap} rows (HTML, JSON)"
+    assert t_pdf["rows"][:8] == t_html["rows"][:8] and t_pdf["rows"][-3:] == t_html["rows"][-3:]
+    assert html_view["kv"] and not pdf_view["kv"] and pdf_view["kv_left_out"] == len(html_view["kv"])
+    # a short table is whole in both
+    short = render._pdf_view({"kv": [], "tables": [{"name": "t", "cols": ["a"], "rows": [["1"], ["2"]]}]})
+    assert short["tables"][0]["rows"] == [["1"], ["2"]]
+    # and the PDF's page says so
+    assert "the HTML report and the JSON hold them all" in _text(render._pdf_html(result))
+    assert "the HTML report and the JSON hold them all" not in _text(render_html(result))
+
+
+@pytest.mark.parametrize("mode", ["parallel", "serial", "child fails"])
+def test_write_reports_pdf_beside_the_html(result, tmp_path, monkeypatch, mode):
+    """Both reports: the PDF is laid out in a forked child beside the HTML where it can be; serial when turned
+    off; a child that fails is redone in the parent, and no partial file is left."""
+    from reports import render
+    calls = []
+    real = render._pdf_in_child
+    if mode == "serial":
+        monkeypatch.setenv("ICL_THEOREMS_SERIAL_REPORTS", "1")
+    if mode == "child fails":
+        monkeypatch.setattr(render, "_pdf_child", lambda html, path: os._exit(1))
+    monkeypatch.setattr(render, "_pdf_in_child", lambda html, path: calls.append(real(html, path)) or calls[-1])
+    paths = write_reports(result, str(tmp_path), ["html", "pdf"])
+    pdf = tmp_path / f"{result.theorem}.pdf"
+    assert str(pdf) in paths and pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{result.theorem}.{x}" for x in ("html", "json", "pdf"))
+    child = calls[0]
+    if mode == "serial" or (os.cpu_count() or 1) < 2:
+        assert child is None
+    else:
+        assert child is not None and child.exitcode == (1 if mode == "child fails" else 0)
+
+
+def test_the_pdf_states_a_repeated_explanation_once_and_leaves_trained_figures_to_the_html():
+    from reports import render
+    once = render._Once()
+    assert once(["a", "b"], "first") == "" and once(["a", "b"], "second") == "first" and once(("c",), "x") == ""
+    r = theorems.verify("newton_k_plus_8", k=2, d=2, n=3)
+    raw_pdf = render._pdf_html(r)
+    pdf, html = _text(raw_pdf), _text(render_html(r))
+    n_html = html.count("evaluated with its ideal semantics")
+    assert n_html > pdf.count("evaluated with its ideal semantics") > 0       # the borrowed layers' assumptions
+    assert "as at “" in pdf and "as at “" not in html
+    if r.trained:                                                            # shipped trained results attach
+        m = re.search(r"its (\d+) figures? \(training curves", pdf)
+        assert m and int(m.group(1)) > 0 and "training curves, matrices" not in html
+        assert not any(f'alt="{a}"' in raw_pdf for a in ("training loss", "best steps per layer",
+                                                            "learned and theoretical matrices"))
+    assert 'alt="error per iteration"' in raw_pdf                             # the main figure stays

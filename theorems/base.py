@@ -11,7 +11,15 @@ from typing import Any, Callable, Literal, Mapping
 
 Verdict = Literal["verified", "refuted", "inconclusive", "error"]
 
-LIMITS = {"k": 64, "d": 200, "n": 1000}     # the default limits of a theorem's iterations and sizes
+# the default limits of a theorem's iterations and sizes; "work" bounds d * d * n * (k + 1), the size of a run
+# (each layer's products over the d x n prompt): d = 100, n = 200, k = 30, the largest run measured to finish in
+# minutes on a 2-core machine (README, "Limits")
+LIMITS = {"k": 64, "d": 200, "n": 1000, "work": 100 * 100 * 200 * 31}
+
+
+def work(d: int, n: int, k: int) -> int:
+    """The size of a run that the "work" limit bounds: d * d * n * (k + 1)."""
+    return d * d * n * (k + 1)
 
 # what a script sees: python -m theorems.check exits with these codes
 EXIT_CODES = {"verified": 0, "refuted": 1, "inconclusive": 3, "error": 4}

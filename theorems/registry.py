@@ -81,8 +81,8 @@ def validate(thm) -> list[str]:
     if not thm.basis:
         out.append("no basis (the variants its verdict rests on)")
     out += [f"basis names the unknown variant {b!r}" for b in thm.basis if b not in names]
-    if set(thm.limits) != {"k", "d", "n"}:
-        out.append("limits must give k, d and n")
+    if not {"k", "d", "n"} <= set(thm.limits) <= {"k", "d", "n", "work"}:
+        out.append("limits must give k, d and n (and may give work, a bound on d * d * n * (k + 1))")
     for key in ("k", "d", "n", "precision", "seed"):
         if key not in thm.defaults:
             out.append(f"defaults lack {key!r}")
