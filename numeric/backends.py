@@ -155,7 +155,7 @@ def eigh(rows, bits: int):
 def eigvalsh(rows, bits: int) -> list:
     """Eigenvalues (ascending, mpmath numbers at ``bits``) of a symmetric matrix given as rows of exact or float
     numbers: python-flint's QR iteration on the exact matrix at bits + 32 (acb_mat.eig, approximate as mpmath's
-    Jacobi method is, and some 20 times faster at d = 100); mpmath where flint cannot run it."""
+    Jacobi method is, and some 30 times faster at d = 60: benchmarks/bench_eig.py); mpmath where flint cannot."""
     import mpmath
     from flint import acb_mat, arb, arb_mat, ctx
     old = ctx.prec
@@ -176,8 +176,9 @@ def eigvalsh(rows, bits: int) -> list:
 
 
 def _arb_exact(v, arb):
-    from fractions import Fraction
-    f = Fraction(v) if isinstance(v, (float, int, Fraction)) else Fraction(str(sp.Rational(v)))
+    """v as an arb ball at the context's precision (exact for the dyadic rationals of float data)."""
+    from .data import fraction
+    f = fraction(v)
     return arb(f.numerator) / f.denominator if f.denominator != 1 else arb(f.numerator)
 
 

@@ -768,8 +768,8 @@ def ols_min_norm(data: Data, bits: int):
 
 def _ols_solve(data: Data, bits: int, full_column_rank: bool):
     """x_test' S^-1 X'y (full column rank) or x_test' X'(XX')^-1 y (full row rank) in arb at bits + 32, as an
-    mpmath number at ``bits`` (the ball's midpoint; its radius is far below the 2^(-bits/2) the callers
-    resolve)."""
+    mpmath number at ``bits``: the ball's midpoint, when its radius is below the 2^(-bits/2) the callers
+    resolve (else ZeroDivisionError, and the caller takes the eigenvectors)."""
     import mpmath
     from flint import arb, arb_mat, ctx
 
@@ -785,6 +785,8 @@ def _ols_solve(data: Data, bits: int, full_column_rank: bool):
             val = (z * (Xt * X).solve(Xt * y))[0, 0]
         else:
             val = (z * (Xt * (X * Xt).solve(y)))[0, 0]
+        if not val.rad() <= abs(val.mid()) * arb(2) ** (-(bits // 2)) + arb(2) ** (-bits):
+            raise ZeroDivisionError("the solve's ball is too wide to give the value")   # the caller falls back
         m, x = val.mid().man_exp()
         with mpmath.mp.workprec(bits):
             return mpmath.mpf((int(m), int(x)))

@@ -87,6 +87,15 @@ def exact(v):
     return sp.Rational(v)
 
 
+def fraction(v) -> Fraction:
+    """A number read exactly as a Fraction (a float is a dyadic rational; sympy and flint rationals too)."""
+    if isinstance(v, (float, int, Fraction)):
+        return Fraction(v)
+    if hasattr(v, "p") and hasattr(v, "q"):       # sympy Rational, flint fmpq
+        return Fraction(int(v.p), int(v.q))
+    return Fraction(str(exact(v)))
+
+
 def exact_moments(data: Data):
     """S = X'X and b = X'y as exact sympy matrices (multiplied exactly by python-flint's fmpq_mat, which is
     some 50 times faster than sympy's own product at d = 100, n = 200)."""
@@ -94,7 +103,7 @@ def exact_moments(data: Data):
     from flint import fmpq, fmpq_mat
 
     def q(v):
-        f = Fraction(v) if isinstance(v, (float, int, Fraction)) else Fraction(str(exact(v)))
+        f = fraction(v)
         return fmpq(f.numerator, f.denominator)
 
     def back(M):
