@@ -589,6 +589,14 @@ class Construction:
         if bad:
             raise ValueError(f"{self.name}: the name(s) {bad} are declared twice, or a matrix letter takes a name of "
                              "a per-example letter (its roles name_t, name_j, name_n or its moment)")
+        # a weight parameter named like a symbol the engine gives the data (the label y_j, the index i_j, y'y)
+        # or a per-example letter (q_j) would be read as that symbol by the symbolic rules and as its own
+        # value by the exact evaluator: a proof of something false
+        engine = {f"{s}_{r}" for s in ("y", "i") for r in ("t", "j", "n")} | {"yy", "d", "m"} | taken
+        named = sorted(str(p) for p in self.params if str(p) in engine)
+        if named:
+            raise ValueError(f"{self.name}: the parameter name(s) {named} are the engine's own symbols (the label "
+                             "y, the index i, y'y, the sizes d and m, or a per-example letter's roles)")
         lets = {L.name: L for L in self.letters}
         lets.update({L.name + "'": MatrixLetter(L.name + "'", L.cols, L.rows, L.symmetric, L.untied)
                      for L in self.letters})      # L' (= L for a symmetric letter)

@@ -160,3 +160,23 @@ def test_the_digest_reads_the_letters_only_when_a_construction_declares_them():
                                                          ["ExampleLetter", {"name": "u", "rows": "d", "doc": ""}]]
     assert _canon(_con((), ex=(Q,), tokens=TokenFormat((TokenKind("ex", (("a", "x"), ("q", "q"))),))))[1] != \
         _canon(with_letters)[1]
+
+
+@pytest.mark.parametrize("pname, letters", [("q_j", True), ("y_j", False), ("i_t", False), ("yy", False)])
+def test_a_weight_parameter_named_like_an_engine_symbol_is_refused(pname, letters):
+    """A weight named q_j (or y_j, i_t, yy) would be read by the sum over examples as the key's letter (the
+    label, the index, y'y), and by the exact evaluator as its own value: the symbolic check then verified
+    P = b_q while the exact network gave 3 sum_j x_j (found by an adversarial review).  Refused up front."""
+    c = sp.Symbol(pname)
+    lay = Layout.of(("a", d), ("q", 1), ("y", 1), ("one", 1), ("P", d))
+    tok = TokenFormat((TokenKind("ex", (("a", "x"), ("q", "q"), ("y", "y"), ("one", "one"))) if letters else
+                       TokenKind("ex", (("a", "x"), ("y", "y"), ("one", "one"))),
+                       TokenKind("state", (("one", "one"),), per_example=False)))
+    h = Attention.linear_heads(({("one", "one"): 1}, {("P", "a"): c}), keys=("ex",), queries=("state",))
+    with pytest.raises(ValueError, match="are the engine's own symbols"):
+        Construction("c", lay, tok, (Layer("L", (h,)),), (), (), ("state", "P"), (c,), (),
+                     example_letters=(ExampleLetter("q", "1"),) if letters else ())
+    ok = sp.Symbol("eta")                                    # an ordinary name is taken
+    h = Attention.linear_heads(({("one", "one"): 1}, {("P", "a"): ok}), keys=("ex",), queries=("state",))
+    Construction("c", lay, tok, (Layer("L", (h,)),), (), (), ("state", "P"), (ok,), (),
+                 example_letters=(ExampleLetter("q", "1"),) if letters else ())
