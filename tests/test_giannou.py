@@ -218,3 +218,25 @@ def test_the_stall_at_the_interval_end_needs_an_invertible_A():
     run = SimpleNamespace(ctx=SimpleNamespace(params={ns.A_: [[1, 0], [0, 0]]}, bits=128))
     for c, exp in ((sp.Integer(1), "stall"), (sp.Integer(2), "stall"), (sp.Integer(1), "converge")):
         assert ns._check_initialisation(ns.Initialisation(c, exp), run).verdict == "inconclusive"
+
+
+def test_lsa_block_init_zero_starts_every_block_as_the_identity():
+    """The cpu preset's deep models start with every block's output map at zero: the residual stream leaves
+    the blocks as it entered them (at PyTorch's default scale each cubic block multiplies it, and past three
+    blocks most activations sit at the clip, where the gradient is zero: the old 4-layer failure)."""
+    import torch
+
+    from numeric.training.lsa import LSASpec, build
+    spec = LSASpec(5, width=16, heads=2, d=3, points=9, clip=10.0, block_init=0.0)
+    m = build(spec, 0)
+    assert all(not b.out.weight.detach().any() and not b.out.bias.detach().any() for b in m.blocks)
+    g = torch.Generator().manual_seed(0)
+    xs, ys = torch.randn(4, 9, 3, generator=g), torch.randn(4, 9, generator=g)
+    with torch.no_grad():
+        y_in = torch.cat([ys[:, :-1], torch.zeros_like(ys[:, -1:])], 1)
+        h = m.read_in(torch.cat([xs, y_in[..., None]], -1)).clamp(-10, 10)
+        assert torch.allclose(m(xs, ys), m.read_out(h[:, -1])[:, 0])
+        # the default initialisation: the same seed draws the same read-in; the blocks are not zero
+        d = build(LSASpec(5, width=16, heads=2, d=3, points=9, clip=10.0), 0)
+        assert torch.equal(d.read_in.weight, m.read_in.weight) and bool(d.blocks[0].out.weight.any())
+    assert "initialised to zero" in spec.describe()

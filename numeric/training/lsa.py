@@ -32,9 +32,15 @@ class LSASpec:
     clip: float | None = None        # activation clip after every block (the code's act_clip)
     out: int = 1                     # 1: the query's label (its label zeroed); d: a weight vector from the last
     # token, every label seen (the logistic experiment's "output_type: w")
+    block_init: float | None = None  # std of every block's output map at initialisation (its bias zero); None:
+    # PyTorch's default.  Each block is cubic in its input, so at the default scale the residual stream grows
+    # by orders of magnitude per block and, past three blocks, most activations sit at the clip (no gradient)
 
     def describe(self) -> str:
         c = f", activations clipped to +-{self.clip:g}" if self.clip else ""
+        if self.block_init is not None:
+            c += (", block output maps initialised to zero" if self.block_init == 0 else
+                  f", block output maps initialised N(0, {self.block_init:g}^2)")
         return (f"linear self-attention, {self.layers} layer{'s' if self.layers != 1 else ''}, {self.heads} heads, "
                 f"width {self.width}, d = {self.d}, {self.points - 1} examples + query{c}")
 
@@ -85,7 +91,13 @@ def build(spec: LSASpec, seed: int):
     cls = _classes()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int.from_bytes(hashlib.sha256(f"lsa-init-{seed}".encode()).digest()[:4], "little"))
-        return cls(spec)
+        model = cls(spec)
+        if spec.block_init is not None:
+            with torch.no_grad():
+                for blk in model.blocks:
+                    blk.out.weight.normal_(0.0, spec.block_init)
+                    blk.out.bias.zero_()
+        return model
 
 
 @dataclass(frozen=True)
