@@ -665,10 +665,13 @@ def _pdf_in_child(html: str, path: str):
     temporary name and renames, so a half-written PDF never has the report's name."""
     import multiprocessing as mp
     if not _parallel_pdf() or (os.cpu_count() or 1) < 2 or sys.platform == "darwin" \
-            or "fork" not in mp.get_all_start_methods():
+            or "fork" not in mp.get_all_start_methods() or mp.current_process().daemon:
+        return None                      # (a daemonic process, a pool or Dask worker, may not have children)
+    try:
+        proc = mp.get_context("fork").Process(target=_pdf_child, args=(html, path), daemon=True)
+        proc.start()
+    except (OSError, AssertionError, ValueError):      # no process to be had: serially, in this one
         return None
-    proc = mp.get_context("fork").Process(target=_pdf_child, args=(html, path), daemon=True)
-    proc.start()
     return proc
 
 

@@ -184,7 +184,7 @@ def test_pdf_abbreviates_long_tables_and_leaves_raw_figures_to_the_html(result):
     assert "the HTML report and the JSON hold them all" not in _text(render_html(result))
 
 
-@pytest.mark.parametrize("mode", ["parallel", "serial", "child fails"])
+@pytest.mark.parametrize("mode", ["parallel", "serial", "child fails", "daemon", "no fork"])
 def test_write_reports_pdf_beside_the_html(result, tmp_path, monkeypatch, mode):
     """Both reports: the PDF is laid out in a forked child beside the HTML where it can be; serial when turned
     off; a child that fails is redone in the parent, and no partial file is left."""
@@ -195,13 +195,22 @@ def test_write_reports_pdf_beside_the_html(result, tmp_path, monkeypatch, mode):
         monkeypatch.setenv("ICL_THEOREMS_SERIAL_REPORTS", "1")
     if mode == "child fails":
         monkeypatch.setattr(render, "_pdf_child", lambda html, path: os._exit(1))
+    if mode == "daemon":                 # a pool or Dask worker: no children, the PDF is laid out here
+        import multiprocessing as mp
+        monkeypatch.setattr(mp.current_process(), "_config", {**mp.current_process()._config, "daemon": True})
+    if mode == "no fork":
+        import multiprocessing as mp
+
+        def refuse(*a, **k):
+            raise OSError("no process")
+        monkeypatch.setattr(mp.get_context("fork").Process, "start", refuse)
     monkeypatch.setattr(render, "_pdf_in_child", lambda html, path: calls.append(real(html, path)) or calls[-1])
     paths = write_reports(result, str(tmp_path), ["html", "pdf"])
     pdf = tmp_path / f"{result.theorem}.pdf"
     assert str(pdf) in paths and pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
     assert sorted(os.listdir(tmp_path)) == sorted(f"{result.theorem}.{x}" for x in ("html", "json", "pdf"))
     child = calls[0]
-    if mode == "serial" or (os.cpu_count() or 1) < 2:
+    if mode in ("serial", "daemon", "no fork") or (os.cpu_count() or 1) < 2:
         assert child is None
     else:
         assert child is not None and child.exitcode == (1 if mode == "child fails" else 0)
