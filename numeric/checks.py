@@ -288,15 +288,12 @@ def example_letter_values(con: Construction, params: dict, data: Data) -> tuple[
     moments {b_q: sum_j q_j x_j (d x 1), S_ux: sum_j u_j x_j' (d x d)} and, per example j, the value of each
     (a d x 1 matrix for a vector, a rational for a scalar), as {name: value}."""
     from symbolic.ncalg import example_moment_name
+
+    from .forward import example_rows
     X = [sp.Matrix([_q(v) for v in r]) for r in data.X]
     moments, per = {}, [dict() for _ in X]
     for E in con.example_letters:
-        v = params.get(E.symbol)
-        if v is None:
-            raise ValueError(f"no value for the per-example letter {E.name}")
-        rows = [[_q(x) for x in r] for r in (v.tolist() if hasattr(v, "tolist") else v)]
-        if len(rows) != len(X):
-            raise ValueError(f"per-example letter {E.name}: {len(rows)} values for {len(X)} examples")
+        rows = [[_q(x) for x in r] for r in example_rows(E, params, data.n, data.d)]
         vals = [r[0] if E.rows == "1" else sp.Matrix(r) for r in rows]
         for j, val in enumerate(vals):
             per[j][E.name] = val

@@ -43,6 +43,20 @@ class Data:
 Hidden = dict  # block name -> backend matrix (size x N)
 
 
+def example_rows(E, params: dict, n: int, d: int) -> list[list]:
+    """The n rows (each of E.rows = 1 or d entries) the run's parameters hold under the per-example letter
+    ``E.symbol`` (symbolic.layers.ExampleLetter); a missing or misshapen table is a ValueError naming it."""
+    v = params.get(E.symbol)
+    if v is None:
+        raise ValueError(f"no value for the per-example letter {E.name}")
+    rows = [list(r) for r in (v.tolist() if hasattr(v, "tolist") else v)]
+    size = d if E.rows == "d" else 1
+    if len(rows) != n or any(len(r) != size for r in rows):
+        raise ValueError(f"per-example letter {E.name}: {len(rows)} rows of sizes {sorted({len(r) for r in rows})}"
+                         f" given, {n} rows of size {size} needed")
+    return rows
+
+
 @dataclass
 class Network:
     """A construction made concrete at sizes d, n (and label size m) on one
@@ -105,17 +119,8 @@ class Network:
         return self.be.T(v) if tr and not decl.symmetric else v
 
     def example_value(self, E, j: int) -> list:
-        """The value of the per-example letter ``E`` (symbolic.layers.ExampleLetter) on example j: row j of
-        the n x rows table the run's parameters hold under ``E.symbol``."""
-        v = self.params.get(E.symbol)
-        if v is None:
-            raise ValueError(f"no value for the per-example letter {E.name}")
-        rows = [list(r) for r in (v.tolist() if hasattr(v, "tolist") else v)]
-        size = self.d if E.rows == "d" else 1
-        if len(rows) != self.n or any(len(r) != size for r in rows):
-            raise ValueError(f"per-example letter {E.name}: {len(rows)} rows of sizes {sorted({len(r) for r in rows})}"
-                             f" given, {self.n} rows of size {size} needed")
-        return rows[j]
+        """The value of the per-example letter ``E`` on example j (row j of :func:`example_rows`)."""
+        return example_rows(E, self.params, self.n, self.d)[j]
 
     def apply_entry(self, c, X):
         """An entry applied to a block: c X, or c L X for a matrix letter L."""
