@@ -40,6 +40,10 @@ if __name__ == "__main__":
     t0 = time.perf_counter()
     import weasyprint  # noqa: F401  (its import, once per process, is timed apart from the PDFs)
     print(f"importing WeasyPrint: {time.perf_counter() - t0:.2f} s (once per process; not in the PDF times below)")
+    import fontTools
+    from weasyprint.text.ffi import harfbuzz_subset
+    print(f"WeasyPrint {weasyprint.__version__}; fonts subset by "
+          f"{'libharfbuzz-subset' if harfbuzz_subset else f'fontTools {fontTools.version}'}")
     for tid in (sys.argv[1:] or MODULES):
         t0 = time.perf_counter()
         r = verify(tid)

@@ -182,6 +182,15 @@ def compact(v) -> str:
 
 
 _SKIP_DATA = {"text", "kind", "where", "lemmas", "counterexample", "plot", "root"}   # root: an internal flag
+_SNAKE = re.compile(r"[a-z][a-z0-9]+(?:_[a-z0-9]{2,})+")
+_UNNAMED = {"table", "rows"}     # a check's one table, named by the check itself
+
+
+def words(key: str) -> str:
+    """A data key as a table header or a label: ``carrier_bound`` -> ``carrier bound``.  A key that reads as
+    a symbol with a subscript (``x_test``, ``F_L(a*)``, ``e0``) stays as it is; the JSON keeps every key."""
+    key = str(key)
+    return key.replace("_", " ") if _SNAKE.fullmatch(key) else key
 
 
 def _data_view(data: dict) -> dict:
@@ -197,17 +206,17 @@ def _data_view(data: dict) -> dict:
                     for c in row:
                         if c not in cols:
                             cols.append(c)
-                tables.append({"name": k, "cols": cols,
+                tables.append({"name": "" if k in _UNNAMED else words(k), "cols": [words(c) for c in cols],
                                "rows": [[fmt(row.get(c)) if not isinstance(row.get(c), (list, dict))
                                          else compact(row.get(c)) for c in cols] for row in v]})
             continue
         if isinstance(v, list) and len(v) > 8 and all(_is_num(x) or isinstance(x, str) for x in v):
-            items.append((k, f"{len(v)} values: {compact(v[:3])[:-1]}, …, {compact(v[-2:])[1:]}"))
+            items.append((words(k), f"{len(v)} values: {compact(v[:3])[:-1]}, …, {compact(v[-2:])[1:]}"))
             continue
         c = compact(v)
         if v == [] or v == {} or v is None:
             continue
-        items.append((k, c if len(c) <= 240 else c[:239] + "…"))
+        items.append((words(k), c if len(c) <= 240 else c[:239] + "…"))
     return {"kv": items, "tables": tables}
 
 
@@ -363,14 +372,17 @@ def _range(tied) -> str:
     return fmt(lo) if lo == hi else f"{fmt(lo)}-{fmt(hi)}"
 
 
-def _study_view(e: dict, pdf: bool) -> dict:
+def _study_view(e: dict, pdf: bool, legend: dict | None = None) -> dict:
     """A probing study: per evaluation setting, the fits (ours with intervals, the paper's beside), the best
-    steps per layer (ours with the ties within noise, the paper's rows), the heatmaps and the errors."""
+    steps per layer (ours with the ties within noise, the paper's rows), the heatmaps and the errors.
+    ``legend`` (the PDF's): an algorithm key -> its label; an algorithm in it is named by its key in the
+    tables, and the label stands once, in the section's legend."""
     from .figures import best_steps_svg, probe_heatmap_svg, training_curve_svg
     paper = e.get("paper") or []
     evs = []
     for ev in e.get("evals", []):
-        algs = {a["key"]: a for a in ev.get("algorithms", [])}
+        algs = {a["key"]: dict(a, label=a["key"]) if a["key"] in (legend or {}) else a
+                for a in ev.get("algorithms", [])}
         fits = []
         for f in ev.get("fits", []):
             pap = next((p for p in paper if p["of"] == f"fit:{f['algorithm']}"), None)
@@ -425,7 +437,7 @@ def _study_view(e: dict, pdf: bool) -> dict:
                   for w in ev.get("widths", [])]
         final = [{"label": a["label"], "sime": fmt(a["max_sime"][-1]), "best": fmt(a["best"][-1]),
                   "sd": fmt(a["sd_one_batch"]) if a.get("sd_one_batch") is not None else ""}
-                 for a in ev.get("algorithms", []) if a.get("max_sime")]
+                 for a in algs.values() if a.get("max_sime")]
         ncols = max([len(ev.get("layers") or [])] + [len(b["values"]) for b in best])
         for b in best:
             b["values"] = list(b["values"]) + [""] * (ncols - len(b["values"]))
@@ -447,9 +459,10 @@ def _trained_view(result, pdf: bool) -> dict | None:
     if not t:
         return None
     exps = []
+    legend = _algorithm_legend(t) if pdf else {}
     for e in t.get("experiments", []):
         if e.get("kind") in ("probe", "widths", "layers"):
-            exps.append(_study_view(e, pdf))
+            exps.append(_study_view(e, pdf, legend))
             continue
         rows = []
         for f in e.get("figures", []):
@@ -472,7 +485,19 @@ def _trained_view(result, pdf: bool) -> dict | None:
     elsewhere = sum(bool(x["e"].get("curves")) + bool(x["e"].get("matrices")) +
                     sum(ev.get("lines_elsewhere", 0) + ev.get("maps_elsewhere", 0) for ev in x.get("evals", []))
                     for x in exps) if pdf else 0
-    return {"t": t, "experiments": exps, "summary": targets_summary(t), "figures_elsewhere": elsewhere}
+    return {"t": t, "experiments": exps, "summary": targets_summary(t), "figures_elsewhere": elsewhere,
+            "legend": sorted(legend.items(), key=lambda kv: list(legend).index(kv[0]))}
+
+
+def _algorithm_legend(t: dict) -> dict:
+    """The algorithms the studies compare, key -> label, for the PDF: the same long labels stood in every
+    study's tables (a quarter of the section's words).  A key given two labels is left out (named in full)."""
+    seen: dict = {}
+    for e in t.get("experiments", []):
+        for ev in e.get("evals", []):
+            for a in ev.get("algorithms", []):
+                seen.setdefault(a["key"], set()).add(a["label"])
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
 
 
 def _env():
@@ -497,12 +522,33 @@ class _Once:
         return ""
 
 
+def _op_view(op: dict, shown: dict, where: str) -> dict:
+    """A layer's operation as the report shows it: a head (or an MLP) whose weights, on the same blocks, were
+    shown before is named by where they stand ("as head 1 of layer N of variant corrected") and not drawn
+    again; the operation's own line (its kind, keys and blocks) is always shown, so what differs is seen."""
+    import json as _json
+    blocks = _json.dumps(op.get("blocks"), default=str)
+    heads = []
+    for i, h in enumerate(op.get("heads") or [], 1):
+        key = ("head", blocks, _json.dumps(h, sort_keys=True, default=str))
+        heads.append(dict(h, same_as=shown[key]) if key in shown else h)
+        shown.setdefault(key, f"head {i} of {where}")
+    view = dict(op, heads=heads) if op.get("heads") else dict(op)
+    if op.get("W"):
+        key = ("W", blocks, _json.dumps(op["W"], default=str))
+        if key in shown:
+            view["W_same_as"] = shown[key]
+        shown.setdefault(key, f"the MLP of {where}")
+    return view
+
+
 def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -> dict:
     import json as _json
     r = result
     variants = []
     shown_layers: dict = {}     # a layer's description -> the variant that shows it: each is rendered once
     shown_layouts: dict = {}
+    shown_weights: dict = {}    # a head's or an MLP's weights (and blocks) -> where they were first shown
     for v in r.variants:
         con = v.construction or {}
         layers = []
@@ -512,7 +558,8 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
                 layers.append({"name": L.get("name"), "stage": L.get("stage"), "same_as": shown_layers[key]})
             else:
                 shown_layers[key] = v.name
-                layers.append(L)
+                layers.append(dict(L, ops=[_op_view(op, shown_weights, f"layer {L.get('name')} of variant "
+                                                    f"{v.name}") for op in L.get("ops", [])]))
         lkey = _json.dumps(con.get("layout", []), sort_keys=True, default=str)
         layout_same = shown_layouts.get(lkey)
         shown_layouts.setdefault(lkey, v.name)
@@ -585,7 +632,11 @@ _PDF_STYLE = ("<style>.icl-report table { table-layout: fixed; }"
               ".icl-report table.layout th:nth-child(1) { width: 14%; }"
               ".icl-report table.layout th:nth-child(2) { width: 12%; }"
               ".icl-report .wrap, .icl-report td.wrap, .icl-report .detail, .icl-report .cx "
-              "{ overflow-wrap: break-word; }</style>")
+              "{ overflow-wrap: break-word; }"
+              # a table of width auto is laid out automatically whatever its table-layout (the data tables)
+              # (a check's tables; the trained section's, of ranges like 1024-2048, keep their automatic widths)
+              ".icl-report table.data:not(.trained) { width: 100%; }"
+              ".icl-report table.data:not(.trained) th.num { white-space: normal; }</style>")
 
 
 def _pdf_html(result) -> str:

@@ -232,3 +232,61 @@ def test_the_pdf_states_a_repeated_explanation_once_and_leaves_trained_figures_t
         assert not any(f'alt="{a}"' in raw_pdf for a in ("training loss", "best steps per layer",
                                                             "learned and theoretical matrices"))
     assert 'alt="error per iteration"' in raw_pdf                             # the main figure stays
+
+
+def test_a_construction_is_drawn_once_and_later_variants_name_what_they_share():
+    """A head (or an MLP) whose weights on the same blocks were shown before is named, not drawn again; the
+    operation's own line (its kind: keys, normaliser) is shown, so what differs stays visible.  The same
+    weights on other blocks are other weights, and are drawn."""
+    from reports import render
+    shown: dict = {}
+    op = {"kind": "attention (relu, keys: x)", "blocks": ["T", "x"],
+          "heads": [{"W_KQ": "A", "W_PV": "B"}, {"W_KQ": "C", "W_PV": "B"}], "W": "I"}
+    first = render._op_view(op, shown, "layer N of variant a")
+    assert not any("same_as" in h for h in first["heads"]) and "W_same_as" not in first
+    again = render._op_view(dict(op, kind="attention (relu, keys: xy)", heads=[op["heads"][1], {"W_KQ": "D"}]),
+                            shown, "layer N of variant b")
+    assert again["kind"] == "attention (relu, keys: xy)"
+    assert again["heads"][0]["same_as"] == "head 2 of layer N of variant a" and "same_as" not in again["heads"][1]
+    assert again["W_same_as"] == "the MLP of layer N of variant a"
+    other = render._op_view(dict(op, blocks=["T", "y"]), shown, "layer M of variant c")
+    assert not any("same_as" in h for h in other["heads"]) and "W_same_as" not in other
+    # in a report: the full run's variants share the Newton layer's heads; each distinct weight is drawn once
+    r = theorems.verify("newton_k_plus_8", k=2, d=2, n=3)
+    page = render._pdf_html(r)
+    assert "weights as in head 1 of layer N of variant printed" in page
+    drawn = re.findall(r'<img class="math" alt="(W_\{(?:KQ|PV)\} = [^"]*)"', page)
+    heads = [(json.dumps(op.get("blocks")), json.dumps(h, sort_keys=True)) for v in r.variants
+             for L in (v.construction or {}).get("layers", []) for op in L.get("ops", []) for h in op.get("heads") or []]
+    assert len(set(heads)) < len(heads)                   # heads are shared across variants ...
+    assert len(drawn) <= 2 * len(set(heads))              # ... and each distinct one is drawn at most once
+
+
+def test_table_headers_are_words():
+    from reports.render import _data_view, words
+    assert words("carrier_contains_zero") == "carrier contains zero" and words("max_abs") == "max abs"
+    for key in ("x_test", "F_L(a*)", "e0", "a*", "M_k", "max |a_i|", "iteration"):
+        assert words(key) == key
+    view = _data_view({"table": [{"iteration": 0, "pred_bound": 1e-9}], "precision_bits": 256,
+                       "scales": [{"eps": 0.1}]})
+    assert view["tables"][0] == {"name": "", "cols": ["iteration", "pred bound"], "rows": [["0", "1e-09"]]}
+    assert view["tables"][1]["name"] == "scales" and view["kv"] == [("precision bits", "256")]
+
+
+def test_the_pdf_names_the_compared_algorithms_once():
+    """The trained section of the PDF lists the compared algorithms once, in a legend, and its tables name them
+    by key; the HTML keeps each label in its tables.  A key given two labels is not abbreviated."""
+    from reports import render
+    t = {"experiments": [{"evals": [{"algorithms": [{"key": "a", "label": "long A"}, {"key": "b", "label": "B1"}]}]},
+                         {"evals": [{"algorithms": [{"key": "a", "label": "long A"}, {"key": "b", "label": "B2"}]}]}]}
+    assert render._algorithm_legend(t) == {"a": "long A"}
+    r = theorems.verify("newton_k_plus_8", k=2, d=2, n=3)
+    if not r.trained:
+        pytest.skip("no shipped trained result")
+    pdf, html = render._pdf_html(r), render_html(r)
+    label = next(a["label"] for e in r.trained["experiments"] for ev in e.get("evals", [])
+                 for a in ev.get("algorithms", []) if a["key"] == "newton-code")
+    pdf, html = _text(pdf), _text(html)
+    assert "algorithm (as named in the tables below)" in pdf and "algorithm (as named" not in html
+    assert pdf.count(label) == 1 < html.count(label)
+    assert "Model, probes and evaluation as in" in pdf and "Model, probes and evaluation as in" not in html
