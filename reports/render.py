@@ -565,7 +565,7 @@ def _context(result, math_renderer: MathRenderer, pdf: bool, standalone: bool) -
         shown_layouts.setdefault(lkey, v.name)
         variants.append({"v": v, "name": v.name, "role": v.role, "verdict": v.verdict,
                          "summary": v.summary, "justification": v.justification,
-                         "checks": [_check_view(e, pdf) for e in v.checks],
+                         "checks": [dict(_check_view(e, pdf), variant=v.name) for e in v.checks],
                          "layout": [] if layout_same else
                          [dict(b, size_tex=_size_tex(b.get("size", ""))) for b in con.get("layout", [])],
                          "layout_same_as": layout_same,

@@ -226,6 +226,7 @@ def test_the_pdf_states_a_repeated_explanation_once_and_leaves_trained_figures_t
     n_html = html.count("evaluated with its ideal semantics")
     assert n_html > pdf.count("evaluated with its ideal semantics") > 0       # the borrowed layers' assumptions
     assert "as at “" in pdf and "as at “" not in html
+    assert re.search(r"as at “[^”]+” \(variant [\w-]+\) above", pdf)      # names the variant it stood in
     if r.trained:                                                            # shipped trained results attach
         m = re.search(r"its (\d+) figures? \(training curves", pdf)
         assert m and int(m.group(1)) > 0 and "training curves, matrices" not in html
