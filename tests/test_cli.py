@@ -305,17 +305,22 @@ def test_the_python_api_takes_arrays_names_parameters_and_saves(tmp_path):
 
 
 def test_sizes_together_are_limited_by_the_work_they_cost(tmp_path):
-    """d, n and k are limited together, d*d*n*(k+1) <= the theorem's work limit (measured: d = 100, n = 200,
-    k = 30 is the largest run allowed at the defaults), for a data file too; each axis alone is within its limit."""
+    """d, n and k are limited together by a run's cost, (k+1)(d*d*n + 61*n*n): the products over the prompt and
+    attention's n x n scores (measured: d = 100, n = 200, k = 30 is the largest run allowed at the defaults), for a
+    data file too; each axis alone is within its limit.  A prompt of many examples is limited by its n^2."""
     from theorems.base import LIMITS, work
     from theorems.check import UsageError, make_context
     from theorems.registry import get
     thm = get("newton_k_plus_8")
     assert work(100, 200, 30) <= LIMITS["work"] < work(100, 200, 31)
+    assert work(10, 400, 8) < LIMITS["work"] < work(10, 1000, 16)        # 219 s measured; hours
+    assert work(200, 1000, 0) <= LIMITS["work"] < work(200, 1000, 1)     # about 6 minutes measured
     with pytest.raises(UsageError, match=r"d = 100, n = 200, k = 31 is too large a run for newton_k_plus_8"):
         make_context(thm, d=100, n=200, k=31)
+    with pytest.raises(UsageError, match=r"d = 10, n = 1000, k = 16 is too large a run"):
+        make_context(thm, d=10, n=1000, k=16)
     code, _, err = run("newton_k_plus_8", "--d", "200", "--n", "1000", "--k", "1", "--report", "none")
-    assert code == 2 and "d*d*n*(k+1) = 8e+07 is above its limit 6.2e+07" in one_line_error(err)
+    assert code == 2 and "(k+1)(d*d*n + 61*n*n) = 2.02e+08 is above its limit 1.38e+08" in one_line_error(err)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, 150))
     code, _, err = run("newton_k_plus_8", "--data", _npz(tmp_path, X=X, y=X @ rng.standard_normal(150),

@@ -82,7 +82,7 @@ def validate(thm) -> list[str]:
         out.append("no basis (the variants its verdict rests on)")
     out += [f"basis names the unknown variant {b!r}" for b in thm.basis if b not in names]
     if not {"k", "d", "n"} <= set(thm.limits) <= {"k", "d", "n", "work"}:
-        out.append("limits must give k, d and n (and may give work, a bound on d * d * n * (k + 1))")
+        out.append("limits must give k, d and n (and may give work, a bound on theorems.base.work(d, n, k))")
     for key in ("k", "d", "n", "precision", "seed"):
         if key not in thm.defaults:
             out.append(f"defaults lack {key!r}")
