@@ -13,6 +13,7 @@ import sympy as sp
 from symbolic.layers import Construction
 from symbolic.layout import d as D_SYM
 from symbolic.lemmas import Outcome, select_layers
+from symbolic.mathtext import symbol_text, value_text
 from symbolic.ncalg import Poly
 from symbolic.templates import Algebra, Template
 
@@ -433,7 +434,8 @@ def composition(con: Construction, rec: Recursion, sizes, params_for: Callable, 
                 return Outcome("refuted", "exact composition (rationals)",
                                f"d={d}, n={n}, k={k}: after layer {mm['layer']} (end of the {mm['stage']} layers "
                                f"{', '.join(mm.get('layers', [mm['layer']]))}; iteration {mm['iteration']}), token {mm['token']}, "
-                               f"block {mm['block']}: network {mm['got']} but the recursion gives {mm['want']}",
+                               f"block {mm['block']}: network {value_text(mm['got'])} but the recursion gives "
+                               f"{value_text(mm['want'])}",
                                {"counterexample": mm, "sizes": checked}, where=mm)
             checked.append(list(size))
     return Outcome("verified", "exact composition (rationals)",
@@ -480,6 +482,18 @@ def _compose_one(con, rec: Recursion, data: Data, k, params_for, be):
     return None
 
 
+_FIRST = ", the first "      # a letter with one matrix per iteration: "<N> matrices (one per iteration), the first <M>"
+
+
+def params_text(pj: dict, sep: str = " = ") -> str:
+    """The parameters of a counterexample (the strings of ``_params_json``) as a reader writes them:
+    ``α = 1, W_0 = [[1]]``."""
+    def value(v: str) -> str:
+        head, sep, first = str(v).partition(_FIRST)
+        return head + sep + value_text(first) if sep else value_text(v)
+    return ", ".join(f"{symbol_text(name)}{sep}{value(v)}" for name, v in pj.items())
+
+
 def _params_json(params: dict, con: Construction | None = None) -> dict:
     out = {}
     used = None if con is None else {str(p) for p in con.params} | {L.name for L in con.letters} | \
@@ -488,7 +502,7 @@ def _params_json(params: dict, con: Construction | None = None) -> dict:
         if used is not None and str(s) not in used:
             continue
         if isinstance(v, list) and v and isinstance(v[0], list) and v[0] and isinstance(v[0][0], list):
-            out[str(s)] = f"{len(v)} matrices (one per iteration), the first {str([[str(x) for x in r] for r in v[0]])}"
+            out[str(s)] = f"{len(v)} matrices (one per iteration){_FIRST}{str([[str(x) for x in r] for r in v[0]])}"
             continue
         out[str(s)] = (str(v.tolist()) if isinstance(v, sp.MatrixBase) else str(v))
     return out

@@ -203,6 +203,54 @@ def _mono_str(m: Mono, latex: bool = False) -> str:
     return (" " if latex else "*").join(parts)
 
 
+def _word_text(w: Word) -> str:
+    """A word as a reader writes it: ``A Σ A' Σ²``."""
+    from .mathtext import symbol_text, _sup
+    if not w:
+        return "I"
+    parts = []
+    for a, grp in itertools.groupby(w):
+        k = len(list(grp))
+        s = symbol_text(a[0]) + ("'" if a[1] == GENT else "")
+        if k > 1:
+            s = (("(" + s + ")") if a[1] == GENT else s) + _sup(k)
+        parts.append(s)
+    return " ".join(parts)
+
+
+def _mono_text(m: Mono) -> str:
+    from .mathtext import _sup
+    parts = []
+    for w, grp in itertools.groupby(m):
+        k = len(list(grp))
+        parts.append("tr(%s)" % _word_text(w) + (_sup(k) if k > 1 else ""))
+    return " ".join(parts)
+
+
+def _join_text(items) -> str:
+    """items: (coefficient, body or ''); the text of :func:`symbolic.mathtext.math_text` (``((n + 1)/n) tr(Σ²)``)."""
+    from .mathtext import math_text
+    out = []
+    for c, body in items:
+        neg = c.could_extract_minus_sign()
+        cc = -c if neg else c
+        cs = math_text(sp.factor(cc))
+        if body:
+            if cc == 1:
+                cs = body
+            else:
+                if isinstance(cc, sp.Add) or ("/" in cs and not cc.is_Number):
+                    cs = "(%s)" % cs
+                cs = cs + " " + body
+        out.append((neg, cs))
+    if not out:
+        return "0"
+    text = ("−" if out[0][0] else "") + out[0][1]
+    for neg, s in out[1:]:
+        text += (" − " if neg else " + ") + s
+    return text
+
+
 def _sort_key(mono, word=()):
     return (len(mono) + (1 if word else 0), sum(map(len, mono)) + len(word), mono, word)
 
@@ -450,6 +498,11 @@ class TracePoly:
     def __repr__(self):
         return "TracePoly(%s)" % self
 
+    def text(self) -> str:
+        """As a reader writes it (the text of findings): ``tr(Σ) − 2 tr(A Σ²)``; ``str`` stays the sympy-like
+        form the JSON data keeps."""
+        return _join_text([(c, _mono_text(m)) for m, c in sorted(self.terms.items(), key=lambda t: _sort_key(t[0]))])
+
     def latex(self) -> str:
         return _join_terms(self._items(True), True)
 
@@ -641,6 +694,15 @@ class MatPoly:
 
     def __repr__(self):
         return "MatPoly(%s)" % self
+
+    def text(self) -> str:
+        """As a reader writes it (the text of findings): ``(n/(d + n + σ² + 1)) Σ⁻¹``; ``str`` stays the
+        sympy-like form the JSON data keeps."""
+        items = []
+        for (m, w), c in sorted(self.terms.items(), key=lambda t: _sort_key(*t[0])):
+            ms, ws = _mono_text(m), _word_text(w)
+            items.append((c, (ms + " " + ws) if ms else ws))
+        return _join_text(items)
 
     def latex(self) -> str:
         return _join_terms(self._items(True), True)

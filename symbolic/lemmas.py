@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from .layers import Construction, Layer
-from .mathtext import math_text
+from .mathtext import math_text, value_text
 from .ncalg import Poly
 from .templates import Algebra, Evaluator, LemmaFailure, Template, input_template
 
@@ -264,50 +264,56 @@ def layer_count(con: Construction, bound: sp.Expr, equal: bool = False) -> Outco
     gap = sp.expand(bound - count)
     data = {"layers": str(count), "bound": str(bound), "equal": equal,
             "init": len(con.init), "per_iteration": len(con.step), "readout": len(con.readout)}
+    layers = lambda c: f"{math_text(c)} layer{'' if c == 1 else 's'}"
     if gap == 0:
-        return Outcome("verified", "count (all k)", f"{len(con.init)} + {len(con.step)}k + {len(con.readout)} = {count}", data)
+        parts = [(str(len(con.init)) if con.init else ""), math_text(len(con.step) * k),
+                 (str(len(con.readout)) if con.readout else "")]
+        split, total = " + ".join(p for p in parts if p and p != "0") or "0", math_text(count)
+        return Outcome("verified", "count (all k)", f"{split} = {total}" if split != total else layers(count), data)
     if equal:
-        return Outcome("refuted", "count (all k)", f"the construction has {count} layers, not exactly the stated "
-                                                   f"{bound}", data)
+        return Outcome("refuted", "count (all k)", f"the construction has {layers(count)}, not exactly the "
+                                                   f"stated {math_text(bound)}", data)
     if gap.is_number and gap > 0 and sp.degree(count, k) <= 1 and count.coeff(k) == bound.coeff(k):
         return Outcome("verified", "count (all k)",
-                       f"{count} layers, {gap} fewer than {bound} (identity layers pad to {bound})", data)
-    return Outcome("refuted", "count (all k)", f"the construction has {count} layers, not {bound}", data)
+                       f"{layers(count)}, {math_text(gap)} fewer than {math_text(bound)} (identity layers "
+                       f"pad to {math_text(bound)})", data)
+    return Outcome("refuted", "count (all k)", f"the construction has {layers(count)}, not {math_text(bound)}", data)
 
 
 def width(con: Construction, dsym, exact=None, equal: bool = False) -> Outcome:
     """The hidden width is linear in ``dsym``; with ``exact``, at most that expression for every size
     (compared coefficient by coefficient: both are linear in the size), or with ``equal`` exactly it."""
     w = con.layout.width
-    blocks = ", ".join(f"{b.name}: {b.size}" for b in con.layout.blocks)
+    blocks = ", ".join(f"{b.name}: {math_text(b.size)}" for b in con.layout.blocks)
+    wt, st = math_text(w), (math_text(exact) if exact is not None else "")
     data = {"width": str(w), "blocks": {b.name: str(b.size) for b in con.layout.blocks}}
     if exact is None:
         ok = sp.Poly(w, dsym).degree() <= 1
-        return Outcome("verified" if ok else "refuted", "exact (all d)", f"width = {w} ({blocks})", data)
+        return Outcome("verified" if ok else "refuted", "exact (all d)", f"width = {wt} ({blocks})", data)
     gap = sp.expand(sp.sympify(exact) - w)
     data["stated"] = str(exact)
     if gap == 0:
-        return Outcome("verified", "exact (all d)", f"width = {w}, as stated ({blocks})", data)
+        return Outcome("verified", "exact (all d)", f"width = {wt}, as stated ({blocks})", data)
     if equal:
-        return Outcome("refuted", "exact (all d)", f"width = {w}, not exactly the stated {exact} ({blocks})", data)
+        return Outcome("refuted", "exact (all d)", f"width = {wt}, not exactly the stated {st} ({blocks})", data)
     p = sp.Poly(gap, dsym)
     if p.degree() <= 1:
         a, b = (p.all_coeffs() + [0])[:2] if p.degree() == 1 else (0, p.all_coeffs()[0])
         if a >= 0 and a + b >= 0:          # gap(d) = a d + b >= 0 for every d >= 1
-            return Outcome("verified", "exact (all d)", f"width = {w} <= the stated {exact} for every d >= 1 "
+            return Outcome("verified", "exact (all d)", f"width = {wt} <= the stated {st} for every d >= 1 "
                                                         f"({blocks})", data)
     else:
         lead = p.LC()
         roots = [r for r in sp.real_roots(p) if r >= 1] if lead > 0 else None
         if lead > 0 and not roots and gap.subs(dsym, 1) >= 0:
-            return Outcome("verified", "exact (all d)", f"width = {w} <= the stated {exact} for every d >= 1 "
+            return Outcome("verified", "exact (all d)", f"width = {wt} <= the stated {st} for every d >= 1 "
                                                         f"({blocks})", data)
     d1 = next((v for v in range(1, 10_000) if gap.subs(dsym, v) < 0), None)
     if d1 is None:
-        return Outcome("inconclusive", "exact (all d)", f"width = {w} against the stated {exact}: no d below "
+        return Outcome("inconclusive", "exact (all d)", f"width = {wt} against the stated {st}: no d below "
                                                         f"10000 exceeds it, but no proof for all d ({blocks})", data)
-    return Outcome("refuted", "exact (all d)", f"width = {w} exceeds the stated {exact} (first at d = {d1}: "
-                   f"{w.subs(dsym, d1)} > {sp.sympify(exact).subs(dsym, d1)}) ({blocks})", data)
+    return Outcome("refuted", "exact (all d)", f"width = {wt} exceeds the stated {st} (first at d = {d1}: "
+                   f"{math_text(w.subs(dsym, d1))} > {math_text(sp.sympify(exact).subs(dsym, d1))}) ({blocks})", data)
 
 
 def architecture(con: Construction, max_heads: int, activation: str, normalizer: str, mlp: bool,
@@ -379,9 +385,10 @@ def closed_form(k: int, printed: sp.Expr, start: sp.Expr, step, var: sp.Symbol, 
             break
     cx = ""
     if at:
-        pvals = ", ".join(f"{p} = {at[p]}" for p in params)
-        cx = (f" Counterexample: d = n = 1, X = [[{sp.sqrt(at[var])}]] ({var} = {at[var]})"
-              + (f", {pvals}" if pvals else "") + f": printed {printed.subs(at)}, recursion {M.subs(at)}")
+        pvals = ", ".join(f"{math_text(p)} = {math_text(at[p])}" for p in params)
+        cx = (f" Counterexample: d = n = 1, X = {value_text([[sp.sqrt(at[var])]])} ({math_text(var)} = "
+              f"{math_text(at[var])})" + (f", {pvals}" if pvals else "")
+              + f": printed {math_text(printed.subs(at))}, recursion {math_text(M.subs(at))}")
     listing = "; ".join(f"{math_text(mono(m))}: printed {math_text(P.coeff_monomial(m))}, derived "
                         f"{math_text(Q.coeff_monomial(m))}" for m in bad)
     return Outcome("refuted", f"symbolic (all {var})",
@@ -419,14 +426,14 @@ def closed_form_all_k(closed, start, step, var: sp.Symbol, K: sp.Symbol) -> Outc
     data = {"derived": str(sp.simplify(closed(K))), "exact": {"base": str(base), "step_gap": str(gap)}}
     if base != 0:
         return Outcome("refuted", "symbolic induction (all K)",
-                       f"closed(0) - start = {base}, not 0", data)
+                       f"closed(0) − start = {math_text(base)}, not 0", data)
     if gap != 0:
         # a concrete K where the step fails, for the message
         cx = next((kk for kk in range(0, 6)
                    if sp.simplify((closed(kk + 1) - step(closed(kk), var)).subs(var, 2)) != 0), None)
         return Outcome("refuted" if cx is not None else "inconclusive", "symbolic induction (all K)",
-                       f"closed(K+1) - step(closed(K)) = {gap}, not 0"
-                       + (f"; it fails already at K = {cx} ({var} = 2)" if cx is not None else ""), data)
+                       f"closed(K+1) − step(closed(K)) = {math_text(gap)}, not 0"
+                       + (f"; it fails already at K = {cx} ({math_text(var)} = 2)" if cx is not None else ""), data)
     return Outcome("verified", "symbolic induction (all K)",
                    f"closed(0) = start and closed(K+1) = step(closed(K)) for symbolic K: the closed form "
-                   f"{sp.simplify(closed(K))} holds for every K", data)
+                   f"{math_text(sp.simplify(closed(K)))} holds for every K", data)

@@ -269,8 +269,8 @@ class Poly:
             t = term_str(key)
             cs = math_text(c)
             cs = f"({cs})" if isinstance(c, sp.Add) else cs
-            parts.append(cs if not t else (t if c == 1 else f"-{t}" if c == -1 else f"{cs} {t}"))
-        return " + ".join(parts).replace("+ -", "- ").replace("+ −", "− ")
+            parts.append(cs if not t else (t if c == 1 else f"−{t}" if c == -1 else f"{cs} {t}"))
+        return " + ".join(parts).replace("+ −", "− ")
 
     __repr__ = __str__
 

@@ -65,6 +65,7 @@ import sympy as sp
 
 from . import gaussian as g
 from .gaussian import DIM, NSAMP, GEN, GENT, SAMPLE, SYM, MatPoly, TracePoly
+from .mathtext import math_text, symbol_text
 from .ncalg import Alphabet, Poly
 
 __all__ = [
@@ -124,12 +125,12 @@ class Prior:
         return g.matrix(self.x_cov if self.w_cov == "Sigma" else SIGMA_INV, symmetric=True)
 
     def describe(self) -> str:
-        sx = "I" if self.x_cov is None else self.x_cov
-        wc = {"I": "I", "Sigma": sx, "Sigma_inv": "I" if self.x_cov is None else sx + "^{-1}"}[self.w_cov]
-        sc = "" if sp.sympify(self.w_scale) == 1 else f"({sp.sstr(self.w_scale)}) "
+        sx = "I" if self.x_cov is None else symbol_text(self.x_cov)
+        wc = {"I": "I", "Sigma": sx, "Sigma_inv": "I" if self.x_cov is None else sx + "⁻¹"}[self.w_cov]
+        sc = "" if sp.sympify(self.w_scale) == 1 else f"({math_text(self.w_scale)}) "
         s2 = self.sigma2
         return (f"x_i, x_q iid N(0, {sx}); w* ~ N(0, {sc}{wc}); y = X w* + eps, eps ~ N(0, "
-                f"{sp.sstr(s2)} I); target x_q' w*" + (" + eps_q" if self.query_noise else ""))
+                f"{math_text(s2)} I); target x_q' w*" + (" + eps_q" if self.query_noise else ""))
 
 
 def sigma_inverse_relation(x_cov: str = SIGMA) -> g.InverseRelation:
@@ -647,7 +648,7 @@ def psd_form(q: TracePoly, H: str = "H", pd_letters: Iterable[str] = (SIGMA, SIG
         rest = [w for w in mono if not any(a[0] == H for a in w)]
         if not all(_pd_word(w, pd) for w in rest):
             return PSDResult("undecided", f"a factor of the term {_mono_text(mono)} is not a trace of a power of "
-                                          f"Sigma", described)
+                                          f"Σ", described)
         shape = None
         if len(hw) == 1:
             w = hw[0]
@@ -664,22 +665,22 @@ def psd_form(q: TracePoly, H: str = "H", pd_letters: Iterable[str] = (SIGMA, SIG
                 shape = "tr(H P)^2"
         if shape is None:
             return PSDResult("undecided", f"the term {_mono_text(mono)} is not of the form tr(H P H' Q) or "
-                                          f"tr(H P)^2 with P, Q powers of Sigma", described)
+                                          f"tr(H P)² with P, Q powers of Σ", described)
         s = certify_nonneg(c, sizes, nonneg)
         if s is None:
-            return PSDResult("undecided", f"the coefficient {sp.sstr(sp.factor(c))} of {_mono_text(mono)} is not "
+            return PSDResult("undecided", f"the coefficient {math_text(sp.factor(c))} of {_mono_text(mono)} is not "
                                           f"shown >= 0 for all sizes >= 1", described)
         if s == "positive" and shape == "tr(H P H' Q)":
             strict = True
-        described.append(f"{sp.sstr(sp.factor(c))} * {_mono_text(mono)}  [{shape}, coefficient {s}]")
+        described.append(f"{math_text(sp.factor(c))} {_mono_text(mono)}  [{shape}, coefficient {s}]")
     if strict:
-        return PSDResult("positive definite", "every term is c * tr(H P H' Q) (or a square) with P, Q powers of "
-                         "Sigma and c >= 0, and some c > 0", described)
+        return PSDResult("positive definite", "every term is c tr(H P H' Q) (or a square) with P, Q powers of "
+                         "Σ and c >= 0, and some c > 0", described)
     return PSDResult("psd", "every term is >= 0, but none is shown > 0 for every H != 0", described)
 
 
 def _mono_text(mono) -> str:
-    return g._mono_str(mono) if mono else "1"
+    return g._mono_text(mono) if mono else "1"
 
 
 # ------------------------------------------------------ predictions -------

@@ -60,7 +60,7 @@ def test_the_helper_fails_with_the_located_findings(monkeypatch):
         assert_theorem_verified(REF, variant="decay-after-update", k=2, d=3, n=4)
     msg = " ".join(str(err.value).split())
     assert "variant decay-after-update" in msg and "at stage step, layer GD-wd" in msg
-    assert "network ['-9/10'], recursion ['-1']" in msg
+    assert "network [−9/10], recursion [−1]" in msg
 
 
 def test_a_golden_record_that_differs_fails(monkeypatch, tmp_path):

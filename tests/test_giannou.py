@@ -58,7 +58,7 @@ def test_stated_width_and_layer_type_can_fail(lr_ctx):
     from theorems.base import Claim
     too_narrow = Claim("w", "", "", Width(d, 4 * d))
     ev = run_claim(too_narrow, Run(nlr.THEOREM, lr_ctx, con, alg))
-    assert ev.verdict == "refuted" and "exceeds the stated 4*d" in ev.detail
+    assert ev.verdict == "refuted" and "exceeds the stated 4d" in ev.detail
     one_head = run_claim(Claim("a", "", "", Architecture(max_heads=1)), Run(nlr.THEOREM, lr_ctx, con, alg))
     assert one_head.verdict == "refuted" and "layer G" not in one_head.detail and "layer N has 2 heads" in one_head.detail
     fcon = fu.THEOREM.variant("printed").build()

@@ -52,7 +52,7 @@ def test_the_hessian_with_one_head_is_not_symmetric_and_is_located(ctx):
     assert e.verdict == "refuted"
     w = e.data["where"]
     assert w["layer"] == "Hs" and w["kind"] == "mat" and w["block"] == "H" and w["term"] == "S_ux' e_t"
-    assert "first differing term S_ux' e_t: coefficient 0 derived, 1/2n claimed" in e.detail
+    assert "first differing term S_ux' e_t: coefficient 0 derived, 1/(2n) claimed" in e.detail
     cx = e.data["counterexample"]
     assert cx["token"].startswith("mat") and cx["block"] == "H" and {"q", "u", "w"} <= set(cx["params"])
     assert "y" not in cx                     # the example tokens hold no label: the prompt's y is not shown

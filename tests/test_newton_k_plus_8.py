@@ -85,7 +85,7 @@ def test_induction_proved_for_all_k(name):
     assert o.verdict == "verified", o.detail
     steps = {l["lemma"]: l for l in o.data["lemmas"]}
     assert set(steps) == {"base", "step", "readout", "induction"}
-    assert "f(M) = 2 M - M S M" in steps["step"]["detail"]   # the Newton step, M_{j+1} = 2M_j - M_j S M_j
+    assert "f(M) = 2 M − M S M" in steps["step"]["detail"]   # the Newton step, M_{j+1} = 2M_j - M_j S M_j
 
 
 def test_exact_variant_has_no_assumptions_and_k_plus_2_layers():

@@ -196,22 +196,25 @@ class ClosedFormDegree:
 # ====================================================================== checkers
 def _prompt_text(cx: dict) -> str:
     """The parts of a counterexample's prompt its tokens read (none for a construction over basis tokens)."""
-    return "".join(f", {k}={cx[k]}" for k in ("X", "y", "x_test") if k in cx)
+    from symbolic.mathtext import value_text
+    return "".join(f", {k}={value_text(cx[k])}" for k in ("X", "y", "x_test") if k in cx)
 
 
 
 def _layer_counterexample(spec: LayerMaps, run: Run, o):
     from numeric import checks
+    from symbolic.mathtext import value_text
     if (o.where or {}).get("reason") == "layer missing":      # no layer to run on a prompt
         return o
     cx = checks.counterexample_layers(run.con, run.alg, spec.layers, spec.input, spec.output,
                                       seed=run.ctx.seed, params_for=run.exact_params)
     if cx:
         o.verdict = "refuted"
-        pv = ", ".join(f"{k} = {v}" for k, v in cx.get("params", {}).items())
+        pv = checks.params_text(cx.get("params", {}))
         o.detail += (f". Counterexample{f' ({pv})' if pv else ''}: d={cx['d']}, n={cx['n']}{_prompt_text(cx)}"
-                     + (f", T={cx['T']}" if cx.get("T") else "")
-                     + f": token {cx['token']}, block {cx['block']}: layer output {cx['got']}, claimed {cx['want']}")
+                     + (f", T={value_text(cx['T'])}" if cx.get("T") else "")
+                     + f": token {cx['token']}, block {cx['block']}: layer output {value_text(cx['got'])}, claimed "
+                       f"{value_text(cx['want'])}")
         o.data["counterexample"] = cx
         o.where.update({"token": cx["token"], "block": o.where.get("block", cx["block"])})
     else:
@@ -227,16 +230,18 @@ def _check_layer_maps(spec: LayerMaps, run: Run):
 
 def _induction_counterexample(spec: Induction, run: Run, o):
     from numeric import checks
+    from symbolic.mathtext import value_text
     # a fault may need two repetitions of the step to show (the first may act on zeros): each prompt is tried
     # with one step, then two
     cx = checks.search_composition_counterexample(run.con, spec.recursion, run.exact_params, seed=run.ctx.seed,
                                                   k=(1, 2))
     if cx:
         o.verdict = "refuted"
-        pv = ", ".join(f"{k}={v}" for k, v in cx.get("params", {}).items())
+        pv = checks.params_text(cx.get("params", {}), sep="=")
         o.detail += (f". Counterexample: d={cx['d']}, n={cx['n']}, k={cx['k']}{_prompt_text(cx)}"
                      f"{', ' + pv if pv else ''}: after layer {cx['layer']}, token "
-                     f"{cx['token']}, block {cx['block']}: network {cx['got']}, recursion {cx['want']}")
+                     f"{cx['token']}, block {cx['block']}: network {value_text(cx['got'])}, recursion "
+                     f"{value_text(cx['want'])}")
         o.data["counterexample"] = cx
     return o
 

@@ -21,6 +21,7 @@ from numeric.data import exact_moments
 from numeric.forward import Data
 from numeric.recursions import moments, newton, newton_step
 from symbolic.lemmas import Outcome
+from symbolic.mathtext import math_text, value_text
 from theorems.kinds import kind
 
 POLICIES = {
@@ -170,15 +171,16 @@ def convergence(data: Data, alpha_value, bits: int, policy: str | None = None,
         a1 = value(policy, Data([[1]], [1], [1]), bits)
         ex = ExactBackend()
         vals = [str(M[0, 0]) for M in newton(ex.matrix([[1]]), ex.num(a1), 5, ex)]
-        small = (f" Smallest instance under the same policy, d = n = 1, X = [[1]] (S = 1, S^+ = 1): alpha = {a1}, "
-                 f"M_0..M_5 = {', '.join(vals)}.")
+        small = (f" Smallest instance under the same policy, d = n = 1, X = [[1]] (S = 1, S^+ = 1): alpha = "
+                 f"{value_text(a1)}, M_0..M_5 = {', '.join(map(value_text, vals))}.")
         data_out["small"] = vals
     mu = sp.Symbol("mu")
     f = sp.expand(newton_step(mu, 1))     # the step on one eigenvector, in mu = alpha lambda^2
     if at_boundary and f.subs(mu, 2) == 0 and f.subs(mu, 0) == 0:
         k30 = min(30, kk)
         return Outcome("refuted", "symbolic (all S) + exact smallest instance + " + method,
-                       f"{head}: the top eigenvalue of M_0 S is 2, and on each eigenvector the step is f(mu) = {f}, "
+                       f"{head}: the top eigenvalue of M_0 S is 2, and on each eigenvector the step is "
+                       f"f({math_text(mu)}) = {math_text(f)}, "
                        "with f(2) = 0 = f(0): the component of every M_k (k >= 1) along the top eigenvector of S is 0 "
                        "and ||I - M_k S||_2 >= 1 for all k: no convergence, for every S." + small
                        + f" At d={data.d}, n={data.n} ({bits}-bit alpha), certified enclosure of ||I - M_k S||_F at "

@@ -26,6 +26,7 @@ import sympy as sp
 from symbolic import gaussian as g
 from symbolic import population as pop
 from symbolic.gaussian import DIM, NSAMP
+from symbolic.mathtext import math_text, symbol_text, value_text
 from theorems.kinds import kind
 
 __all__ = ["MatrixMinimiser", "ScalarMinimiser", "ReducedCriticalPoints", "LoopedLossTable"]
@@ -39,6 +40,17 @@ def _outcome(verdict, method, detail, data=None, assumptions=None, where=None):
     return Outcome(verdict, method, detail, data or {}, list(assumptions or []), where or {})
 
 
+def _t(x) -> str:
+    """A finding's text of a TracePoly, MatPoly or sympy scalar (``str`` of them stays in the data)."""
+    return x.text() if hasattr(x, "text") else math_text(x)
+
+
+def _instance_words(cx: dict) -> str:
+    """An exact instance (``_instance_text``'s strings) as a reader writes it: ``n = 1, Σ = [[2]]``."""
+    return ", ".join(f"{symbol_text(k)} = {value_text(v)}" for part in ("scalars", "matrices")
+                     for k, v in cx[part].items() if (part, k) != ("scalars", "d"))     # d is written before
+
+
 def _seed(run) -> int:
     return int(getattr(getattr(run, "ctx", None), "seed", 0) or 0)
 
@@ -46,7 +58,8 @@ def _seed(run) -> int:
 def _prior_assumptions(prior: pop.Prior) -> list[str]:
     out = [f"data: {prior.describe()}"]
     if prior.x_cov is not None:
-        out.append(f"{prior.x_cov} symmetric positive definite (the sign rules use {prior.x_cov} > 0)")
+        sx = symbol_text(prior.x_cov)
+        out.append(f"{sx} symmetric positive definite (the sign rules use {sx} > 0)")
     return out
 
 
@@ -84,12 +97,12 @@ def _positive_tracepoly(q: g.TracePoly, pd: list[str], sizes, nonneg) -> tuple[s
     strict = False
     for mono, c in q.terms.items():
         if not all(pop._pd_word(w, set(pd)) for w in mono):
-            return None, f"the term {pop._mono_text(mono)} is not a trace of a power of Sigma"
+            return None, f"the term {pop._mono_text(mono)} is not a trace of a power of Σ"
         s = pop.certify_nonneg(c, sizes, nonneg)
         if s is None:
-            return None, f"the coefficient {sp.sstr(sp.factor(c))} is not shown >= 0 for all n, d >= 1"
+            return None, f"the coefficient {math_text(sp.factor(c))} is not shown >= 0 for all n, d >= 1"
         strict = strict or s == "positive"
-    return ("positive" if strict else "nonneg"), "every term is c * tr(Sigma^k)... with c >= 0"
+    return ("positive" if strict else "nonneg"), "every term is c tr(Σᵏ)... with c >= 0"
 
 
 # ============================================================ MatrixMinimiser
@@ -123,26 +136,29 @@ class MatrixMinimiser:
 @kind(MatrixMinimiser, "population_matrix_minimiser", scope="theorem")
 def check_matrix_minimiser(spec: MatrixMinimiser, run=None):
     prior, var = spec.prior, spec.variable
+    vt = symbol_text(var)
     rels = list(spec.relations)
     sizes, nonneg = (sp.sympify(prior.n), DIM), _nonneg_syms(prior, spec.nonneg)
     f = pop.population_loss(spec.prediction, prior)
     kinds = {kd for nm, kd in f.letters() if nm == var}
-    assumptions = _prior_assumptions(prior) + [f"minimisation over every d x d matrix {var}"
+    assumptions = _prior_assumptions(prior) + [f"minimisation over every d x d matrix {vt}"
                                                + (" (symmetric)" if kinds == {g.SYM} else "")
                                                + " in the prediction's family"]
     for r in rels:
-        assumptions.append(f"relation: {r.G[0]} ({sp.sstr(r.a)} {r.Sigma[0]} + ({r.b}) I) = I"
-                           + (f", {r.G[0]} commutes with {r.Sigma[0]}" if r.commutes else ""))
+        G_, S_, a_ = symbol_text(r.G[0]), symbol_text(r.Sigma[0]), math_text(r.a)
+        a_ = "" if r.a == 1 else f"({a_}) " if "/" in a_ or r.a.is_Add else a_ + " "
+        assumptions.append(f"relation: {G_} ({a_}{S_} + ({r.b.text()}) I) = I"
+                           + (f", {G_} commutes with {S_}" if r.commutes else ""))
     data = {"polynomial": f.latex(), "minimiser": spec.minimiser.latex(),
             "exact": {"loss": str(f)}}
     if not kinds:
-        return _outcome("inconclusive", METHOD, f"the loss does not depend on {var}: {f}", data, assumptions)
+        return _outcome("inconclusive", METHOD, f"the loss does not depend on {vt}: {f.text()}", data, assumptions)
     deg = pop.degree_in_letter(f, var)
     point = {var: spec.minimiser}
     if kinds == {g.SYM}:
         Hn = _direction_name(f, spec.minimiser)
         first = pop.first_order_form(f, var, g.matrix(Hn, symmetric=True))
-        grad_label = f"first-order form in a symmetric direction {Hn}"
+        grad_label = f"first-order form in a symmetric direction {symbol_text(Hn)}"
     else:
         Hn = _direction_name(f, spec.minimiser)
         first = pop.matrix_gradient(f, var)
@@ -158,15 +174,15 @@ def check_matrix_minimiser(spec: MatrixMinimiser, run=None):
             data["counterexample"] = _instance_text(w)
             return _outcome("refuted", METHOD + " + exact instance",
                             f"the {grad_label} of the loss at the claimed minimiser is not 0: at the exact instance "
-                            f"d = {w['d']}, {data['counterexample']['scalars']}, {data['counterexample']['matrices']}, "
-                            f"it is {data['counterexample']['value']} (normal form {at})",
+                            f"d = {w['d']}, {_instance_words(data['counterexample'])}, it is "
+                            f"{value_text(data['counterexample']['value'])} (normal form {at.text()})",
                             data, assumptions, {"stage": "stationarity"})
         return _outcome("inconclusive", METHOD, f"the {grad_label} at the claimed minimiser does not normalise to 0 "
-                        f"(normal form {at}) and no exact counterexample was found", data, assumptions,
+                        f"(normal form {at.text()}) and no exact counterexample was found", data, assumptions,
                         {"stage": "stationarity"})
     if deg > 2:
         return _outcome("inconclusive", METHOD, f"stationary at the claimed point, but the loss has degree {deg} in "
-                        f"{var}, so stationarity does not imply minimality here", data, assumptions,
+                        f"{vt}, so stationarity does not imply minimality here", data, assumptions,
                         {"stage": "minimality"})
     H = g.matrix(Hn, symmetric=(kinds == {g.SYM}))
     q = pop.second_order_form(f, var, H)
@@ -177,11 +193,12 @@ def check_matrix_minimiser(spec: MatrixMinimiser, run=None):
     psd = pop.psd_form(q, Hn, _pd_letters(prior), sizes, nonneg)
     data["exact"]["psd"] = psd.status
     if psd.status == "undecided":
-        return _outcome("inconclusive", METHOD, f"stationary at the claimed point; the second-order form {q} is not "
-                        f"shown PSD ({psd.reason})", data, assumptions, {"stage": "minimality"})
-    detail = (f"the loss is {f}; its {grad_label} vanishes at {var} = {spec.minimiser} (normalised with the declared "
-              f"relations); the loss is quadratic in {var} with second-order form {q}, {psd.status} ({psd.reason}), so "
-              f"{var} = {spec.minimiser} is a {'unique ' if psd.status == 'positive definite' else ''}global minimiser")
+        return _outcome("inconclusive", METHOD, f"stationary at the claimed point; the second-order form {q.text()} "
+                        f"is not shown PSD ({psd.reason})", data, assumptions, {"stage": "minimality"})
+    mt = _t(spec.minimiser)
+    detail = (f"the loss is {f.text()}; its {grad_label} vanishes at {vt} = {mt} (normalised with the declared "
+              f"relations); the loss is quadratic in {vt} with second-order form {q.text()}, {psd.status} "
+              f"({psd.reason}), so {vt} = {mt} is a {'unique ' if psd.status == 'positive definite' else ''}global minimiser")
     if spec.value is not None:
         v_at = pop.normal_form(f.subs(point), prior, rels)
         claimed = g.TracePoly._coerce(spec.value)
@@ -192,13 +209,13 @@ def check_matrix_minimiser(spec: MatrixMinimiser, run=None):
             if w is not None:
                 data["counterexample"] = _instance_text(w)
                 return _outcome("refuted", METHOD + " + exact instance",
-                                f"{detail}; but the claimed minimal loss {claimed} differs from the loss at the "
-                                f"minimiser, {v_at}: at d = {w['d']}, {data['counterexample']['scalars']}, "
-                                f"{data['counterexample']['matrices']} the difference is {data['counterexample']['value']}",
+                                f"{detail}; but the claimed minimal loss {claimed.text()} differs from the loss at "
+                                f"the minimiser, {v_at.text()}: at d = {w['d']}, "
+                                f"{_instance_words(data['counterexample'])} the difference is {value_text(data['counterexample']['value'])}",
                                 data, assumptions, {"stage": "value"})
-            return _outcome("inconclusive", METHOD, f"{detail}; the claimed minimal loss {claimed} is not shown equal "
-                            f"to {v_at}", data, assumptions, {"stage": "value"})
-        detail += f"; the minimal loss is {claimed}, as claimed"
+            return _outcome("inconclusive", METHOD, f"{detail}; the claimed minimal loss {claimed.text()} is not shown "
+                            f"equal to {v_at.text()}", data, assumptions, {"stage": "value"})
+        detail += f"; the minimal loss is {claimed.text()}, as claimed"
     return _outcome("verified", METHOD, detail, data, assumptions)
 
 
@@ -245,15 +262,16 @@ def _scalar_counterexample(expr, syms_sizes, syms_nonneg):
 @kind(ScalarMinimiser, "population_scalar_minimiser", scope="theorem")
 def check_scalar_minimiser(spec: ScalarMinimiser, run=None):
     prior, v = spec.prior, spec.variable
+    vt = math_text(v)
     sizes, nonneg = [sp.sympify(prior.n), DIM], _nonneg_syms(prior, spec.nonneg)
     f = pop.population_loss(spec.prediction, prior)
-    assumptions = _prior_assumptions(prior) + [f"minimisation over real {v}",
-                                               f"n, d >= 1; {', '.join(map(str, nonneg)) or 'no other symbol'} >= 0"]
+    others = ", ".join(map(math_text, nonneg)) or "no other symbol"
+    assumptions = _prior_assumptions(prior) + [f"minimisation over real {vt}", f"n, d >= 1; {others} >= 0"]
     data = {"polynomial": f.latex(), "minimiser": sp.latex(spec.minimiser), "exact": {"loss": str(f)}}
     if not any(c.has(v) for c in f.terms.values()):
-        return _outcome("inconclusive", METHOD, f"the loss does not depend on {v}: {f}", data, assumptions)
+        return _outcome("inconclusive", METHOD, f"the loss does not depend on {vt}: {f.text()}", data, assumptions)
     if any(sp.denom(sp.together(c)).has(v) for c in f.terms.values()):
-        return _outcome("inconclusive", METHOD, f"the loss is not polynomial in {v}: {f}", data, assumptions)
+        return _outcome("inconclusive", METHOD, f"the loss is not polynomial in {vt}: {f.text()}", data, assumptions)
     degs = [sp.Poly(sp.numer(sp.together(c)), v).degree() for c in f.terms.values() if c.has(v)]
     F1 = pop.scalar_derivative(f, v)
     F2 = pop.scalar_derivative(f, v, 2)
@@ -270,7 +288,7 @@ def check_scalar_minimiser(spec: ScalarMinimiser, run=None):
             cx = _scalar_counterexample(at.constant(), sizes, nonneg)
             if cx is not None:
                 sub, val = cx
-                txt = ", ".join(f"{k} = {x}" for k, x in sub.items())
+                txt = ", ".join(f"{math_text(k)} = {math_text(x)}" for k, x in sub.items())
                 data["counterexample"] = {"at": {str(k): str(x) for k, x in sub.items()}, "derivative": str(val)}
                 extra = ""
                 if derived is not None:
@@ -279,32 +297,37 @@ def check_scalar_minimiser(spec: ScalarMinimiser, run=None):
                     data["counterexample"].update({"true minimiser": str(tv), "claimed": str(cv),
                                                    "loss at claimed": str(sp.cancel(c.subs(sub).subs(v, cv))),
                                                    "loss at true": str(sp.cancel(c.subs(sub).subs(v, tv)))})
-                    extra = (f"; the minimiser there is {tv} (the derived closed form is {derived}), with loss "
-                             f"{data['counterexample']['loss at true']} < {data['counterexample']['loss at claimed']}")
+                    extra = (f"; the minimiser there is {math_text(tv)} (the derived closed form is "
+                             f"{math_text(derived)}), with loss {value_text(data['counterexample']['loss at true'])} < "
+                             f"{value_text(data['counterexample']['loss at claimed'])}")
                 return _outcome("refuted", METHOD + " + exact instance",
-                                f"dF/d{v} at the claimed minimiser {spec.minimiser} is {sp.factor(at.constant())}, not 0: "
-                                f"at {txt} it is {val}{extra}", data, assumptions, {"stage": "stationarity"})
+                                f"dF/d{vt} at the claimed minimiser {math_text(spec.minimiser)} is "
+                                f"{math_text(sp.factor(at.constant()))}, not 0: at {txt} it is {math_text(val)}{extra}",
+                                data, assumptions, {"stage": "stationarity"})
         else:
             w = pop.normaliser(prior).refute(at, seed=_seed(run))
             if w is not None:
                 data["counterexample"] = _instance_text(w)
                 return _outcome("refuted", METHOD + " + exact instance",
-                                f"dF/d{v} at the claimed minimiser is {at}, not 0 (value {data['counterexample']['value']} "
-                                f"at {data['counterexample']['scalars']}, {data['counterexample']['matrices']})",
+                                f"dF/d{vt} at the claimed minimiser is {at.text()}, not 0 (value "
+                                f"{value_text(data['counterexample']['value'])} at "
+                                f"{_instance_words(data['counterexample'])})",
                                 data, assumptions, {"stage": "stationarity"})
-        return _outcome("inconclusive", METHOD, f"dF/d{v} at the claimed minimiser normalises to {at}, not shown 0",
+        return _outcome("inconclusive", METHOD,
+                        f"dF/d{vt} at the claimed minimiser normalises to {at.text()}, not shown 0",
                         data, assumptions, {"stage": "stationarity"})
     if max(degs) > 2:
         return _outcome("inconclusive", METHOD, f"stationary at the claimed point, but the loss has degree "
-                        f"{max(degs)} in {v}: uniqueness is not shown", data, assumptions, {"stage": "minimality"})
+                        f"{max(degs)} in {vt}: uniqueness is not shown", data, assumptions, {"stage": "minimality"})
     data["exact"]["second derivative"] = str(F2)
     s, why = _positive_tracepoly(F2, _pd_letters(prior), sizes, nonneg)
     if s != "positive":
-        return _outcome("inconclusive", METHOD, f"stationary at the claimed point; d^2F/d{v}^2 = {F2} is not shown > 0 "
-                        f"({why})", data, assumptions, {"stage": "minimality"})
-    detail = (f"the loss is {f}, quadratic in {v}; dF/d{v} = 0 exactly at {v} = {spec.minimiser}; d^2F/d{v}^2 = {F2} "
-              f"> 0 for all n, d >= 1 (after n = 1 + n', d = 1 + d' its numerator and denominator have positive "
-              f"coefficients), so {spec.minimiser} is the unique minimiser")
+        return _outcome("inconclusive", METHOD, f"stationary at the claimed point; d²F/d{vt}² = {F2.text()} is not "
+                        f"shown > 0 ({why})", data, assumptions, {"stage": "minimality"})
+    mt = math_text(spec.minimiser)
+    detail = (f"the loss is {f.text()}, quadratic in {vt}; dF/d{vt} = 0 exactly at {vt} = {mt}; d²F/d{vt}² = "
+              f"{F2.text()} > 0 for all n, d >= 1 (after n = 1 + n', d = 1 + d' its numerator and denominator have "
+              f"positive coefficients), so {mt} is the unique minimiser")
     if spec.value is not None:
         v_at = pop.normal_form(f.subs({v: spec.minimiser}), prior)
         diff = pop.normal_form(v_at - g.TracePoly._coerce(spec.value), prior)
@@ -314,12 +337,14 @@ def check_scalar_minimiser(spec: ScalarMinimiser, run=None):
             if cx is not None:
                 data["counterexample"] = {"at": {str(k): str(x) for k, x in cx[0].items()}, "difference": str(cx[1])}
                 return _outcome("refuted", METHOD + " + exact instance",
-                                f"{detail}; but the minimal loss is {sp.factor(v_at.constant())}, not the claimed "
-                                f"{spec.value} (difference {cx[1]} at {data['counterexample']['at']})",
+                                f"{detail}; but the minimal loss is {math_text(sp.factor(v_at.constant()))}, not the "
+                                f"claimed {_t(spec.value)} (difference {math_text(cx[1])} at "
+                                f"{', '.join(f'{math_text(k)} = {math_text(x)}' for k, x in cx[0].items())})",
                                 data, assumptions, {"stage": "value"})
-            return _outcome("inconclusive", METHOD, f"{detail}; the claimed minimal loss is not shown equal to {v_at}",
+            return _outcome("inconclusive", METHOD,
+                            f"{detail}; the claimed minimal loss is not shown equal to {v_at.text()}",
                             data, assumptions, {"stage": "value"})
-        detail += f"; the minimal loss is {spec.value}, as claimed"
+        detail += f"; the minimal loss is {_t(spec.value)}, as claimed"
     return _outcome("verified", METHOD, detail, data, assumptions)
 
 
@@ -494,11 +519,12 @@ def check_reduced_critical_points(spec: ReducedCriticalPoints, run=None):
         return _outcome("inconclusive", METHOD, "this kind is stated for x ~ N(0, Sigma), w* ~ N(0, Sigma^{-1})")
     phi, grads, a = reduced_gradients(L, prior)
     Sig = g.matrix(prior.x_cov, symmetric=True)
+    sx = symbol_text(prior.x_cov)
     assumptions = _prior_assumptions(prior) + [f"{L} untied steps w_(l+1) = w_l - A_l'(S_hat w_l - h), w_0 = 0; "
-                                               f"the set A_l = a_l {prior.x_cov}^(-1)"]
+                                               f"the set A_l = a_l {sx}⁻¹"]
     data = {"polynomial": phi.latex(), "exact": {"phi": str(phi)}}
     if not phi.is_constant():
-        return _outcome("inconclusive", METHOD, f"phi(a) = f(a_l Sigma^-1) is not free of Sigma: {phi}", data,
+        return _outcome("inconclusive", METHOD, f"phi(a) = f(a_l {sx}⁻¹) is not free of {sx}: {phi.text()}", data,
                         assumptions)
     ph = phi.constant()
     fixed, shape_rows = None, []
@@ -507,28 +533,28 @@ def check_reduced_critical_points(spec: ReducedCriticalPoints, run=None):
         if G.is_zero() and dphi == 0:
             continue
         if len(G.terms) != 1:
-            return _outcome("inconclusive", METHOD, f"the gradient in A_{l} is {G}, not a scalar times one word",
+            return _outcome("inconclusive", METHOD, f"the gradient in A_{l} is {G.text()}, not a scalar times one word",
                             data, assumptions, {"stage": "gradient"})
         (key, c), = G.terms.items()
         ratio = sp.factor(sp.cancel(c / dphi)) if dphi != 0 else None
         if ratio is None or ratio.free_symbols & set(a):
-            return _outcome("inconclusive", METHOD, f"the gradient in A_{l}, {G}, is not (d phi/d a_{l}) times a "
-                            f"matrix free of a", data, assumptions, {"stage": "gradient"})
+            return _outcome("inconclusive", METHOD, f"the gradient in A_{l}, {G.text()}, is not (d phi/d a_{l}) "
+                            f"times a matrix free of a", data, assumptions, {"stage": "gradient"})
         M = g.MatPoly({key: ratio})
         if fixed is None:
             fixed = M
         elif fixed != M:
             return _outcome("inconclusive", METHOD, f"the gradients in A_0 and A_{l} have different shapes "
-                            f"({fixed} vs {M})", data, assumptions, {"stage": "gradient"})
+                            f"({fixed.text()} vs {M.text()})", data, assumptions, {"stage": "gradient"})
         shape_rows.append(f"grad_(A_{l}) f = (d phi/d a_{l}) * {M}")
     data["exact"]["gradient"] = shape_rows
     data["exact"]["fixed matrix"] = str(fixed)
-    est = (f"for every d, n and {prior.x_cov} > 0: at A_l = a_l {prior.x_cov}^(-1), grad_(A_l) f = (d phi/d a_l) * "
-           f"({fixed}) (exact; directional derivatives of the derived loss, normalised with "
-           f"{prior.x_cov}^(-1) {prior.x_cov} = I), with phi(a) = f(a_l {prior.x_cov}^(-1)) a polynomial in a, n, d")
+    est = (f"for every d, n and {sx} > 0: at A_l = a_l {sx}⁻¹, grad_(A_l) f = (d phi/d a_l) "
+           f"({fixed.text()}) (exact; directional derivatives of the derived loss, normalised with "
+           f"{sx}⁻¹ {sx} = I), with phi(a) = f(a_l {sx}⁻¹) a polynomial in a, n, d")
     trS2 = g.trace(fixed * fixed)
-    consequence = (f"hence sum_l ||grad_(A_l) f||_F^2 = ({trS2}) * ||grad phi(a)||^2 on the set; since phi >= 0 is a "
-                   f"polynomial (a loss), Ekeland's variational principle gives inf_a ||grad phi|| = 0, so the "
+    consequence = (f"hence sum_l ||grad_(A_l) f||_F^2 = ({trS2.text()}) ||grad phi(a)||^2 on the set; since phi >= 0 "
+                   f"is a polynomial (a loss), Ekeland's variational principle gives inf_a ||grad phi|| = 0, so the "
                    f"infimum statement holds for every d, n at L = {L} (that last step is a standard lemma, not "
                    f"checked by the engine)")
     rows, refuted, found_all = [], [], True
@@ -578,9 +604,9 @@ def check_reduced_critical_points(spec: ReducedCriticalPoints, run=None):
             row["reference"] = {"values": list(rvals), "value": rval, "source": spec.reference_source,
                                 "agrees": bool(ok_vals and ok_val)}
             if ours_vals is not None and not (ok_vals and ok_val):
-                refuted.append(f"d = {dd}, n = {nn}: reference {set(rvals)}"
-                               + (f", loss {rval}" if rval else "") + f" vs derived "
-                               f"{[_fmt(x, 6) for x in ours_vals]}, loss {_fmt(ours_val, 6)}")
+                refuted.append(f"d = {dd}, n = {nn}: reference {{{value_text(list(rvals))[1:-1]}}}"
+                               + (f", loss {value_text(rval)}" if rval else "") + f" vs derived "
+                               f"{value_text([_fmt(x, 6) for x in ours_vals])}, loss {value_text(_fmt(ours_val, 6))}")
         rows.append(row)
     data["table"] = rows
     data["exact"]["table"] = rows
@@ -595,8 +621,8 @@ def check_reduced_critical_points(spec: ReducedCriticalPoints, run=None):
     if not found_all:
         return _outcome("inconclusive", METHOD, f"{est}; {consequence}; but no real stationary point was found at "
                         "some size", data, assumptions + [not_shown])
-    pts_txt = "; ".join(f"d = {r['d']}, n = {r['n']}: a = {r.get('global minimiser (as a set)')} "
-                        f"(phi = {r.get('phi at minimiser')})" for r in rows)
+    pts_txt = "; ".join(f"d = {r['d']}, n = {r['n']}: a = {value_text(r.get('global minimiser (as a set)'))} "
+                        f"(phi = {value_text(r.get('phi at minimiser'))})" for r in rows)
     detail = (f"{est}; {consequence}. Stationary points of phi (global minimisers of phi over R^{L}, a symmetric "
               f"polynomial, as a set of step sizes, in any layer order): {pts_txt}. {not_shown}")
     return _outcome("verified", METHOD + " + exact stationary points", detail, data, assumptions + [not_shown])
@@ -679,8 +705,9 @@ def check_looped_loss_table(spec: LoopedLossTable, run=None):
         at = sp.cancel(F1.subs(a, expr))
         if at != 0:
             cx = _scalar_counterexample(at, [n, d], [])
-            refuted.append(f"closed form a* = {expr} for L = {L}: F_{L}'(a*) = {sp.factor(at)}"
-                           + (f" ({cx[1]} at {cx[0]})" if cx else ""))
+            at_txt = ", ".join(f"{math_text(k)} = {math_text(x)}" for k, x in cx[0].items()) if cx else ""
+            refuted.append(f"closed form a* = {math_text(expr)} for L = {L}: F_{L}'(a*) = {math_text(sp.factor(at))}"
+                           + (f" ({math_text(cx[1])} at {at_txt})" if cx else ""))
             continue
         deg = sp.Poly(F, a).degree()
         s = pop.certify_nonneg(sp.diff(F, a, 2), [n, d]) if deg == 2 else None
@@ -706,8 +733,8 @@ def check_looped_loss_table(spec: LoopedLossTable, run=None):
                 ok = _agrees(x, rv)
                 row.update({"reference": rv, "agrees": ok})
                 if not ok:
-                    refuted.append(f"row L = {L}, n = {nn}: reference a* = {rv} ({spec.reference_source}), derived "
-                                   f"{_fmt(x, spec.digits)}")
+                    refuted.append(f"row L = {L}, n = {nn}: reference a* = {value_text(rv)} ({spec.reference_source}), "
+                                   f"derived {value_text(_fmt(x, spec.digits))}")
             minimisers[f"L={L}, d={spec.d}, n={nn}"] = _fmt(x, spec.digits)
             table.append(row)
     # the trend a* -> 1
