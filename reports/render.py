@@ -170,8 +170,28 @@ def fmt(v, kind: str = "g") -> str:
     return f"{v:.6g}"
 
 
+_FORMULA = re.compile(r"[\w\s*+\-/().^',]+")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def readable(s: str) -> str:
+    """A formula the data keeps in sympy's syntax (``-S**3*alpha**2 + 2*S*alpha``) as a reader writes it
+    (``−α²S³ + 2αS``), by ``symbolic.mathtext``; one it cannot read back (``tr(A Sigma^2)``) gets its powers
+    raised and its products dotted.  Any other string is left as it is."""
+    if "*" not in s or not _FORMULA.fullmatch(s):
+        return s
+    from symbolic.mathtext import math_text, parse_text
+    try:
+        return math_text(parse_text(s))
+    except Exception:              # not sympy's syntax after all: only the cosmetics
+        s = re.sub(r"\*\*(\d+)", lambda m: m.group(1).translate(_SUPERSCRIPT), s)
+        return re.sub(r"(?<=[\w)])\*(?=[\w(])", "·", s)
+
+
 def compact(v) -> str:
-    """A short, quote-free rendering of nested data: [[1], [-2]]."""
+    """A short, quote-free rendering of nested data: [[1], [-2]]; formulas as a reader writes them."""
+    if isinstance(v, str):
+        return readable(v)
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {compact(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
@@ -207,7 +227,7 @@ def _data_view(data: dict) -> dict:
                         if c not in cols:
                             cols.append(c)
                 tables.append({"name": "" if k in _UNNAMED else words(k), "cols": [words(c) for c in cols],
-                               "rows": [[fmt(row.get(c)) if not isinstance(row.get(c), (list, dict))
+                               "rows": [[readable(fmt(row.get(c))) if not isinstance(row.get(c), (list, dict))
                                          else compact(row.get(c)) for c in cols] for row in v]})
             continue
         if isinstance(v, list) and len(v) > 8 and all(_is_num(x) or isinstance(x, str) for x in v):

@@ -78,9 +78,20 @@ class _MathText(StrPrinter):
         return out
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(?!\s*\()")     # a name not called as a function
+
+
+def parse_text(s: str) -> sp.Expr:
+    """A formula as sympy's ``str`` wrote it, read back with every name a plain symbol: ``S``, ``I``, ``E``, ``N``
+    and ``beta`` are the construction's letters, not sympy's singletons, imaginary unit or functions.  A name
+    called as a function (``sqrt(2)``) keeps its sympy meaning."""
+    return sp.sympify(s, locals={m: sp.Symbol(m) for m in _NAME.findall(s)})
+
+
 def math_text(e) -> str:
-    """The expression as a reader writes it (powers descending, Greek letters, no ``*``)."""
-    e = sp.sympify(e)
+    """The expression as a reader writes it (powers descending, Greek letters, no ``*``); a string is read
+    with :func:`parse_text`."""
+    e = parse_text(e) if isinstance(e, str) else sp.sympify(e)
     return _MathText({"full_prec": False}).doprint(e).replace("-", "−")
 
 
@@ -108,7 +119,7 @@ def value_text(v) -> str:
         if _NUMBER.fullmatch(s):
             return s.lstrip("+").replace("-", "−")
         try:
-            return math_text(sp.sympify(s))
+            return math_text(parse_text(s))
         except (sp.SympifyError, TypeError, SyntaxError):
             return s
     if isinstance(v, bool):

@@ -291,3 +291,20 @@ def test_the_pdf_names_the_compared_algorithms_once():
     assert "algorithm (as named in the tables below)" in pdf and "algorithm (as named" not in html
     assert pdf.count(label) == 1 < html.count(label)
     assert "Model, probes and evaluation as in" in pdf and "Model, probes and evaluation as in" not in html
+
+
+def test_the_reports_write_the_datas_formulas_as_a_reader_does():
+    """The JSON keeps sympy's syntax (machine-readable); the reports write it in mathematical notation, and read
+    S, I, E, N as letters, not as sympy's singletons or imaginary unit.  Other strings are left alone."""
+    from reports.render import _data_view, compact, readable
+    assert readable("-S**3*alpha**2 + 2*S*alpha") == "−α²S³ + 2αS"
+    assert readable("2*I + x") == "2I + x" and readable("5*d + 3") == "5d + 3"
+    assert readable("tr(Sigma) - 2*tr(A Sigma**2)") == "tr(Sigma) - 2·tr(A Sigma²)"      # not sympy's: cosmetics
+    for s in ("a*", "F_L(a*)", "newton_k_plus_8", "theorems/trained/x.json", "k + 8"):
+        assert readable(s) == s
+    assert compact({"loss": "d**2*eta**2/n", "k": 3}) == "{loss: η²d²/n, k: 3}"
+    view = _data_view({"derived": "-S**3*alpha**2 + 2*S*alpha", "terms": [{"term": "S**3*alpha**2"}]})
+    assert view["kv"] == [("derived", "−α²S³ + 2αS")] and view["tables"][0]["rows"] == [["α²S³"]]
+    r = theorems.verify("newton_k_plus_8", k=2, d=2, n=3)
+    text = _text(render_html(r))
+    assert "**" not in text and not re.search(r"\d\*[a-z]", text)
