@@ -6,16 +6,21 @@ arithmetic (python-flint arb).
     H = (1/n) sum_i s_i a_i a_i' + mu I,   s_i = sigma'(a_i'w) = sigma(a_i'w)(1 - sigma(a_i'w))
     lambda^2 = g'H^-1 g,   w <- w - eta H^-1 g,   eta = 2 sqrt(mu) / (2 sqrt(mu) + lambda)
 
-The approximate step replaces p_i, s_i and eta by ReLU nets (numeric.approx.ReluNet) of their arguments,
-the per-coordinate products s_i a_ik by a ReLU net for the square (polarisation, ``Polarised``), with the
-Hessian then assembled symmetrised, H = mu I + (1/(2n)) sum_i (u_i a_i' + a_i u_i'), u_i = prod(s_i, a_i),
-and H^-1 by k Newton-Schulz steps X <- 2X - X H' X from c I.  Every quantity is a ball that provably
-contains the exact value, so a difference between the two steps is certified.  The module knows no paper.
+These displays are the *algorithm* (the exact step, the reference the network is compared against).  The
+approximate step is the network's: its logits a_i'w, its gradient and its Hessian are read out of a weight-level
+construction (``Assembly``, passed in by the caller) evaluated in ball arithmetic by the one forward pass
+(numeric.forward.Network on the arb backend), fed per example the outputs of ReLU nets (numeric.approx.ReluNet)
+of the logits: q_i = y_i p_hat_i and u_i, the product s_hat_i a_i, per coordinate by a ReLU net for the square
+(polarisation, ``Polarised``).  eta is a ReLU net too, and H^-1 is k Newton-Schulz steps X <- 2X - X H' X from
+c I.  Every quantity is a ball that provably contains the exact value, so a difference between the two steps is
+certified.  The module knows no paper and no construction: the caller names the construction's letters and
+blocks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Mapping
 
 from .approx import ReluNet, sqrt_nonneg
 
@@ -54,11 +59,33 @@ class Polarised:
         return [(sq(args[2 * i]) - sq(args[2 * i + 1])) / 4 for i in range(len(a))]
 
 
+@dataclass(frozen=True)
+class Assembly:
+    """The weight-level construction that forms one step's logits, gradient and Hessian from tokens, and where
+    its values sit (the caller names them; this module knows no construction).  ``con`` (a
+    symbolic.layers.Construction) reads the rows a_i as the data x_i, the iterate w from the d x 1 matrix letter
+    ``iterate`` and the MLPs' outputs from two per-example letters (symbolic.layers.ExampleLetter): ``weights``, a
+    scalar, q_i = y_i p_hat_i, and ``product``, a d-vector, u_i ~ s_hat_i a_i.  ``params`` holds the values of its
+    scalar parameters other than n (the prompt's).  ``logits`` = (layer, kind, block): after that layer block
+    ``block`` of per-example token i holds a_i'w (the layers up to it read neither letter: checked);
+    ``gradient`` = (kind, block) holds g on that kind's one token, ``hessian`` = (kind, block) column j of H on
+    basis token j."""
+    con: object
+    params: Mapping
+    iterate: object
+    weights: object
+    product: object
+    logits: tuple[str, str, str]
+    gradient: tuple[str, str]
+    hessian: tuple[str, str]
+
+
 @dataclass
 class Approximation:
     """What the network computes in place of the exact maps: ReLU nets for p(t) = sigma(-t) (t = y a'w),
     for s(t) = sigma'(t) (t = a'w) and for eta(q) = 2 sqrt(mu)/(2 sqrt(mu) + sqrt(q)) (q = lambda^2), the
-    product s a by ``prod`` (a ``Polarised``; None: the exact product s a a' as before), and k Newton-Schulz
+    product s a by ``prod`` (a ``Polarised``; None: the exact product s_i a_i), the construction that assembles
+    the logits, the gradient and the Hessian from their outputs (``assembly``, required), and k Newton-Schulz
     steps from c I for H^-1 (k = None: the exact inverse)."""
     p: ReluNet | None = None
     s: ReluNet | None = None
@@ -66,6 +93,7 @@ class Approximation:
     k: int | None = None
     c: Fraction | None = None
     prod: Polarised | None = None
+    assembly: Assembly | None = None
 
 
 @dataclass
@@ -86,7 +114,6 @@ class Problem:
         self._old = ctx.prec
         ctx.prec = bits
         self.n, self.d = len(A), len(A[0])
-        self.A = arb_mat([[_arb(v) for v in r] for r in A])
         self.rows = [arb_mat([[_arb(v)] for v in r]) for r in A]
         self.coords = [[a[k, 0] for k in range(self.d)] for a in self.rows]
         self.y = [int(v) for v in y]
@@ -99,33 +126,72 @@ class Problem:
 
     # -- the pieces of one step, exact or approximate
     def _grad_hess(self, w, approx: Approximation | None, log: StepLog | None, step: int):
-        """The gradient and the Hessian, exact or as the network computes them.  With ``approx.prod`` the
-        Hessian is mu I + (1/(2n)) (M + M'), M = sum_i u_i a_i' with u_i = prod(s_i, a_i) per coordinate:
-        what two heads sum_i u_i a_i' e_j and sum_i a_i u_i' e_j give (symmetric as balls, entry for entry)."""
-        from flint import arb_mat
+        """The gradient and the Hessian, exact (the algorithm's closed form) or as the network computes them
+        (``_network_grad_hess``)."""
+        if approx is not None:
+            return self._network_grad_hess(w, approx, log, step)
+        # the exact damped-Newton step's gradient and Hessian: the algorithm the network is compared against
+        # (the displays of the module's docstring), not the network, which is read out of its construction
         g = w * self.mu
         H = self.I * self.mu
-        n = self.n
-        prod = approx.prod if approx is not None else None
-        U = []
-        for a, ak, yi in zip(self.rows, self.coords, self.y):
+        for a, yi in zip(self.rows, self.y):
             z = (a.transpose() * w)[0, 0]
-            tp, ts = z * yi, z
-            if approx and approx.p is not None:
+            g = g - a * (sigma(-z * yi) * yi / self.n)
+            H = H + (a * a.transpose()) * (dsigma(z) / self.n)
+        return g, H
+
+    def _network(self, asm: Assembly, w, q=None, u=None):
+        """The assembly construction at this prompt's sizes on the arb backend, its tokens holding a_i, w and
+        the letters' values q_i, u_i (zeros when not given)."""
+        from symbolic.layers import letter
+
+        from .backends import ArbBackend
+        from .forward import Data, Network
+        zero = _arb(0)
+        params = {**asm.params, letter(asm.iterate.name): w,
+                  asm.weights.symbol: [[v] for v in q] if q is not None else [[zero]] * self.n,
+                  asm.product.symbol: u if u is not None else [[zero] * self.d] * self.n}
+        net = Network(asm.con, self.d, self.n, ArbBackend(self.bits), params)
+        return net, Data(self.coords, [0] * self.n, [0] * self.d)
+
+    def _network_grad_hess(self, w, approx: Approximation, log: StepLog | None, step: int):
+        """The network's gradient and Hessian: the assembly construction's layers evaluated in ball arithmetic
+        (numeric.forward.Network, arb backend).  Its logit layers give t_i = a_i'w; the ReLU nets give
+        p_hat_i = p(y_i t_i) and s_hat_i = s(t_i), so q_i = y_i p_hat_i (exact: y_i = +-1) and u_i =
+        prod(s_hat_i, a_i); the construction, fed these per example, gives g and the columns of H on its tokens."""
+        from flint import arb_mat
+        asm = approx.assembly
+        if asm is None:
+            raise ValueError("the approximate step reads its gradient and Hessian from a construction: "
+                             "Approximation.assembly is not set")
+        layer, kind, block = asm.logits
+        layers = asm.con.layers(0)
+        upto = 1 + next(i for i, (_, _, L) in enumerate(layers) if L.name == layer)
+        net, data = self._network(asm, w)
+        Hd = net.embed(data)
+        for stage, it, L in layers[:upto]:
+            Hd = net.apply_layer(L, Hd, it if stage == "step" else 0)
+        logits = dict((j, v[0]) for j, v in net.block_of(Hd, kind, block))
+        prod = approx.prod
+        q, U = [], []
+        for i, (ak, yi) in enumerate(zip(self.coords, self.y)):
+            ts = logits[i]
+            tp = ts * yi
+            if approx.p is not None:
                 if log is not None and not _in_range(approx.p, tp):
                     log.out_of_range.append((step, "p", float(tp.lower()), float(tp.upper())))
                 p = approx.p(tp, one=_arb(1))
             else:
                 p = sigma(-tp)
-            if approx and approx.s is not None:
+            if approx.s is not None:
                 if log is not None and not _in_range(approx.s, ts):
                     log.out_of_range.append((step, "s", float(ts.lower()), float(ts.upper())))
                 s = approx.s(ts, one=_arb(1))
             else:
                 s = dsigma(ts)
-            g = g - a * (p * yi / n)
+            q.append(p * yi)
             if prod is None:
-                H = H + (a * a.transpose()) * (s / n)
+                U.append([s * x for x in ak])
                 continue
             args = prod.arguments(s, ak)
             if log is not None:
@@ -133,9 +199,18 @@ class Problem:
                     if not _in_range(prod.sq, x):
                         log.out_of_range.append((step, "sq", float(x.lower()), float(x.upper())))
             U.append(prod(s, ak, args))
-        if prod is not None:
-            M = arb_mat(U).transpose() * self.A          # sum_i u_i a_i'
-            H = H + (M + M.transpose()) / (2 * n)
+        net, data = self._network(asm, w, q, U)
+        _, trace = net.run(data, 0)
+        Hd = trace[-1][3]
+        again = dict((j, v[0]) for j, v in net.block_of(next(h for _, _, name, h in trace if name == layer),
+                                                        kind, block))
+        if any(again[i].mid() != logits[i].mid() or again[i].rad() != logits[i].rad() for i in logits):
+            raise ValueError(f"the logits of block {block} after layer {layer} depend on the per-example letters "
+                             f"{asm.weights.name}, {asm.product.name}: a layer up to {layer} reads them")
+        (_, gv), = net.block_of(Hd, *asm.gradient)
+        cols = dict(net.block_of(Hd, *asm.hessian))
+        g = arb_mat([[v] for v in gv])
+        H = arb_mat([[cols[j][r] for j in range(self.d)] for r in range(self.d)])
         return g, H
 
     def _inverse_times(self, H, g, approx, log, step):

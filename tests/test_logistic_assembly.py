@@ -108,3 +108,93 @@ def test_a_wrong_statement_is_refuted(ctx):
     assert run_claim(Claim("w", "", "", Width(d, 6 * d + 2, equal=True)), run).verdict == "refuted"
     assert run_claim(Claim("l", "", "", LayerCount(sp.Integer(2), equal=True)), run).verdict == "refuted"
     assert run_claim(Claim("a", "", "", Architecture(max_heads=2)), run).verdict == "refuted"
+
+
+# ---------------------------------------------------------------- the emulation reads this construction
+def _hessian_layer_over_n(symmetrised=True):
+    """The Hessian layer with 1/n in place of 1/2n in both data heads: H = mu I + (1/n) sum_i (u_i a_i' + a_i u_i')."""
+    from symbolic.layers import Attention, Layer
+    n = lg.n_
+    return Layer("Hs", (Attention.linear_heads(({("e", "a"): 1}, {("H", "u"): 1 / n}),
+                                               ({("e", "u"): 1}, {("H", "a"): 1 / n}),
+                                               ({("e", "e"): 1}, {("H", "e"): lg.mu})),))
+
+
+def _emulated(A, y, muq, asm, w_steps=2):
+    """The emulation's gradient and Hessian with exact nets and the exact product (so that only the assembly
+    stands between them and the exact step's), and the exact step's, at a point with non-trivial s_i."""
+    from numeric import logistic as L
+    P = L.Problem(A, y, muq, 128)
+    try:
+        w = P.zero()
+        for _ in range(w_steps):
+            w, _ = P.step(w)
+        g0, H0 = P._grad_hess(w, None, None, 0)
+        g1, H1 = P._grad_hess(w, L.Approximation(assembly=asm), None, 0)
+        return g0, H0, g1, H1
+    finally:
+        P.close()
+
+
+def _rows(ctx):
+    from fractions import Fraction
+    A, y = lg.logistic_data(ctx.data)
+    return A, y, Fraction(1, 10)
+
+
+def test_the_emulation_reads_its_gradient_and_hessian_out_of_the_construction(ctx, monkeypatch):
+    from numeric import logistic as L
+    A, y, muq = _rows(ctx)
+    d_ = len(A[0])
+    # the construction as built: with exact nets it gives the exact step's g and H, within the balls' radii
+    g0, H0, g1, H1 = _emulated(A, y, muq, lg.emulation_assembly(muq))
+    for r in range(d_):
+        assert (g1[r, 0] - g0[r, 0]).contains(0) and float(abs(g1[r, 0] - g0[r, 0]).upper()) < 1e-30
+        for c in range(d_):
+            assert (H1[r, c] - H0[r, c]).contains(0) and float(abs(H1[r, c] - H0[r, c]).upper()) < 1e-30
+    # a wrong weight in the construction moves the emulated Hessian: 1/n for 1/2n doubles its data part
+    monkeypatch.setattr(lg, "hessian_layer", _hessian_layer_over_n)
+    _, _, g2, H2 = _emulated(A, y, muq, lg.emulation_assembly(muq))
+    mu_ = L._arb(muq)
+    for r in range(d_):
+        assert (g2[r, 0] - g0[r, 0]).contains(0)                 # the gradient layer is untouched
+        for c in range(d_):
+            data = H0[r, c] - (mu_ if r == c else 0)
+            assert (H2[r, c] - H0[r, c] - data).contains(0)      # H2 = mu I + 2 (H0 - mu I)
+    assert any(not (H2[r, c] - H0[r, c]).contains(0) for r in range(d_) for c in range(d_))
+    # the gradient layer with +1/n: the emulated gradient follows it
+    from symbolic.layers import Attention, Layer
+    G = Layer("G", (Attention.linear_heads(({("one", "q"): 1}, {("g", "a"): 1 / lg.n_}),
+                                           ({("one", "one"): 1}, {("g", "w"): lg.mu})),))
+    monkeypatch.undo()
+    bad = _with_layer(lg.build_assembly(), G)
+    _, _, g3, _ = _emulated(A, y, muq, lg.emulation_assembly(muq, bad))
+    assert any(not (g3[r, 0] - g0[r, 0]).contains(0) for r in range(d_))
+
+
+def test_a_wrong_assembly_weight_refutes_the_per_iteration_error(ctx, monkeypatch):
+    run = Run(lg.THEOREM, ctx)
+    ok = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert ok.verdict == "verified" and max(ok.data["per_iteration_error"]) <= 1e-4
+    monkeypatch.setattr(lg, "hessian_layer", _hessian_layer_over_n)
+    e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e.verdict == "refuted" and "certified above the target" in e.detail, e.detail
+    assert e.data["per-iteration error (max)"] > 1e-2
+
+
+def test_the_emulation_needs_the_construction_and_logits_that_read_no_letter(ctx):
+    from numeric import logistic as L
+    from symbolic.layers import Attention, Layer
+    A, y, muq = _rows(ctx)
+    P = L.Problem(A, y, muq, 128)
+    try:
+        with pytest.raises(ValueError, match="Approximation.assembly"):
+            P._grad_hess(P.zero(), L.Approximation(), None, 0)
+        # a logit layer that also adds q_i: the logits the nets were fed are not the network's
+        T = Layer("T", (Attention.linear_heads(({("a", "w"): 1}, {("t", "one"): 1}),
+                                               ({("q", "one"): 1}, {("t", "one"): 1})),))
+        bad = lg.emulation_assembly(muq, _with_layer(lg.build_assembly(), T))
+        with pytest.raises(ValueError, match="depend on the per-example letters q, u"):
+            P._grad_hess(P.zero(), L.Approximation(assembly=bad), None, 0)
+    finally:
+        P.close()

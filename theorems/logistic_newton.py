@@ -174,6 +174,17 @@ def build_assembly(name: str = "gradient-hessian-assembly", symmetrised: bool = 
                         ("state", "g"), (mu, n_), (W_IT,), example_letters=(Q_EX, U_EX))
 
 
+def emulation_assembly(muq: Fraction, con: Construction | None = None):
+    """The assembly construction (default: ``build_assembly()``, the variant's) as the certified emulation reads
+    it (numeric.logistic.Assembly): the logits t_i from layer T's block t, the gradient from the state token's
+    g, the Hessian's column j from matrix token j's H, at mu = muq.  The emulation evaluates these layers in
+    ball arithmetic; the gradient and the Hessian formulas are written only in them."""
+    from numeric import logistic as L
+    con = build_assembly() if con is None else con
+    return L.Assembly(con, {mu: sp.Rational(muq.numerator, muq.denominator)}, W_IT, Q_EX, U_EX,
+                      (LOGIT.name, "ex", "t"), con.output, ("mat", "H"))
+
+
 def assembly_claims(con, alg) -> list[Claim]:
     for E in (Q_EX, U_EX):
         alg.example_letter(E.name, E.rows)
@@ -333,12 +344,15 @@ def logistic_data(data, scale: Fraction = Fraction(1)):
     return A, y
 
 
-def emulate(A, y, muq, maps: Maps, T: int, bits: int):
+def emulate(A, y, muq, maps: Maps, T: int, bits: int, assembly=None):
+    """T steps of the network (the nets of ``maps``, the gradient and the Hessian read out of the assembly
+    construction, ``emulation_assembly(muq)`` unless given) against exact damped Newton, in balls."""
     from numeric import logistic as L
     P = L.Problem(A, y, muq, bits)
     try:
         ap = L.Approximation(maps.p, maps.s, maps.eta, maps.k, maps.c,
-                             prod=L.Polarised(maps.sq) if maps.sq is not None else None)
+                             prod=L.Polarised(maps.sq) if maps.sq is not None else None,
+                             assembly=emulation_assembly(muq) if assembly is None else assembly)
         res = L.run(P, T, ap)
         # the minimiser: exact damped Newton run to convergence (its decrement certified small)
         w = P.zero()
@@ -653,10 +667,11 @@ THEOREM = Theorem(
     notes=(
         "Reconstruction: App. C describes nine steps in prose and says it omits the weights; the stored copy has "
         "no displays. The nets, the inner loop and the error budget are ours. The end-to-end and scaling checks "
-        "run the arithmetic our construction performs (four ReLU interpolants, exact +-1 products and the "
-        "gradient's attention sum, the polarised product in the Hessian, k Newton-Schulz steps) in ball "
-        "arithmetic; the inner loop and the attention assembly of logits, gradient and Hessian are checked as "
-        "weight-level networks (the last note says what is not).",
+        "run the arithmetic our construction performs (four ReLU interpolants, exact +-1 products, the "
+        "polarised product in the Hessian, k Newton-Schulz steps) in ball arithmetic, and take the logits, the "
+        "gradient and the Hessian from the layers of variant gradient-hessian-assembly, evaluated in ball "
+        "arithmetic on tokens holding the step's a_i, w and the nets' outputs q_i, u_i; the inner loop and that "
+        "assembly are checked as weight-level networks (the last note says what is not).",
         "The Hessian's product needs the MLP (App. C steps 2-3): a linear-attention head's output "
         "sum_l (W_V h_l)(W_K h_l)'(W_Q h_j) is of degree 2 in each key token, but s_hat_i a_i a_i' is of degree 3 "
         "in example token i, so u_i = s_hat_i a_i is formed per token by ReLUs, approximately. The paper uses Bai "
@@ -689,7 +704,8 @@ THEOREM = Theorem(
         "(steps 6-7), with the MLPs' outputs q_i = y_i p_hat_i and u_i ~ s_hat_i a_i as opaque per-example values. "
         "Not checked as weight-level layers: the ReLU MLPs themselves (certified as scalar maps, claim 'ReLU "
         "approximations'), the step-size and update layers (App. C steps 8-9), and the wiring of the assembled H "
-        "into the inner loop's tokens; their arithmetic is part of the certified end-to-end emulation.",
+        "into the inner loop's tokens; their arithmetic is part of the certified end-to-end emulation, which "
+        "evaluates the assembly's own layers for the gradient and the Hessian.",
     ),
 )
 
