@@ -11,10 +11,11 @@ approximate step is the network's: its logits a_i'w, its gradient and its Hessia
 construction (``Assembly``, passed in by the caller) evaluated in ball arithmetic by the one forward pass
 (numeric.forward.Network on the arb backend), fed per example the outputs of ReLU nets (numeric.approx.ReluNet)
 of the logits: q_i = y_i p_hat_i and u_i, the product s_hat_i a_i, per coordinate by a ReLU net for the square
-(polarisation, ``Polarised``).  eta is a ReLU net too, and H^-1 is k Newton-Schulz steps X <- 2X - X H' X from
-c I.  Every quantity is a ball that provably contains the exact value, so a difference between the two steps is
-certified.  The module knows no paper and no construction: the caller names the construction's letters and
-blocks.
+(polarisation, ``Polarised``).  eta is a ReLU net too, and H^-1 is k steps of an inner loop from c I
+(Newton-Schulz), the layers of a second construction (``InnerLoop``, passed in) evaluated the same way on tokens
+holding H's columns.  Every quantity is a ball that provably contains the exact value, so a difference between
+the two steps is certified.  The module knows no paper and no construction: the caller names the constructions'
+letters and blocks.
 """
 from __future__ import annotations
 
@@ -80,13 +81,30 @@ class Assembly:
     hessian: tuple[str, str]
 
 
+@dataclass(frozen=True)
+class InnerLoop:
+    """The weight-level construction of the inner loop that inverts H, and where its values sit (the caller names
+    them; this module knows no construction).  ``con`` (a symbolic.layers.Construction: its init forms X_0, its
+    step layers one step of the loop) reads H from the d x d matrix letter ``matrix``, whose column j basis token j
+    of kind ``hessian[0]`` holds in block ``hessian[1]`` (checked); ``start`` is its scalar parameter c of
+    X_0 = c I (valued Approximation.c) and ``params`` holds the values of any other; after the init and k steps,
+    block ``output[1]`` of basis token j of kind ``output[0]`` holds column j of X_k."""
+    con: object
+    matrix: object
+    start: object
+    params: Mapping
+    hessian: tuple[str, str]
+    output: tuple[str, str]
+
+
 @dataclass
 class Approximation:
     """What the network computes in place of the exact maps: ReLU nets for p(t) = sigma(-t) (t = y a'w),
     for s(t) = sigma'(t) (t = a'w) and for eta(q) = 2 sqrt(mu)/(2 sqrt(mu) + sqrt(q)) (q = lambda^2), the
     product s a by ``prod`` (a ``Polarised``; None: the exact product s_i a_i), the construction that assembles
     the logits, the gradient and the Hessian from their outputs (``assembly``, required), and k Newton-Schulz
-    steps from c I for H^-1 (k = None: the exact inverse)."""
+    steps from c I for H^-1 (k = None: the exact inverse), the layers of the construction ``inner`` (required
+    when k is set)."""
     p: ReluNet | None = None
     s: ReluNet | None = None
     eta: ReluNet | None = None
@@ -94,6 +112,7 @@ class Approximation:
     c: Fraction | None = None
     prod: Polarised | None = None
     assembly: Assembly | None = None
+    inner: InnerLoop | None = None
 
 
 @dataclass
@@ -213,17 +232,46 @@ class Problem:
         H = arb_mat([[cols[j][r] for j in range(self.d)] for r in range(self.d)])
         return g, H
 
+    def _network_inverse(self, H, approx: Approximation):
+        """X_k, the network's approximate inverse of H: the inner-loop construction's init and k step layers
+        evaluated in ball arithmetic (numeric.forward.Network, arb backend) on its basis tokens, token j holding
+        column j of H as the assembly formed it (the tokens hold H's columns, so a one-layer step forms X H' X,
+        = X H X for the symmetric true H), read from the tokens' output block."""
+        from flint import arb_mat
+        from symbolic.layers import letter
+
+        from .backends import ArbBackend
+        from .forward import Data, Network
+        inner = approx.inner
+        if inner is None:
+            raise ValueError("the approximate step reads H^-1 from the inner loop's construction: "
+                             "Approximation.inner is not set")
+        kind, block = inner.hessian
+        if (block, inner.matrix.name + "*e") not in inner.con.tokens.kind(kind).inputs:
+            raise ValueError(f"the tokens of kind {kind} do not hold the columns of {inner.matrix.name} in block "
+                             f"{block}")
+        params = {**inner.params, inner.start: approx.c, letter(inner.matrix.name): H}
+        net = Network(inner.con, self.d, 0, ArbBackend(self.bits), params)
+        Hd = net.embed(Data([], [], [0] * self.d))
+        # the embedding gives a symmetric letter's value as (H + H')/2; the tokens hold H's columns as assembled
+        B = Hd[block]
+        Hd[block] = arb_mat([[H[r, j] if kk == kind else B[r, t] for t, (kk, j) in enumerate(net.seq)]
+                             for r in range(net.bsize[block])])
+        for stage, it, L in inner.con.layers(approx.k):
+            Hd = net.apply_layer(L, Hd, it if stage == "step" else 0)
+        cols = dict(net.block_of(Hd, *inner.output))
+        return arb_mat([[cols[j][r] for j in range(self.d)] for r in range(self.d)])
+
     def _inverse_times(self, H, g, approx, log, step):
         if approx is None or approx.k is None:
-            return H.solve(g)
-        X = self.I * _arb(approx.c)
-        Ht = H.transpose()           # a one-layer step reads H's columns from tokens: X H' X (= X H X, H symmetric)
-        for _ in range(approx.k):
-            X = X * 2 - X * Ht * X
+            return H.solve(g)        # the exact step's H^-1 g: the algorithm the network is compared against
+        X = self._network_inverse(H, approx)
         if log is not None:
             R = self.I - X * H
             fro = sum((R[i, j] * R[i, j] for i in range(self.d) for j in range(self.d)), _arb(0))
-            log.residuals.append(sqrt_nonneg(fro))
+            log.residuals.append(sqrt_nonneg(fro))      # a measurement of the result, not the network
+        # X_k g: no layer of the inner-loop construction forms the product with g (it inverts H only), so this
+        # product stays arithmetic here
         return X * g
 
     def _eta(self, q, approx, log, step):

@@ -198,3 +198,75 @@ def test_the_emulation_needs_the_construction_and_logits_that_read_no_letter(ctx
             P._grad_hess(P.zero(), L.Approximation(assembly=bad), None, 0)
     finally:
         P.close()
+
+
+# ---------------------------------------------------------------- the emulation reads the inner loop's construction
+def _ns_three():
+    """The Newton-Schulz step with 3 for its 2: head 1's value 2 X (plus the residual X), X <- 3X - X H' X."""
+    from symbolic.layers import Attention, Layer
+    return Layer("NS", (Attention.linear_heads(({("I", "I"): 1}, {("X", "X"): 2}),
+                                               ({("X", "H"): 1}, {("X", "X"): -1})),))
+
+
+def _inverses(A, y, muq, inner, k=6, w_steps=2):
+    """The emulated X_k (the inner construction's layers on the exact step's Hessian, c = 1/(mu + 1/4)) and the
+    exact H^-1 g, X_k g, at a point with non-trivial s_i."""
+    from fractions import Fraction
+
+    from numeric import logistic as L
+    P = L.Problem(A, y, muq, 128)
+    try:
+        w = P.zero()
+        for _ in range(w_steps):
+            w, _ = P.step(w)
+        g, H = P._grad_hess(w, None, None, 0)
+        ap = L.Approximation(k=k, c=1 / (muq + Fraction(1, 4)), inner=inner)
+        log = L.StepLog()
+        X = P._network_inverse(H, ap)
+        return X, H, H.solve(g), P._inverse_times(H, g, ap, log, 0), log
+    finally:
+        P.close()
+
+
+def test_the_emulation_reads_its_inverse_out_of_the_inner_construction(ctx, monkeypatch):
+    A, y, muq = _rows(ctx)
+    d_ = len(A[0])
+    # the construction as built: X_6 is H^-1 to the inner loop's residual, and X_6 g is H^-1 g to it
+    X, H, v0, v1, log = _inverses(A, y, muq, lg.emulation_inner())
+    res = float(log.residuals[0].upper())
+    assert res < 1e-8
+    for r in range(d_):
+        assert float(abs(v1[r, 0] - v0[r, 0]).upper()) < 1e-8
+        for c in range(d_):
+            assert float(X[r, c].rad()) < 1e-30
+    # the step's 2 changed to 3 (X <- 3X - X H' X): the emulated inverse and H^-1 g move, the residual is large
+    monkeypatch.setattr(lg, "NS", _ns_three())
+    X2, _, _, v2, log2 = _inverses(A, y, muq, lg.emulation_inner())
+    assert float(log2.residuals[0].lower()) > 0.5
+    assert any(not (v2[r, 0] - v0[r, 0]).contains(0) and float(abs(v2[r, 0] - v0[r, 0]).lower()) > 1e-2
+               for r in range(d_))
+
+
+def test_a_wrong_inner_weight_refutes_the_per_iteration_error(ctx, monkeypatch):
+    run = Run(lg.THEOREM, ctx)
+    monkeypatch.setattr(lg, "NS", _ns_three())
+    e = run_claim(Claim("e", "", "", lg.EndToEnd()), run)
+    assert e.verdict == "refuted" and "certified above the target" in e.detail, e.detail
+    assert e.data["per-iteration error (max)"] > 1e-2
+
+
+def test_the_emulation_needs_the_inner_construction_and_its_hessian_block(ctx):
+    import dataclasses as dc
+
+    from numeric import logistic as L
+    A, y, muq = _rows(ctx)
+    P = L.Problem(A, y, muq, 128)
+    try:
+        _, H = P._grad_hess(P.zero(), None, None, 0)
+        with pytest.raises(ValueError, match="Approximation.inner"):
+            P._inverse_times(H, P.zero(), L.Approximation(k=2, c=muq), None, 0)
+        wrong = dc.replace(lg.emulation_inner(), hessian=("col", "X"))
+        with pytest.raises(ValueError, match="do not hold the columns of H in block X"):
+            P._network_inverse(H, L.Approximation(k=2, c=muq, inner=wrong))
+    finally:
+        P.close()

@@ -89,6 +89,16 @@ def build_inner() -> Construction:
                         (MatrixLetter("H", symmetric=True, doc="the Hessian (symmetric, positive definite)"),))
 
 
+def emulation_inner(con: Construction | None = None):
+    """The inner-loop construction (default: ``build_inner()``, the variant's) as the certified emulation reads it
+    (numeric.logistic.InnerLoop): H's column j on matrix token j's block H (letter H), X_0 = c I with c the
+    emulation's (Maps.c), column j of X_k from token j's block X.  The emulation evaluates these layers in ball
+    arithmetic; the Newton-Schulz step is written only in them."""
+    from numeric import logistic as L
+    con = build_inner() if con is None else con
+    return L.InnerLoop(con, next(M for M in con.letters if M.name == "H"), c0, {}, ("col", "H"), con.output)
+
+
 def inner_claims(con, alg) -> list[Claim]:
     Hl = alg.param("H", ("d", "d"), True)
 
@@ -344,15 +354,17 @@ def logistic_data(data, scale: Fraction = Fraction(1)):
     return A, y
 
 
-def emulate(A, y, muq, maps: Maps, T: int, bits: int, assembly=None):
+def emulate(A, y, muq, maps: Maps, T: int, bits: int, assembly=None, inner=None):
     """T steps of the network (the nets of ``maps``, the gradient and the Hessian read out of the assembly
-    construction, ``emulation_assembly(muq)`` unless given) against exact damped Newton, in balls."""
+    construction, ``emulation_assembly(muq)`` unless given, H^-1 out of the inner loop's, ``emulation_inner()``
+    unless given) against exact damped Newton, in balls."""
     from numeric import logistic as L
     P = L.Problem(A, y, muq, bits)
     try:
         ap = L.Approximation(maps.p, maps.s, maps.eta, maps.k, maps.c,
                              prod=L.Polarised(maps.sq) if maps.sq is not None else None,
-                             assembly=emulation_assembly(muq) if assembly is None else assembly)
+                             assembly=emulation_assembly(muq) if assembly is None else assembly,
+                             inner=emulation_inner() if inner is None else inner)
         res = L.run(P, T, ap)
         # the minimiser: exact damped Newton run to convergence (its decrement certified small)
         w = P.zero()
@@ -668,10 +680,11 @@ THEOREM = Theorem(
         "Reconstruction: App. C describes nine steps in prose and says it omits the weights; the stored copy has "
         "no displays. The nets, the inner loop and the error budget are ours. The end-to-end and scaling checks "
         "run the arithmetic our construction performs (four ReLU interpolants, exact +-1 products, the "
-        "polarised product in the Hessian, k Newton-Schulz steps) in ball arithmetic, and take the logits, the "
-        "gradient and the Hessian from the layers of variant gradient-hessian-assembly, evaluated in ball "
-        "arithmetic on tokens holding the step's a_i, w and the nets' outputs q_i, u_i; the inner loop and that "
-        "assembly are checked as weight-level networks (the last note says what is not).",
+        "polarised product in the Hessian) in ball arithmetic, take the logits, the gradient and the Hessian "
+        "from the layers of variant gradient-hessian-assembly, evaluated in ball arithmetic on tokens holding "
+        "the step's a_i, w and the nets' outputs q_i, u_i, and H^-1 from the init and k step layers of variant "
+        "inner-newton-schulz, evaluated the same way on tokens holding that Hessian's columns; the inner loop "
+        "and that assembly are checked as weight-level networks (the last note says what is not).",
         "The Hessian's product needs the MLP (App. C steps 2-3): a linear-attention head's output "
         "sum_l (W_V h_l)(W_K h_l)'(W_Q h_j) is of degree 2 in each key token, but s_hat_i a_i a_i' is of degree 3 "
         "in example token i, so u_i = s_hat_i a_i is formed per token by ReLUs, approximately. The paper uses Bai "
@@ -705,7 +718,8 @@ THEOREM = Theorem(
         "Not checked as weight-level layers: the ReLU MLPs themselves (certified as scalar maps, claim 'ReLU "
         "approximations'), the step-size and update layers (App. C steps 8-9), and the wiring of the assembled H "
         "into the inner loop's tokens; their arithmetic is part of the certified end-to-end emulation, which "
-        "evaluates the assembly's own layers for the gradient and the Hessian.",
+        "evaluates the assembly's own layers for the gradient and the Hessian and the inner loop's own layers "
+        "for H^-1 (the product X_k g, which no layer of it forms, is the update's arithmetic).",
     ),
 )
 
