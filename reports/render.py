@@ -506,7 +506,7 @@ def _trained_view(result, pdf: bool) -> dict | None:
                     sum(ev.get("lines_elsewhere", 0) + ev.get("maps_elsewhere", 0) for ev in x.get("evals", []))
                     for x in exps) if pdf else 0
     return {"t": t, "experiments": exps, "summary": targets_summary(t), "figures_elsewhere": elsewhere,
-            "legend": sorted(legend.items(), key=lambda kv: list(legend).index(kv[0]))}
+            "legend": list(legend.items())}
 
 
 def _algorithm_legend(t: dict) -> dict:
