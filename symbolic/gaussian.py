@@ -243,12 +243,7 @@ def _join_text(items) -> str:
                     cs = "(%s)" % cs
                 cs = cs + " " + body
         out.append((neg, cs))
-    if not out:
-        return "0"
-    text = ("−" if out[0][0] else "") + out[0][1]
-    for neg, s in out[1:]:
-        text += (" − " if neg else " + ") + s
-    return text
+    return _signed_sum(out, "−")
 
 
 def _sort_key(mono, word=()):
@@ -272,11 +267,17 @@ def _join_terms(items, latex):
         else:
             s = sp.latex(sp.factor(cc)) if latex else str(sp.factor(cc))
         out.append((neg, s))
-    if not out:
+    return _signed_sum(out, "-")
+
+
+def _signed_sum(terms, minus: str) -> str:
+    """(negative?, text) terms joined into a sum with the given minus sign; "0" for none."""
+    if not terms:
         return "0"
-    text = ("-" if out[0][0] else "") + out[0][1]
-    for neg, s in out[1:]:
-        text += (" - " if neg else " + ") + s
+    text = (minus if terms[0][0] else "") + terms[0][1]
+    for neg, t in terms[1:]:
+        text += f" {minus} " if neg else " + "
+        text += t
     return text
 
 
