@@ -16,12 +16,15 @@ Verdict = Literal["verified", "refuted", "inconclusive", "error"]
 # n = 200 a step costs the same from d = 10 to 40 and 1.8 times as much at d = 100; doubling n costs 3.6 times).
 # The limit is the cost of d = 100, n = 200, k = 30, the largest run measured to finish in minutes there (README,
 # "Limits").
+WORK_N2 = 61
+WORK_FORMULA = f"(k+1)(d*d*n + {WORK_N2}*n*n)"
+
+
 def work(d: int, n: int, k: int) -> int:
-    """The cost of a run that the "work" limit bounds: (k + 1)(d·d·n + 61·n·n)."""
+    """The cost of a run that the "work" limit bounds: WORK_FORMULA, (k + 1)(d·d·n + 61·n·n)."""
     return (k + 1) * (d * d * n + WORK_N2 * n * n)
 
 
-WORK_N2 = 61
 LIMITS = {"k": 64, "d": 200, "n": 1000, "work": work(100, 200, 30)}
 
 # what a script sees: python -m theorems.check exits with these codes

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .base import EXIT_CODES, LIMITS, WORK_N2, Evidence, ParameterError, Result, VariantResult, combine, work
+from .base import EXIT_CODES, LIMITS, WORK_FORMULA, Evidence, ParameterError, Result, VariantResult, combine, work
 from .registry import TheoremImportError, UnknownTheorem, all_theorems, get
 
 
@@ -127,8 +127,8 @@ def make_context(thm, k=None, d=None, n=None, precision=None, seed=None, data=No
         n = _int_opt("n", df["n"] if n is None else n, 1, lim["n"])
         data_obj, source = gaussian(d, n, seed), f"Gaussian sample, seed {seed}: x ~ N(0, I), w ~ N(0, I), y = Xw"
     if "work" in lim and work(d, n, k) > lim["work"]:   # the sizes together, for a data file too
-        raise UsageError(f"d = {d}, n = {n}, k = {k} is too large a run for {thm.id}: its cost (k+1)(d*d*n + "
-                         f"{WORK_N2}*n*n) = {work(d, n, k):.3g} is above its limit {lim['work']:.3g} (the README, "
+        raise UsageError(f"d = {d}, n = {n}, k = {k} is too large a run for {thm.id}: its cost {WORK_FORMULA} = "
+                         f"{work(d, n, k):.3g} is above its limit {lim['work']:.3g} (the README, "
                          f"'Limits'); reduce d, n or k")
     ctx = Context(k, d, n, bits, seed, data_obj, source, user_data=data is not None, precision_cap=cap)
     ctx.policies = policies
